@@ -1,0 +1,50 @@
+"""minievent: a small, complete greenthread library you can read -- and watch.
+
+An epoll hub, greenthreads, timeouts and sync primitives with eventlet's names,
+built to be read line by line alongside the lessons in ``notebooks/``.
+
+    import minievent
+
+    def worker(n):
+        minievent.sleep(0.1)
+        return n * 2
+
+    pool = minievent.GreenPool()
+    print(list(pool.imap(worker, range(5))))
+"""
+
+from greenlet import GreenletExit
+
+from .event import Event
+from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
+from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
+from .pool import GreenPool
+from .queue import Empty, Full, Queue
+from .semaphore import BoundedSemaphore, Semaphore
+from .timeout import Timeout, with_timeout
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BlockingSwitchOutError",
+    "BoundedSemaphore",
+    "Empty",
+    "Event",
+    "Full",
+    "GreenPool",
+    "GreenThread",
+    "GreenletExit",
+    "LoopExit",
+    "Queue",
+    "Semaphore",
+    "Timeout",
+    "getcurrent",
+    "get_hub",
+    "kill",
+    "sleep",
+    "spawn",
+    "spawn_after",
+    "spawn_n",
+    "trampoline",
+    "with_timeout",
+]

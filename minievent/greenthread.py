@@ -1,0 +1,299 @@
+"""Greenthreads: greenlets that the hub schedules, with eventlet's API.
+
+``spawn(fn)`` makes a ``GreenThread`` -- a greenlet whose parent is the hub --
+and puts its start on the hub's ready queue. It first runs when the spawning
+code next waits (nothing preempts the spawner). When it finishes, control
+falls back to its parent, the hub, which carries on with whatever is ready.
+
+A greenthread that raises does not stop anything else: its traceback is
+printed once, and the exception is kept for whoever calls ``.wait()``.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import greenlet
+
+from .hub import Timer, _local, get_hub
+from .waiter import Waiter
+
+__all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "sleep", "kill", "getcurrent"]
+
+GreenletExit = greenlet.GreenletExit
+_getcurrent = greenlet.getcurrent
+
+
+def getcurrent() -> Any:
+    """The running greenthread (a ``GreenThread``), or the raw greenlet (main, hub) outside one."""
+    g = greenlet.getcurrent()
+    return getattr(g, "gt", None) or g
+
+
+def sleep(seconds: float = 0) -> None:
+    """Yield to the hub for at least ``seconds``; ``sleep(0)`` just lets the others run.
+
+    This is the only way a CPU-bound greenthread lets the heartbeat in.
+    """
+    try:
+        hub = _local.hub
+    except AttributeError:
+        hub = get_hub()
+    cur = _getcurrent()
+    if seconds <= 0:
+        # The hot path: to the back of the ready queue, no timer.
+        hub_greenlet = hub.greenlet
+        if cur is hub_greenlet:
+            hub.switch()  # raises BlockingSwitchOutError
+        hub.ready.append(cur.switch)
+        if hub_greenlet.dead:
+            hub.switch()  # the loop died of a bug: hub.switch starts a new one
+        else:
+            hub_greenlet.switch()
+        return
+    timer = hub.schedule_call(seconds, cur.switch)
+    try:
+        hub.switch()
+    finally:
+        timer.cancel()  # no-op when it fired; removes it when we were killed
+
+
+class _Worker(greenlet.greenlet):
+    """A greenlet that runs greenthreads one after another.
+
+    Starting a brand-new greenlet is the most expensive thing a greenthread
+    library does (about 6 us here: greenlet gives each one its own Python
+    frame stack). A greenthread that finishes without having blocked leaves
+    its worker idle, and the next ``spawn`` reuses it -- the same idea as a
+    thread pool, one level down. ``gt`` is the greenthread it runs now.
+    """
+
+    def __init__(self, hub: Any) -> None:
+        greenlet.greenlet.__init__(self, parent=hub.greenlet)
+        self.gt: GreenThread | None = None
+
+    def run(self, gt: GreenThread) -> None:  # type: ignore[override]
+        hub = gt._hub
+        idle, hub_greenlet = hub.idle_workers, hub.greenlet
+        while True:
+            self.gt = gt
+            gt._worker = self
+            gt._run()
+            self.gt = None
+            if len(idle) >= MAX_IDLE_WORKERS:
+                return  # enough spares: let this greenlet die
+            idle.append(self)
+            gt = hub_greenlet.switch()  # parked until _start hands us the next one
+
+    def __repr__(self) -> str:
+        return f"<worker greenlet running {self.gt!r}>"
+
+
+#: How many finished worker greenlets a hub keeps for reuse.
+MAX_IDLE_WORKERS = 1024
+
+
+class GreenThread:
+    """A greenthread: ``wait()`` for its result, ``kill()`` it, ``link()`` to its end.
+
+    Unlike eventlet's, it is not itself a greenlet: it runs on a worker
+    greenlet (see ``_Worker``), which is why ``minievent.getcurrent()``
+    returns the greenthread, not the greenlet under it.
+    """
+
+    def __init__(self, hub: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        self._fn: Any = fn
+        self._args: Any = args
+        self._kwargs: Any = kwargs
+        self.name: str = getattr(fn, "__name__", None) or repr(fn)
+        self._hub = hub
+        self._worker: _Worker | None = None
+        self._exit: tuple[bool, Any] | None = None  # (ok, result or exception)
+        self._observers: list[Any] | None = None  # Waiters and links
+        self._start_timer: Timer | None = None
+        self._kill_before_start: tuple | None = None
+
+    def __repr__(self) -> str:
+        if self._exit is not None:
+            state = "dead"
+        elif self._worker is None:
+            state = "pending"
+        else:
+            state = "running" if self._worker is greenlet.getcurrent() else "waiting"
+        return f"<GreenThread {self.name!r} {state}>"
+
+    def _start(self) -> None:
+        # A ready entry: borrow an idle worker greenlet, or make one.
+        idle = self._hub.idle_workers
+        worker = idle.pop() if idle else _Worker(self._hub)
+        worker.switch(self)
+
+    def _run(self) -> None:
+        if self._kill_before_start is not None:
+            # Killed before it ever ran: the function is never called.
+            self._finish(False, _exception(self._kill_before_start))
+            return
+        fn, args, kwargs = self._fn, self._args, self._kwargs
+        self._fn = self._args = self._kwargs = None
+        try:
+            result = fn(*args, **kwargs)
+        except GreenletExit as e:
+            self._finish(False, e)
+        except BaseException as e:
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                self._finish(False, e)
+                raise  # falls to the hub, which throws it into the main greenlet
+            # Print it once, here, where the traceback is whole; wait() re-raises it.
+            print(f"minievent: greenthread {self.name!r} raised:", file=sys.stderr)
+            traceback.print_exc()
+            self._finish(False, e)
+        else:
+            self._finish(True, result)
+
+    def _finish(self, ok: bool, value: Any) -> None:
+        self._exit = (ok, value)
+        observers, self._observers = self._observers, None
+        if observers:
+            for obs in observers:
+                if isinstance(obs, Waiter):
+                    obs.wake()
+                else:
+                    fn, args, kwargs = obs
+                    try:
+                        fn(self, *args, **kwargs)
+                    except Exception:
+                        print(f"minievent: link callback {fn!r} of {self.name!r} raised:", file=sys.stderr)
+                        traceback.print_exc()
+
+    # ------------------------------------------------------------ public API
+    @property
+    def dead(self) -> bool:
+        """True once the greenthread has finished, however it finished."""
+        return self._exit is not None
+
+    def __bool__(self) -> bool:
+        """True while started and not yet finished (as for a greenlet)."""
+        return self._worker is not None and self._exit is None
+
+    def wait(self) -> Any:
+        """Return the function's result, or raise what it raised (``GreenletExit`` if killed)."""
+        if self._exit is None:
+            if getcurrent() is self:
+                raise RuntimeError(f"{self!r} cannot wait for itself")
+            waiter = Waiter()
+            if self._observers is None:
+                self._observers = []
+            self._observers.append(waiter)
+            try:
+                waiter.wait(why=f"greenthread {self.name!r} to finish")
+            finally:
+                if self._observers is not None and waiter in self._observers:
+                    self._observers.remove(waiter)
+        ok, value = self._exit  # type: ignore[misc]
+        if ok:
+            return value
+        raise value
+
+    def link(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Call ``fn(gt, *args, **kwargs)`` when this greenthread ends (at once if it has)."""
+        if self._exit is not None:
+            fn(self, *args, **kwargs)
+            return
+        if self._observers is None:
+            self._observers = []
+        self._observers.append((fn, args, kwargs))
+
+    def unlink(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
+        if self._observers:
+            try:
+                self._observers.remove((fn, args, kwargs))
+                return True
+            except ValueError:
+                pass
+        return False
+
+    def kill(self, *throw_args: Any) -> None:
+        """Raise ``GreenletExit`` (or ``throw_args``) in this greenthread; the caller yields once.
+
+        A greenthread that has not started never runs its function. Whatever
+        it was waiting on (timer, fd, event) is cleaned up by its ``finally``
+        blocks as the exception unwinds.
+        """
+        kill(self, *throw_args)
+
+    def throw_later(self, exc: BaseException) -> None:
+        """Raise ``exc`` in this greenthread when the hub next gets to it (if it still runs)."""
+        worker = self._worker
+
+        def throw() -> None:
+            # The worker may have finished this greenthread and moved on to
+            # another by now: never throw into the wrong one.
+            if worker is not None and worker.gt is self and self._exit is None:
+                worker.throw(exc)
+
+        self._hub.ready.append(throw)
+
+
+def kill(gt: GreenThread, *throw_args: Any) -> None:
+    """Kill ``gt``: see ``GreenThread.kill``. Killing a dead greenthread does nothing."""
+    if not isinstance(gt, GreenThread):
+        raise TypeError(f"kill() takes a GreenThread, not {type(gt).__name__}")
+    if gt._exit is not None:
+        return
+    hub = gt._hub
+    if get_hub() is not hub:
+        raise RuntimeError(f"{gt!r} belongs to another OS thread's hub")
+    exc = _exception(throw_args or (GreenletExit,))
+    cur = greenlet.getcurrent()
+    if gt._worker is None:  # not started yet: it dies on its first step, fn never called
+        gt._kill_before_start = (exc,)
+        if gt._start_timer is not None and gt._start_timer.pending:
+            gt._start_timer.cancel()
+            hub.ready.append(gt._start)
+    elif gt._worker is cur:
+        raise exc
+    else:
+        gt.throw_later(exc)
+    if cur is not hub.greenlet:
+        sleep(0)  # let it happen before we go on, as eventlet does
+
+
+def _exception(throw_args: tuple) -> BaseException:
+    """``(ExcClass,)``, ``(ExcClass, arg)`` or ``(exc,)`` as greenlet.throw takes them -> an instance."""
+    first = throw_args[0]
+    if isinstance(first, BaseException):
+        return first
+    if len(throw_args) > 1 and isinstance(throw_args[1], BaseException):
+        return throw_args[1]
+    return first(*throw_args[1:2])
+
+
+def _check(fn: Any) -> None:
+    if not callable(fn):
+        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
+
+
+def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
+    """Start ``fn(*args, **kwargs)`` in a new greenthread; it runs once the caller yields."""
+    _check(fn)
+    hub = get_hub()
+    gt = GreenThread(hub, fn, args, kwargs)
+    hub.ready.append(gt._start)
+    return gt
+
+
+def spawn_n(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    """Like ``spawn`` but returns nothing: for fire-and-forget work."""
+    spawn(fn, *args, **kwargs)
+
+
+def spawn_after(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
+    """Start ``fn`` in a new greenthread after ``seconds``; ``kill()`` before then cancels it."""
+    _check(fn)
+    hub = get_hub()
+    gt = GreenThread(hub, fn, args, kwargs)
+    gt._start_timer = hub.schedule_call(seconds, gt._start)
+    return gt

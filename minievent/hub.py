@@ -1,0 +1,402 @@
+"""The hub: the one loop that decides which greenthread runs next.
+
+A greenthread never switches to another greenthread. When it must wait (a
+sleep, a socket that is not ready, an event not yet set) it registers *how it
+wants to be woken* -- a timer, an fd listener, a waiter -- and switches to the
+hub. The hub runs in a greenlet of its own and loops over three phases:
+
+1. **poll**: ask the kernel which fds are ready. Don't block if something is
+   already ready to run; otherwise block until the nearest timer is due.
+2. **timers**: every timer whose deadline has passed becomes ready.
+3. **run**: call what is ready, in FIFO order. This is the *only* place where
+   greenthreads are resumed and callbacks are called, so the recorder hooks
+   in here (and at nothing else that is hot) and costs nothing when off.
+
+Ready entries are plain callables: ``greenlet.switch`` for the cheapest wake-up
+(``sleep(0)``), or a ``Timer`` / ``Listener`` / ``Waiter``, which check on call
+whether they were cancelled in the meantime. That check is what makes a
+greenthread that is woken by two things at once (its data arrived *and* its
+timeout expired) resume exactly once.
+
+There is one hub per OS thread (``get_hub()``); its greenlet's parent is the
+thread's main greenlet. If the main greenlet waits for something that nothing
+can deliver -- nothing ready, no timers, no fds -- the hub throws ``LoopExit``
+into it rather than sleep forever.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import greenlet
+
+from .poller import READ, WRITE, Poller, default_poller
+
+__all__ = [
+    "Hub",
+    "Timer",
+    "Listener",
+    "LoopExit",
+    "BlockingSwitchOutError",
+    "get_hub",
+    "trampoline",
+    "READ",
+    "WRITE",
+]
+
+getcurrent = greenlet.getcurrent
+clock = time.monotonic
+
+
+class LoopExit(Exception):
+    """The main greenlet waits for something that nothing can ever deliver."""
+
+
+class BlockingSwitchOutError(RuntimeError):
+    """A blocking call was made from inside the hub (e.g. in a timer callback)."""
+
+
+class Timer:
+    """A callback due at ``deadline`` (``hub.clock()`` seconds). ``cancel()`` is safe any time."""
+
+    __slots__ = ("deadline", "fn", "args", "hub", "cancelled", "called")
+
+    def __init__(self, hub: Hub, deadline: float, fn: Callable[..., Any], args: tuple) -> None:
+        self.hub = hub
+        self.deadline = deadline
+        self.fn = fn
+        self.args = args
+        self.cancelled = False
+        self.called = False
+
+    def __call__(self) -> None:
+        # Called by the hub's run phase. A timer cancelled after it became due
+        # but before the hub got to it must not fire: check again here.
+        if not self.cancelled and not self.called:
+            self.called = True
+            self.fn(*self.args)
+
+    @property
+    def pending(self) -> bool:
+        return not (self.cancelled or self.called)
+
+    def cancel(self) -> None:
+        if not self.cancelled and not self.called:
+            self.cancelled = True
+            self.hub._timer_cancelled()
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self.cancelled else "called" if self.called else "pending"
+        return f"<Timer {state} due={self.deadline:.6f} fn={getattr(self.fn, '__qualname__', self.fn)!r}>"
+
+
+class Listener:
+    """Somebody waiting for ``fd`` to be readable (``READ``) or writable (``WRITE``)."""
+
+    __slots__ = ("evtype", "fd", "cb", "active", "greenlet")
+
+    def __init__(self, evtype: int, fd: int, cb: Callable[[], Any]) -> None:
+        self.evtype = evtype
+        self.fd = fd
+        self.cb = cb
+        self.active = True
+        self.greenlet = getcurrent()
+
+    def __call__(self) -> None:
+        if self.active:
+            self.cb()
+
+    def __repr__(self) -> str:
+        kind = "read" if self.evtype == READ else "write"
+        return f"<Listener {kind} fd={self.fd} {'active' if self.active else 'removed'}>"
+
+
+def _root_greenlet() -> greenlet.greenlet:
+    g = getcurrent()
+    while g.parent is not None:
+        g = g.parent
+    return g
+
+
+class Hub:
+    """The event loop of one OS thread. Use ``get_hub()`` rather than making one."""
+
+    def __init__(self, poller: Poller | None = None) -> None:
+        self.poller = poller if poller is not None else default_poller()
+        self.ready: deque[Callable[[], Any]] = deque()
+        self.timers: list[tuple[float, int, Timer]] = []  # a heap
+        self._timer_seq = 0
+        self._cancelled = 0  # cancelled timers still sitting in the heap
+        self.readers: dict[int, Listener] = {}
+        self.writers: dict[int, Listener] = {}
+        self._internal_fds: set[int] = set()  # the hub's own fds (the waker)
+        self.keepalive = 0  # >0: something outside (a tpool thread) will wake us
+        self.main = _root_greenlet()
+        self.thread_id = threading.get_ident()
+        self.greenlet = greenlet.greenlet(self.run, parent=self.main)
+        self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
+        self.instrument: Any = None  # the recorder, when one is installed
+        self._waker: Any = None
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return (
+            f"<Hub poller={self.poller.name} ready={len(self.ready)} "
+            f"timers={len(self.timers) - self._cancelled} fds={len(self.readers) + len(self.writers)}>"
+        )
+
+    # ------------------------------------------------------------ switching
+    def switch(self) -> Any:
+        """Park the current greenthread and run the hub until something wakes it."""
+        cur = getcurrent()
+        if cur is self.greenlet:
+            raise BlockingSwitchOutError(
+                "a blocking call (sleep, socket wait, event wait...) was made from inside "
+                "the hub, e.g. in a schedule_call callback; spawn a greenthread for it instead"
+            )
+        if self.greenlet.dead:  # the loop died of a bug; give the thread a new one
+            self.greenlet = greenlet.greenlet(self.run, parent=self.main)
+        return self.greenlet.switch()
+
+    # ------------------------------------------------------------ timers
+    def schedule_call(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Call ``fn(*args)`` from the hub after ``seconds``; returns a cancellable ``Timer``."""
+        if seconds < 0:
+            seconds = 0.0
+        t = Timer(self, clock() + seconds, fn, args)
+        self._timer_seq += 1
+        heapq.heappush(self.timers, (t.deadline, self._timer_seq, t))
+        return t
+
+    # eventlet's name for the same thing
+    schedule_call_global = schedule_call
+
+    def _timer_cancelled(self) -> None:
+        # Cancelled timers stay in the heap (removing from the middle of a heap
+        # is O(n)) until they reach the top -- unless they pile up: then rebuild.
+        self._cancelled += 1
+        if self._cancelled > 256 and self._cancelled > len(self.timers) // 2:
+            self.timers = [e for e in self.timers if not e[2].cancelled]
+            heapq.heapify(self.timers)
+            self._cancelled = 0
+
+    # ------------------------------------------------------------ fds
+    def add(self, evtype: int, fd: int, cb: Callable[[], Any], rearm: bool = False) -> Listener:
+        """Call ``cb`` (from the hub) when ``fd`` is ready for ``evtype`` (READ or WRITE).
+
+        One reader and one writer per fd: a second simultaneous waiter is a bug
+        (two greenthreads reading one socket would steal each other's data), so
+        it raises ``RuntimeError`` instead of hanging one of them.
+        ``rearm=True`` makes an edge-triggered poller report the fd at once if
+        it is ready now; callers that did not just see EAGAIN need it.
+        """
+        if not isinstance(fd, int):
+            raise TypeError(f"fd must be an int, not {type(fd).__name__}")
+        if fd < 0:
+            raise ValueError(f"invalid file descriptor {fd}")
+        table = self.readers if evtype == READ else self.writers
+        if fd in table:
+            raise RuntimeError(
+                f"second simultaneous {'read' if evtype == READ else 'write'} on fd {fd}: "
+                f"{table[fd].greenlet!r} is already waiting on it"
+            )
+        listener = Listener(evtype, fd, cb)
+        poller = self.poller
+        poller.watch(fd, evtype == READ or fd in self.readers, evtype == WRITE or fd in self.writers)
+        if rearm:
+            poller.rearm(fd)
+        table[fd] = listener
+        return listener
+
+    def remove(self, listener: Listener) -> None:
+        """Stop ``listener``; safe to call twice, and after the hub already woke it."""
+        listener.active = False
+        fd = listener.fd
+        table = self.readers if listener.evtype == READ else self.writers
+        if table.get(fd) is listener:
+            del table[fd]
+            if self.poller.name != "epoll":  # level-triggered pollers must drop interest
+                self.poller.watch(fd, fd in self.readers, fd in self.writers)
+
+    def notify_close(self, fd: int) -> None:
+        """``fd`` is about to be closed: wake its waiters (they will see EBADF) and forget it.
+
+        Without this, a greenthread blocked on a socket that another greenthread
+        closes would wait forever, and a new socket given the same fd number
+        could wake it by mistake.
+        """
+        for table in (self.readers, self.writers):
+            listener = table.pop(fd, None)
+            if listener is not None:
+                self.ready.append(listener)
+        self.poller.forget(fd)
+
+    # ------------------------------------------------------------ threads
+    def call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in this hub soon; may be called from any OS thread."""
+        self.ready.append(lambda: fn(*args))  # deque.append is atomic
+        if self._waker is None:
+            self._make_waker()
+        self._waker.wake()
+
+    def _make_waker(self) -> None:
+        from .waker import Waker
+
+        waker = Waker()
+        self._internal_fds.add(waker.fileno())
+        self.poller.watch(waker.fileno(), True, False)
+        self.readers[waker.fileno()] = Listener(READ, waker.fileno(), waker.drain)
+        self._waker = waker
+
+    def close(self) -> None:
+        """Release the poller and the waker fd (the hub is unusable afterwards)."""
+        self.poller.close()
+        if self._waker is not None:
+            self._waker.close()
+            self._waker = None
+
+    # ------------------------------------------------------------ the loop
+    def run(self) -> None:
+        """The hub greenlet's body: loop forever (``_loop``); hand Ctrl-C to the main greenlet."""
+        while True:
+            try:
+                self._loop()
+            except (KeyboardInterrupt, SystemExit) as e:
+                # Raised while we sat in poll (or by a greenthread): it is the
+                # main greenlet's business, the loop itself is fine.
+                self.main.throw(e)
+
+    def _loop(self) -> None:
+        ready, popleft = self.ready, self.ready.popleft
+        heappop = heapq.heappop
+        poll = self.poller.poll
+        readers, writers = self.readers, self.writers
+        while True:
+            timers = self.timers  # _timer_cancelled may have rebuilt it
+
+            # ---- phase 1: poll the fds --------------------------------------
+            # Don't block if something is ready; else block until the next timer.
+            if ready:
+                timeout = 0.0
+            elif timers:
+                timeout = max(0.0, timers[0][0] - clock())
+            elif self.keepalive or len(readers) + len(writers) > len(self._internal_fds):
+                timeout = None
+            else:
+                self._loop_exit()  # nothing can ever wake anyone
+                continue
+            if timeout != 0.0 or readers or writers:
+                for fd, bits in poll(timeout):
+                    if bits & READ and fd in readers:
+                        ready.append(readers[fd])
+                    if bits & WRITE and fd in writers:
+                        ready.append(writers[fd])
+                if self.instrument is not None:
+                    self.instrument.on_poll(clock())
+
+            # ---- phase 2: due timers go to the front of the ready queue -----
+            # They are overdue already; behind a long backlog (10,000 fresh
+            # spawns, say) they would be later still.
+            if timers and timers[0][0] <= clock():
+                now = clock()
+                due = []
+                while timers and timers[0][0] <= now:
+                    timer = heappop(timers)[2]
+                    if timer.cancelled:
+                        self._cancelled -= 1
+                    else:
+                        due.append(timer)
+                ready.extendleft(reversed(due))
+
+            # ---- phase 3: run what is ready, oldest first -------------------
+            # Only what is ready *now*: what these entries make ready waits for
+            # the next iteration, so two busy sleep(0)ers can't starve I/O. A
+            # long backlog is cut into slices so due timers are not held up.
+            instrument = self.instrument
+            left = len(ready)
+            while left:
+                left -= 1
+                entry = popleft()
+                try:
+                    if instrument is None:
+                        entry()  # <- the one place greenthreads are resumed
+                    else:
+                        instrument.run_entry(entry)
+                except (KeyboardInterrupt, SystemExit) as e:
+                    self.main.throw(e)  # they belong to the main greenlet
+                except BaseException:
+                    self.handle_error(entry)
+                if not left & 63 and timers and timers[0][0] <= clock():
+                    break
+
+    def handle_error(self, entry: Any) -> None:
+        """A callback raised: print it once and keep the loop running."""
+        print(f"minievent: exception in hub callback {entry!r}:", file=sys.stderr)
+        traceback.print_exc()
+
+    def _loop_exit(self) -> None:
+        why = getattr(self.main, "minievent_waiting_for", None) or "something"
+        self.main.throw(
+            LoopExit(
+                f"the main greenlet waits for {why}, but nothing can deliver it: "
+                "no greenthread is ready, no timer is pending and no fd is watched"
+            )
+        )
+
+
+_local = threading.local()
+
+
+def get_hub() -> Hub:
+    """The hub of the calling OS thread, created on first use."""
+    try:
+        return _local.hub
+    except AttributeError:
+        hub = _local.hub = Hub()
+        return hub
+
+
+def use_hub(hub: Hub | None) -> None:
+    """Replace this thread's hub (``None``: make a fresh one on next use). For tests and tools."""
+    old = getattr(_local, "hub", None)
+    if hub is None:
+        if old is not None:
+            del _local.hub
+    else:
+        _local.hub = hub
+
+
+def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float | None = None,
+               timeout_exc: type[BaseException] | BaseException | None = None) -> None:
+    """Park the current greenthread until ``fd`` is readable or writable (exactly one of them).
+
+    ``fd`` is an int or has ``fileno()``. On ``timeout`` raises ``timeout_exc``
+    (default ``TimeoutError``). This is eventlet's low-level wait: green sockets
+    are built on the same listener mechanism.
+    """
+    if read == write:
+        raise ValueError("trampoline: pass exactly one of read=True or write=True")
+    if not isinstance(fd, int):
+        fd = fd.fileno()
+    hub = get_hub()
+    cur = getcurrent()
+    if cur is hub.greenlet:
+        hub.switch()  # raises BlockingSwitchOutError
+    listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
+    timer = None
+    if timeout is not None:
+        exc = timeout_exc if timeout_exc is not None else TimeoutError(f"timed out waiting for fd {fd}")
+        timer = hub.schedule_call(timeout, cur.throw, exc)
+    try:
+        hub.switch()
+    finally:
+        hub.remove(listener)
+        if timer is not None:
+            timer.cancel()

@@ -1,0 +1,180 @@
+"""Pollers: the part of the hub that asks the kernel which fds are ready.
+
+The hub keeps the *listeners* (who waits on which fd); a poller only keeps the
+kernel's side of that bookkeeping and answers one question, "which fds became
+ready?". Two are here:
+
+``EpollPoller`` (Linux, the default) registers each fd **once**, for both
+directions, *edge-triggered* (``EPOLLET``), and leaves it registered until the
+fd is closed. Compare the seed's server, which calls ``register``, ``modify``
+and ``unregister`` as a connection moves through its life: three extra
+syscalls per request. With edge triggering the kernel reports an fd only when
+it *becomes* ready, so a wait costs no syscall at all: the green socket tries
+``recv`` first, and only after ``EAGAIN`` parks the greenthread; the next
+arrival of data is a new edge, reported by the next ``epoll_wait``. The price
+is one rule: never wait without having tried first (or without ``rearm``,
+which asks the kernel to report the fd again if it is ready right now; the
+generic ``trampoline`` does that because it cannot know whether its caller
+tried).
+
+``SelectorsPoller`` is the portable fallback (``selectors.DefaultSelector``:
+kqueue, poll or select). It is level-triggered, so it registers interest only
+while somebody waits and drops it when they stop; otherwise a readable fd
+that nobody reads would wake the hub in a busy loop.
+
+``MINIEVENT_POLLER=epoll|selectors`` forces one; otherwise epoll where the
+platform has it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import select
+import selectors
+from collections.abc import Callable
+
+#: Bits of a poll result, in the poller-neutral form the hub understands.
+READ = 1
+WRITE = 2
+
+
+class Poller:
+    """The interface: ``watch``, ``forget``, ``rearm``, ``poll``, ``close``."""
+
+    name = "abstract"
+
+    def watch(self, fd: int, read: bool, write: bool) -> None:
+        """Someone now waits on ``fd`` for these directions (both False: nobody)."""
+        raise NotImplementedError
+
+    def forget(self, fd: int) -> None:
+        """``fd`` is being closed: drop every trace of it."""
+        raise NotImplementedError
+
+    def rearm(self, fd: int) -> None:
+        """Report ``fd`` again if it is ready now (edge-triggered pollers only)."""
+
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        """Wait at most ``timeout`` seconds (None: forever); return ``(fd, READ|WRITE bits)``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+if hasattr(select, "epoll"):
+
+    class EpollPoller(Poller):
+        name = "epoll"
+        _MASK = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
+        # An error or hang-up wakes both directions: the woken greenthread
+        # retries its call and gets the real error (or EOF) from the kernel.
+        _READ_BITS = select.EPOLLIN | select.EPOLLRDHUP | select.EPOLLHUP | select.EPOLLERR | select.EPOLLPRI
+        _WRITE_BITS = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
+
+        def __init__(self) -> None:
+            self._epoll = select.epoll()
+            self._registered: set[int] = set()
+
+        def fileno(self) -> int:
+            return self._epoll.fileno()
+
+        def watch(self, fd: int, read: bool, write: bool) -> None:
+            # Interest changes cost nothing: the fd is registered for both
+            # directions once, and the hub ignores edges nobody waits for.
+            if (read or write) and fd not in self._registered:
+                self._epoll.register(fd, self._MASK)
+                self._registered.add(fd)
+
+        def rearm(self, fd: int) -> None:
+            try:
+                self._epoll.modify(fd, self._MASK)
+            except FileNotFoundError:
+                # The fd was closed behind our back (the kernel dropped it from
+                # the epoll set) and its number reused: register it afresh.
+                self._epoll.register(fd, self._MASK)
+                self._registered.add(fd)
+
+        def forget(self, fd: int) -> None:
+            if fd in self._registered:
+                self._registered.discard(fd)
+                try:
+                    self._epoll.unregister(fd)
+                except OSError as e:  # already closed: the kernel forgot it too
+                    if e.errno not in (errno.EBADF, errno.ENOENT):
+                        raise
+
+        def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+            events = self._epoll.poll(-1 if timeout is None else timeout)
+            rb, wb = self._READ_BITS, self._WRITE_BITS
+            return [(fd, (READ if ev & rb else 0) | (WRITE if ev & wb else 0)) for fd, ev in events]
+
+        def close(self) -> None:
+            self._epoll.close()
+
+
+class SelectorsPoller(Poller):
+    name = "selectors"
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._interest: dict[int, int] = {}
+
+    def watch(self, fd: int, read: bool, write: bool) -> None:
+        mask = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        old = self._interest.get(fd, 0)
+        if mask == old:
+            return
+        if not mask:
+            self.forget(fd)
+        elif not old:
+            self._sel.register(fd, mask)
+            self._interest[fd] = mask
+        else:
+            self._sel.modify(fd, mask)
+            self._interest[fd] = mask
+
+    def rearm(self, fd: int) -> None:
+        # Level-triggered: a ready fd is reported on every poll anyway. But a
+        # closed-and-reused fd number would still be registered under the old
+        # file, so check the kernel agrees the fd is open.
+        os.fstat(fd)
+
+    def forget(self, fd: int) -> None:
+        if self._interest.pop(fd, None) is not None:
+            try:
+                self._sel.unregister(fd)
+            except (KeyError, ValueError, OSError):
+                pass
+
+    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        if not self._interest:
+            # select() with no fds would fail on some platforms; just sleep.
+            if timeout is None:
+                raise RuntimeError("poll forever with nothing to poll")
+            import time
+
+            time.sleep(timeout)
+            return []
+        r, w = selectors.EVENT_READ, selectors.EVENT_WRITE
+        return [(key.fd, (READ if ev & r else 0) | (WRITE if ev & w else 0)) for key, ev in self._sel.select(timeout)]
+
+    def close(self) -> None:
+        self._sel.close()
+
+
+POLLERS: dict[str, Callable[[], Poller]] = {"selectors": SelectorsPoller}
+if hasattr(select, "epoll"):
+    POLLERS["epoll"] = EpollPoller
+
+
+def default_poller() -> Poller:
+    """The poller named by ``MINIEVENT_POLLER``, else the best this platform has."""
+    name = os.environ.get("MINIEVENT_POLLER", "").strip().lower()
+    if not name:
+        name = "epoll" if "epoll" in POLLERS else "selectors"
+    try:
+        return POLLERS[name]()
+    except KeyError:
+        raise ValueError(f"MINIEVENT_POLLER={name!r}: choose one of {sorted(POLLERS)}") from None
