@@ -38,6 +38,7 @@ from typing import Any
 import greenlet
 
 from .poller import READ, WRITE, Poller, default_poller
+from .waker import Waker
 
 __all__ = [
     "Hub",
@@ -143,13 +144,19 @@ class Hub:
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
         self.instrument: Any = None  # the recorder, when one is installed
-        self._waker: Any = None
         self.clock = clock
+        # The doorbell other OS threads ring (call_threadsafe). Made now, in
+        # this thread: registering it later from another thread would race
+        # with a poll that is already blocked.
+        self._waker = Waker()
+        self._internal_fds.add(self._waker.fileno())
+        self.poller.watch(self._waker.fileno(), True, False)
+        self.readers[self._waker.fileno()] = Listener(READ, self._waker.fileno(), self._waker.drain)
 
     def __repr__(self) -> str:
         return (
             f"<Hub poller={self.poller.name} ready={len(self.ready)} "
-            f"timers={len(self.timers) - self._cancelled} fds={len(self.readers) + len(self.writers)}>"
+            f"timers={len(self.timers) - self._cancelled} listeners={len(self.listeners())}>"
         )
 
     # ------------------------------------------------------------ switching
@@ -225,6 +232,11 @@ class Hub:
             if self.poller.name != "epoll":  # level-triggered pollers must drop interest
                 self.poller.watch(fd, fd in self.readers, fd in self.writers)
 
+    def listeners(self) -> list[Listener]:
+        """Every fd listener a greenthread registered (the hub's own waker left out)."""
+        internal = self._internal_fds
+        return [x for t in (self.readers, self.writers) for fd, x in t.items() if fd not in internal]
+
     def notify_close(self, fd: int) -> None:
         """``fd`` is about to be closed: wake its waiters (they will see EBADF) and forget it.
 
@@ -242,25 +254,12 @@ class Hub:
     def call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in this hub soon; may be called from any OS thread."""
         self.ready.append(lambda: fn(*args))  # deque.append is atomic
-        if self._waker is None:
-            self._make_waker()
         self._waker.wake()
-
-    def _make_waker(self) -> None:
-        from .waker import Waker
-
-        waker = Waker()
-        self._internal_fds.add(waker.fileno())
-        self.poller.watch(waker.fileno(), True, False)
-        self.readers[waker.fileno()] = Listener(READ, waker.fileno(), waker.drain)
-        self._waker = waker
 
     def close(self) -> None:
         """Release the poller and the waker fd (the hub is unusable afterwards)."""
         self.poller.close()
-        if self._waker is not None:
-            self._waker.close()
-            self._waker = None
+        self._waker.close()
 
     # ------------------------------------------------------------ the loop
     def run(self) -> None:
@@ -278,6 +277,7 @@ class Hub:
         heappop = heapq.heappop
         poll = self.poller.poll
         readers, writers = self.readers, self.writers
+        internal = len(self._internal_fds)
         while True:
             timers = self.timers  # _timer_cancelled may have rebuilt it
 
@@ -287,12 +287,12 @@ class Hub:
                 timeout = 0.0
             elif timers:
                 timeout = max(0.0, timers[0][0] - clock())
-            elif self.keepalive or len(readers) + len(writers) > len(self._internal_fds):
+            elif self.keepalive or len(readers) + len(writers) > internal:
                 timeout = None
             else:
                 self._loop_exit()  # nothing can ever wake anyone
                 continue
-            if timeout != 0.0 or readers or writers:
+            if timeout != 0.0 or len(readers) + len(writers) > internal:
                 for fd, bits in poll(timeout):
                     if bits & READ and fd in readers:
                         ready.append(readers[fd])
@@ -384,7 +384,10 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
     if read == write:
         raise ValueError("trampoline: pass exactly one of read=True or write=True")
     if not isinstance(fd, int):
-        fd = fd.fileno()
+        try:
+            fd = fd.fileno()
+        except AttributeError:
+            raise TypeError("fd must be an int, or have a fileno() method") from None
     hub = get_hub()
     cur = getcurrent()
     if cur is hub.greenlet:

@@ -1,0 +1,280 @@
+"""The hub: timers, fd listeners, LoopExit, one hub per thread -- under every poller."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import greenlet
+import pytest
+
+import minievent
+from minievent import hub as hubmod
+from minievent.poller import POLLERS, default_poller
+
+pytestmark = pytest.mark.usefixtures("poller")
+
+
+def test_repr_names_the_poller(poller):
+    assert f"poller={poller}" in repr(minievent.get_hub())
+
+
+def test_env_var_forces_the_poller(monkeypatch):
+    monkeypatch.setenv("MINIEVENT_POLLER", "selectors")
+    assert default_poller().name == "selectors"
+    monkeypatch.setenv("MINIEVENT_POLLER", "nonsense")
+    with pytest.raises(ValueError, match="MINIEVENT_POLLER"):
+        default_poller()
+    if "epoll" in POLLERS:
+        monkeypatch.setenv("MINIEVENT_POLLER", "epoll")
+        assert default_poller().name == "epoll"
+
+
+def test_schedule_call_runs_in_deadline_order(hub):
+    order = []
+    for delay, tag in [(0.03, "c"), (0.01, "a"), (0.02, "b"), (0.0, "first")]:
+        hub.schedule_call(delay, order.append, tag)
+    minievent.sleep(0.05)
+    assert order == ["first", "a", "b", "c"]
+
+
+def test_timers_fire_on_time_never_early(hub):
+    fired = {}
+    start = time.monotonic()
+    for d in (0.01, 0.05, 0.1):
+        hub.schedule_call(d, lambda d=d: fired.__setitem__(d, time.monotonic() - start))
+    minievent.sleep(0.15)
+    for d, t in fired.items():
+        assert t >= d - 0.001, f"timer for {d}s fired early at {t}"
+        assert t < d + 0.05, f"timer for {d}s fired {t - d:.3f}s late"
+    assert sorted(fired) == [0.01, 0.05, 0.1]
+
+
+def test_cancelled_timer_never_fires_and_does_not_pile_up(hub):
+    fired = []
+    timers = [hub.schedule_call(10, fired.append, i) for i in range(2000)]
+    for t in timers:
+        t.cancel()
+    # cancelled entries are compacted away, not kept until their deadline
+    assert len(hub.timers) < 1000
+    t = hub.schedule_call(0.01, fired.append, "live")
+    t2 = hub.schedule_call(0.005, fired.append, "dead")
+    t2.cancel()
+    minievent.sleep(0.03)
+    assert fired == ["live"]
+    assert t.called and not t.pending
+
+
+def test_timer_cancelled_after_becoming_due_does_not_fire(hub):
+    fired = []
+    t1 = hub.schedule_call(0, lambda: t2.cancel())
+    t2 = hub.schedule_call(0, fired.append, "x")
+    minievent.sleep(0.01)
+    assert t1.called and t2.cancelled and fired == []
+
+
+def test_callback_error_is_printed_and_hub_goes_on(hub, capsys):
+    done = []
+    hub.schedule_call(0, lambda: 1 / 0)
+    hub.schedule_call(0.001, done.append, True)
+    minievent.sleep(0.01)
+    assert done == [True]
+    assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_trampoline_read_and_write_on_a_socketpair(hub):
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    try:
+        minievent.trampoline(a, write=True, timeout=1)  # an empty socket is writable
+        got = []
+
+        def reader():
+            minievent.trampoline(b.fileno(), read=True, timeout=1)
+            got.append(b.recv(10))
+
+        gt = minievent.spawn(reader)
+        minievent.sleep(0.01)
+        assert got == []  # parked: nothing to read yet
+        a.send(b"hi")
+        gt.wait()
+        assert got == [b"hi"]
+        assert hub.listeners() == []
+    finally:
+        a.close()
+        b.close()
+
+
+def test_trampoline_on_data_already_there_returns(hub):
+    # Data that arrived *before* the wait must still wake it (edge-triggered
+    # pollers need a rearm for this).
+    a, b = socket.socketpair()
+    try:
+        a.send(b"x")
+        minievent.sleep(0.01)
+        minievent.trampoline(b, read=True, timeout=1)
+        minievent.trampoline(b, read=True, timeout=1)  # still readable: no new edge needed
+        assert b.recv(1) == b"x"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_trampoline_timeout_removes_listener(hub):
+    a, b = socket.socketpair()
+    try:
+        with pytest.raises(TimeoutError):
+            minievent.trampoline(b, read=True, timeout=0.02)
+        assert hub.listeners() == []
+        with pytest.raises(minievent.Timeout):
+            minievent.trampoline(b, read=True, timeout=0.01, timeout_exc=minievent.Timeout())
+    finally:
+        a.close()
+        b.close()
+
+
+def test_trampoline_bad_fds_raise_and_hub_keeps_running(hub):
+    r, w = os.pipe()
+    os.close(r)
+    os.close(w)
+    with pytest.raises(OSError):
+        minievent.trampoline(r, read=True, timeout=0.1)
+    with pytest.raises(ValueError):
+        minievent.trampoline(-1, read=True, timeout=0.1)
+    with pytest.raises(ValueError):
+        minievent.trampoline(0)  # neither read nor write
+    with pytest.raises(TypeError):
+        minievent.trampoline(object(), read=True)
+    assert hub.listeners() == []
+    assert minievent.spawn(lambda: 42).wait() == 42
+
+
+def test_second_simultaneous_reader_gets_an_error(hub):
+    a, b = socket.socketpair()
+    try:
+        first = minievent.spawn(minievent.trampoline, b, read=True, timeout=1)
+        minievent.sleep(0)
+        with pytest.raises(RuntimeError, match="second simultaneous read"):
+            minievent.trampoline(b, read=True, timeout=1)
+        a.send(b"x")
+        first.wait()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_notify_close_wakes_the_waiter(hub):
+    a, b = socket.socketpair()
+    woke = []
+
+    def reader():
+        minievent.trampoline(b, read=True, timeout=5)
+        woke.append(True)
+
+    gt = minievent.spawn(reader)
+    minievent.sleep(0.01)
+    hub.notify_close(b.fileno())
+    gt.wait()
+    assert woke == [True]
+    a.close()
+    b.close()
+
+
+def test_loop_exit_instead_of_hang(hub):
+    ev = minievent.Event()
+    with pytest.raises(minievent.LoopExit, match="Event"):
+        ev.wait()
+    # the hub survived and works
+    assert minievent.spawn(lambda: "alive").wait() == "alive"
+
+
+def test_loop_exit_names_the_greenthread_waited_for(hub):
+    ev = minievent.Event()
+    gt = minievent.spawn(ev.wait)
+    gt.name = "stuck-worker"
+    with pytest.raises(minievent.LoopExit, match="stuck-worker"):
+        gt.wait()
+
+
+def test_queue_get_with_nobody_to_put_is_loop_exit(hub):
+    with pytest.raises(minievent.LoopExit, match="Queue"):
+        minievent.Queue().get()
+
+
+def test_no_loop_exit_while_a_timer_can_deliver(hub):
+    ev = minievent.Event()
+    hub.schedule_call(0.02, ev.send, "late")
+    assert ev.wait() == "late"
+
+
+def test_blocking_call_inside_the_hub_is_an_error(hub, capsys):
+    hub.schedule_call(0, minievent.sleep, 1)
+    minievent.sleep(0.01)
+    err = capsys.readouterr().err
+    assert "BlockingSwitchOutError" in err and "inside the hub" in err
+
+
+def test_one_hub_per_thread(hub):
+    seen = {}
+
+    def in_thread(name):
+        h = minievent.get_hub()
+        gt = minievent.spawn(lambda: minievent.sleep(0.01) or name)
+        seen[name] = (h, gt.wait(), threading.get_ident() == h.thread_id)
+
+    threads = [threading.Thread(target=in_thread, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    hubs = {id(v[0]) for v in seen.values()} | {id(hub)}
+    assert len(hubs) == 4
+    assert [seen[i][1] for i in range(3)] == [0, 1, 2]
+    assert all(v[2] for v in seen.values())
+    for v in seen.values():
+        v[0].close()
+
+
+def test_call_threadsafe_wakes_a_hub_blocked_in_poll(hub):
+    ev = minievent.Event()
+    hub.keepalive += 1  # as tpool does: something outside will deliver
+    try:
+        t = threading.Thread(target=lambda: (time.sleep(0.05), hub.call_threadsafe(ev.send, "from thread")))
+        t.start()
+        assert ev.wait(timeout=5) == "from thread"
+        t.join()
+    finally:
+        hub.keepalive -= 1
+
+
+def test_keyboard_interrupt_in_greenthread_reaches_main(hub):
+    def boom():
+        raise KeyboardInterrupt
+
+    gt = minievent.spawn(boom)
+    with pytest.raises(KeyboardInterrupt):
+        minievent.sleep(0.01)
+    with pytest.raises(KeyboardInterrupt):
+        gt.wait()
+    assert minievent.spawn(lambda: 1).wait() == 1
+
+
+def test_hub_runs_in_its_own_greenlet(hub):
+    assert hub.greenlet is not greenlet.getcurrent()
+    assert hub.greenlet.parent is greenlet.getcurrent()
+    inside = []
+    hub.schedule_call(0, lambda: inside.append(greenlet.getcurrent()))
+    minievent.sleep(0.001)
+    assert inside == [hub.greenlet]
+
+
+def test_use_hub_replaces_the_thread_hub():
+    h = hubmod.Hub()
+    hubmod.use_hub(h)
+    assert minievent.get_hub() is h
+    hubmod.use_hub(None)
+    assert minievent.get_hub() is not h
+    h.close()
