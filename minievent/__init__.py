@@ -16,6 +16,7 @@ built to be read line by line alongside the lessons in ``notebooks/``.
 from greenlet import GreenletExit
 
 from .event import Event
+from .greenio import GreenSocket, StopServe, connect, create_connection, listen, serve
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
 from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .pool import GreenPool
@@ -32,15 +33,21 @@ __all__ = [
     "Event",
     "Full",
     "GreenPool",
+    "GreenSocket",
     "GreenThread",
     "GreenletExit",
     "LoopExit",
     "Queue",
     "Semaphore",
+    "StopServe",
     "Timeout",
+    "connect",
+    "create_connection",
     "getcurrent",
     "get_hub",
     "kill",
+    "listen",
+    "serve",
     "sleep",
     "spawn",
     "spawn_after",
