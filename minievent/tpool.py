@@ -1,0 +1,111 @@
+"""tpool: run a blocking call in a real OS thread while the hub goes on.
+
+Greenthreads share one OS thread, so a call that blocks in C (a database
+driver, file I/O, compression, ``time.sleep`` from the real ``time`` module)
+stops every greenthread -- the late-heartbeat outage of the lessons.
+``execute(fn, *args)`` hands ``fn`` to a pool of worker threads instead; the
+calling greenthread parks on a ``Waiter``, the hub keeps running the others,
+and when the worker is done it rings the hub's doorbell (``call_threadsafe``:
+append to the ready queue, then write the waker fd that the poller watches),
+which wakes the hub out of ``epoll_wait`` to deliver the result.
+
+While a job is out, the hub's ``keepalive`` counts it: with nothing else to
+wait for, the hub would otherwise conclude that nothing can ever wake the
+main greenlet (``LoopExit``), not knowing that a thread will.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from .hub import Hub, get_hub
+from .waiter import Waiter
+
+__all__ = ["execute", "setup", "killall", "set_num_threads", "get_num_threads"]
+
+T = TypeVar("T")
+
+_nthreads = int(os.environ.get("MINIEVENT_THREADPOOL_SIZE", "20"))  # eventlet's default is 20
+_jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+_threads: list[threading.Thread] = []
+_lock = threading.Lock()
+_STOP = object()
+
+
+def set_num_threads(n: int) -> None:
+    """Size of the pool the next ``setup`` starts (call ``killall`` first to resize a running pool)."""
+    global _nthreads
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"the thread pool needs at least one thread, not {n!r}")
+    _nthreads = n
+
+
+def get_num_threads() -> int:
+    return _nthreads
+
+
+def _worker() -> None:
+    while True:
+        job = _jobs.get()
+        if job is _STOP:
+            return
+        fn, args, kwargs, hub, deliver = job
+        try:
+            outcome = (True, fn(*args, **kwargs))
+        except BaseException as e:  # handed to the caller, like a return value
+            outcome = (False, e)
+        del fn, args, kwargs, job  # don't keep big arguments alive while idle
+        try:
+            hub.call_threadsafe(deliver, outcome)
+        except OSError:
+            pass  # that hub was closed meanwhile: nobody is left to tell
+        del hub, deliver, outcome
+
+
+def setup() -> None:
+    """Start the worker threads (``execute`` does it on first use)."""
+    with _lock:
+        while len(_threads) < _nthreads:
+            t = threading.Thread(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)
+            t.start()
+            _threads.append(t)
+
+
+def killall(timeout: float | None = 10.0) -> None:
+    """Stop the worker threads once the jobs already queued are done, and join them."""
+    with _lock:
+        threads = list(_threads)
+        _threads.clear()
+        for _ in threads:
+            _jobs.put(_STOP)
+    for t in threads:
+        t.join(timeout)
+
+
+def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn(*args, **kwargs)`` in a pool thread; park until it is done; return or raise its outcome.
+
+    Many greenthreads may call it at once: at most ``get_num_threads()`` jobs
+    run together, the rest queue. If the caller is killed meanwhile, the job
+    still finishes in its thread and its result is dropped.
+    """
+    if not _threads:
+        setup()
+    hub = get_hub()
+    waiter = Waiter()
+
+    def deliver(outcome: tuple[bool, Any], hub: Hub = hub) -> None:
+        # Runs in the hub's thread, from the ready queue.
+        hub.keepalive -= 1
+        waiter.wake(outcome)
+
+    hub.keepalive += 1
+    _jobs.put((fn, args, kwargs, hub, deliver))
+    ok, value = waiter.wait(why=f"tpool.execute({getattr(fn, '__qualname__', fn)!r})")
+    if ok:
+        return value
+    raise value

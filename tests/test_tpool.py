@@ -1,0 +1,95 @@
+"""tpool: blocking calls in real threads while the hub goes on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import minievent
+from minievent import tpool
+
+pytestmark = pytest.mark.usefixtures("poller")
+
+
+@pytest.fixture(autouse=True)
+def stop_pool():
+    yield
+    tpool.killall()
+
+
+def test_heartbeat_stays_on_time_while_a_blocking_call_runs():
+    beats = []
+
+    def heartbeat():
+        for _ in range(40):
+            beats.append(time.monotonic())
+            minievent.sleep(0.01)
+
+    hb = minievent.spawn(heartbeat)
+    minievent.sleep(0)
+    t0 = time.monotonic()
+    assert tpool.execute(time.sleep, 0.5) is None  # the real, blocking time.sleep
+    took = time.monotonic() - t0
+    hb.wait()
+    gaps = [b - a for a, b in zip(beats, beats[1:], strict=False)]
+    assert took >= 0.5
+    # Run inline, the 0.5 s sleep would leave one 0.5 s hole in the beats.
+    assert max(gaps) < 0.2, max(gaps)
+
+
+def test_results_exceptions_and_the_calling_thread():
+    assert tpool.execute(lambda a, b=0: a + b, 2, b=3) == 5
+    assert tpool.execute(threading.get_ident) != threading.get_ident()
+    with pytest.raises(ZeroDivisionError):
+        tpool.execute(lambda: 1 / 0)
+
+
+def test_many_greenthreads_at_once_share_the_pool():
+    tpool.set_num_threads(4)
+    try:
+        running, peak = [0], [0]
+        lock = threading.Lock()
+
+        def job(i):
+            with lock:
+                running[0] += 1
+                peak[0] = max(peak[0], running[0])
+            time.sleep(0.02)
+            with lock:
+                running[0] -= 1
+            return i * i
+
+        pool = minievent.GreenPool(50)
+        assert list(pool.imap(lambda i: tpool.execute(job, i), range(50))) == [i * i for i in range(50)]
+        assert peak[0] == 4  # all four threads busy, never more
+    finally:
+        tpool.killall()
+        tpool.set_num_threads(20)
+
+
+def test_main_greenlet_can_wait_with_nothing_else_to_do():
+    # No timers, no fds, nothing ready: only keepalive stops a LoopExit.
+    hub = minievent.get_hub()
+    assert tpool.execute(time.sleep, 0.05) is None
+    assert hub.keepalive == 0
+
+
+def test_killed_caller_drops_the_result_and_releases_keepalive():
+    hub = minievent.get_hub()
+    gt = minievent.spawn(tpool.execute, time.sleep, 0.1)
+    minievent.sleep(0)
+    assert hub.keepalive == 1
+    gt.kill()
+    minievent.sleep(0.3)
+    assert hub.keepalive == 0
+
+
+def test_killall_stops_the_threads():
+    tpool.execute(int)
+    names = {t.name for t in threading.enumerate()}
+    assert any(n.startswith("minievent.tpool-") for n in names)
+    tpool.killall()
+    assert not any(t.name.startswith("minievent.tpool-") for t in threading.enumerate())
+    assert tpool.execute(int, "7") == 7  # starts again on demand
