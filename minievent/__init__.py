@@ -22,6 +22,7 @@ from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .pool import GreenPool
 from .queue import Empty, Full, Queue
 from .semaphore import BoundedSemaphore, Semaphore
+from .timeline import Timeline, record
 from .timeout import Timeout, with_timeout
 
 __version__ = "0.1.0"
@@ -40,6 +41,7 @@ __all__ = [
     "Queue",
     "Semaphore",
     "StopServe",
+    "Timeline",
     "Timeout",
     "connect",
     "create_connection",
@@ -47,6 +49,7 @@ __all__ = [
     "get_hub",
     "kill",
     "listen",
+    "record",
     "serve",
     "sleep",
     "spawn",

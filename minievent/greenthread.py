@@ -49,12 +49,16 @@ def sleep(seconds: float = 0) -> None:
         if cur is hub_greenlet:
             hub.switch()  # raises BlockingSwitchOutError
         hub.ready.append(cur.switch)
+        if hub.instrument is not None:  # the recorder: it parks, but stays ready
+            hub.instrument.yielding()
         if hub_greenlet.dead:
             hub.switch()  # the loop died of a bug: hub.switch starts a new one
         else:
             hub_greenlet.switch()
         return
     timer = hub.schedule_call(seconds, cur.switch)
+    if hub.instrument is not None:
+        hub.instrument.parking(("sleep", seconds))
     try:
         hub.switch()
     finally:

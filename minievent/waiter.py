@@ -38,6 +38,8 @@ class Waiter:
         self.woken = True
         self.value = value
         self.hub.ready.append(self)
+        if self.hub.instrument is not None:  # the recorder: ready from now on
+            self.hub.instrument.on_wake(self.greenlet)
         return True
 
     def wake_exception(self, exc: BaseException) -> bool:
