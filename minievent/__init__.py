@@ -19,6 +19,7 @@ from .event import Event
 from .greenio import GreenSocket, StopServe, connect, create_connection, listen, serve
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
 from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
+from .patcher import monkey_patch
 from .pool import GreenPool
 from .queue import Empty, Full, Queue
 from .semaphore import BoundedSemaphore, Semaphore
@@ -49,6 +50,7 @@ __all__ = [
     "get_hub",
     "kill",
     "listen",
+    "monkey_patch",
     "record",
     "serve",
     "sleep",

@@ -32,7 +32,13 @@ import errno
 import os
 import select
 import selectors
+import time
 from collections.abc import Callable
+
+# Bound at import, before monkey_patch can replace them with green versions
+# (which would wait on the hub -- from inside the hub).
+_DefaultSelector = selectors.DefaultSelector
+_sleep = time.sleep
 
 #: Bits of a poll result, in the poller-neutral form the hub understands.
 READ = 1
@@ -43,6 +49,9 @@ class Poller:
     """The interface: ``watch``, ``forget``, ``rearm``, ``poll``, ``close``."""
 
     name = "abstract"
+    #: How many times ``poll`` was called: green sockets compare it to know
+    #: whether the kernel has been asked since they last saw a drained buffer.
+    polls = 0
 
     def watch(self, fd: int, read: bool, write: bool) -> None:
         """Someone now waits on ``fd`` for these directions (both False: nobody)."""
@@ -106,6 +115,7 @@ if hasattr(select, "epoll"):
                         raise
 
         def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+            self.polls += 1
             events = self._epoll.poll(-1 if timeout is None else timeout)
             rb, wb = self._READ_BITS, self._WRITE_BITS
             return [(fd, (READ if ev & rb else 0) | (WRITE if ev & wb else 0)) for fd, ev in events]
@@ -118,7 +128,7 @@ class SelectorsPoller(Poller):
     name = "selectors"
 
     def __init__(self) -> None:
-        self._sel = selectors.DefaultSelector()
+        self._sel = _DefaultSelector()
         self._interest: dict[int, int] = {}
 
     def watch(self, fd: int, read: bool, write: bool) -> None:
@@ -149,13 +159,12 @@ class SelectorsPoller(Poller):
                 pass
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]]:
+        self.polls += 1
         if not self._interest:
             # select() with no fds would fail on some platforms; just sleep.
             if timeout is None:
                 raise RuntimeError("poll forever with nothing to poll")
-            import time
-
-            time.sleep(timeout)
+            _sleep(timeout)
             return []
         r, w = selectors.EVENT_READ, selectors.EVENT_WRITE
         return [(key.fd, (READ if ev & r else 0) | (WRITE if ev & w else 0)) for key, ev in self._sel.select(timeout)]
