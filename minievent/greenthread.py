@@ -48,13 +48,25 @@ def sleep(seconds: float = 0) -> None:
         hub_greenlet = hub.greenlet
         if cur is hub_greenlet:
             hub.switch()  # raises BlockingSwitchOutError
-        hub.ready.append(cur.switch)
+        resume = cur.switch
+        hub.ready.append(resume)
         if hub.instrument is not None:  # the recorder: it parks, but stays ready
             hub.instrument.yielding()
-        if hub_greenlet.dead:
-            hub.switch()  # the loop died of a bug: hub.switch starts a new one
-        else:
-            hub_greenlet.switch()
+        try:
+            if hub_greenlet.dead:
+                hub.switch()  # the loop died of a bug: hub.switch starts a new one
+            else:
+                hub_greenlet.switch()
+        except BaseException:
+            # Thrown into (Timeout, KeyboardInterrupt) before our turn came: void
+            # our resume entry, or it would wake whatever we wait on next. (Not
+            # removed: the hub may be counting down the ready queue right now.)
+            ready = hub.ready
+            try:
+                ready[ready.index(resume)] = _nothing
+            except ValueError:
+                pass
+            raise
         return
     timer = hub.schedule_call(seconds, cur.switch)
     if hub.instrument is not None:
@@ -63,6 +75,10 @@ def sleep(seconds: float = 0) -> None:
         hub.switch()
     finally:
         timer.cancel()  # no-op when it fired; removes it when we were killed
+
+
+def _nothing() -> None:
+    """A voided ready entry."""
 
 
 class _Worker(greenlet.greenlet):
@@ -160,6 +176,7 @@ class GreenThread:
     def _finish(self, ok: bool, value: Any) -> None:
         self._exit = (ok, value)
         observers, self._observers = self._observers, None
+        interrupt = None
         if observers:
             for obs in observers:
                 if isinstance(obs, Waiter):
@@ -168,9 +185,13 @@ class GreenThread:
                     fn, args, kwargs = obs
                     try:
                         fn(self, *args, **kwargs)
-                    except Exception:
+                    except (KeyboardInterrupt, SystemExit) as e:
+                        interrupt = e  # the main greenlet's business, once every observer is told
+                    except BaseException:
                         print(f"minievent: link callback {fn!r} of {self.name!r} raised:", file=sys.stderr)
                         traceback.print_exc()
+        if interrupt is not None:
+            raise interrupt
 
     # ------------------------------------------------------------ public API
     @property

@@ -1,0 +1,391 @@
+"""Faults: kill a greenthread wherever it blocks, exceptions everywhere, stray wake-ups.
+
+After every kill, nothing of the dead greenthread may remain: no fd listener,
+no pending timer, no waiter in any primitive, nothing queued in the hub; and
+the primitive must still work for the next user (an item handed to a dying
+getter is not lost, a semaphore unit handed to a dying acquirer is passed on).
+All of it under every poller.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+from faultkit import assert_hub_clean, pending_timers
+
+import minievent
+from minievent import GreenletExit
+
+pytestmark = pytest.mark.usefixtures("poller")
+
+
+# ----------------------------------------------------------------- kill anywhere
+class Blocked:
+    """One way of blocking: ``block()`` runs in the victim; ``waiters()`` lists what it may have left behind."""
+
+    def __init__(self):
+        self.ev = minievent.Event()
+        self.end = minievent.Event()  # what the bystanders below wait for
+        self.q = minievent.Queue()
+        self.full = minievent.Queue(1)
+        self.full.put("occupant")
+        self.sem = minievent.Semaphore(0)
+        self.other = minievent.spawn(self.end.wait)  # a greenthread that stays blocked until the end
+        self.pool = minievent.GreenPool(1)
+        self.pool.spawn(self.end.wait)
+        self.a, self.b = socket.socketpair()
+        self.a.setblocking(False)
+        self.joinq = minievent.Queue()
+        self.joinq.put("unfinished")
+
+    def waiters(self) -> dict:
+        return {
+            "event": self.ev._waiters,
+            "queue getters": list(self.q._getters),
+            "queue putters": list(self.full._putters),
+            "semaphore": list(self.sem._waiters),
+            "pool": list(self.pool.sem._waiters),
+            "join": self.joinq._joiners,
+            # what is left on `other` must be only the pool's own link, no Waiter of the victim
+            "observers": [o for o in (self.other._observers or []) if not isinstance(o, tuple)],
+        }
+
+    def close(self):
+        self.end.send("end")
+        self.other.wait()
+        self.pool.waitall()
+        self.a.close()
+        self.b.close()
+
+
+def _nested_timeouts(b: Blocked):
+    with minievent.Timeout(100):
+        with minievent.Timeout(50):
+            with minievent.Timeout(None):
+                b.ev.wait()
+
+
+BLOCKERS = {
+    "sleep": lambda b: minievent.sleep(100),
+    "sleep_inf": lambda b: minievent.sleep(float("inf")),
+    "event_wait": lambda b: b.ev.wait(),
+    "event_wait_timeout": lambda b: b.ev.wait(timeout=100),
+    "queue_get": lambda b: b.q.get(),
+    "queue_get_timeout": lambda b: b.q.get(timeout=100),
+    "queue_put_full": lambda b: b.full.put("x"),
+    "queue_put_full_timeout": lambda b: b.full.put("x", timeout=100),
+    "queue_join": lambda b: b.joinq.join(),
+    "semaphore_acquire": lambda b: b.sem.acquire(),
+    "semaphore_acquire_timeout": lambda b: b.sem.acquire(timeout=100),
+    "greenthread_wait": lambda b: b.other.wait(),
+    "pool_spawn_full": lambda b: b.pool.spawn(b.end.wait),
+    "timeout_nesting": _nested_timeouts,
+    "trampoline_read": lambda b: minievent.trampoline(b.a, read=True),
+    "trampoline_read_timeout": lambda b: minievent.trampoline(b.a, read=True, timeout=100),
+}
+
+
+def _check_primitives_still_work(b: Blocked):
+    # Whatever the victim was waiting on keeps working for the next greenthread.
+    b.q.put(1)
+    assert b.q.get(timeout=1) == 1
+    assert b.full.get(timeout=1) == "occupant"
+    assert b.full.qsize() == 0, "the killed putter's item went in"
+    b.sem.release()
+    assert b.sem.acquire(timeout=1) is True
+    b.joinq.get()
+    b.joinq.task_done()
+    assert b.joinq.join(timeout=1) is True
+
+
+@pytest.mark.parametrize("how", sorted(BLOCKERS))
+@pytest.mark.parametrize("kill_exc", [None, ValueError])
+def test_kill_anywhere_leaves_nothing_behind(how, kill_exc):
+    hub = minievent.get_hub()
+    b = Blocked()
+    started, cleaned = [], []
+
+    def victim():
+        started.append(True)
+        try:
+            BLOCKERS[how](b)
+        finally:
+            cleaned.append(True)
+
+    gt = minievent.spawn(victim)
+    while not started:  # main runs again only once the victim has parked
+        minievent.sleep(0)
+    assert not gt.dead, "the victim should be blocked"
+    if kill_exc is None:
+        gt.kill()
+        with pytest.raises(GreenletExit):
+            gt.wait()
+    else:
+        gt.kill(kill_exc("stop"))
+        with pytest.raises(ValueError, match="stop"):
+            gt.wait()
+    assert cleaned == [True]
+    assert all(not v for v in b.waiters().values()), b.waiters()
+    b.close()
+    assert all(not v for v in b.waiters().values()), b.waiters()
+    _check_primitives_still_work(b)
+    assert_hub_clean(hub)
+
+
+@pytest.mark.parametrize("how", sorted(BLOCKERS))
+def test_kill_before_it_ever_runs(how):
+    hub = minievent.get_hub()
+    b = Blocked()
+    ran = []
+    gt = minievent.spawn(lambda: ran.append(1) or BLOCKERS[how](b))
+    gt.kill()
+    with pytest.raises(GreenletExit):
+        gt.wait()
+    assert ran == []
+    b.close()
+    assert all(not v for v in b.waiters().values())
+    assert_hub_clean(hub)
+
+
+def _outcome(gt):
+    try:
+        return ("ok", gt.wait())
+    except GreenletExit:
+        return ("killed", None)
+
+
+@pytest.mark.parametrize("order", ["kill_first", "put_first", "throw_later_first"])
+def test_kill_and_handover_in_the_same_iteration_lose_and_double_nothing(order):
+    # Items are handed straight to waiting getters; kills land in the same hub
+    # iteration, before or after the hand-over. Each getter either returns its
+    # item or dies, and a dying getter's item goes to the next getter or back
+    # into the queue: every item exactly once.
+    hub = minievent.get_hub()
+    q = minievent.Queue()
+    getters = [minievent.spawn(q.get) for _ in range(6)]
+    minievent.sleep(0)
+    for i, g in enumerate(getters[:4]):
+        if order == "kill_first":
+            g.kill()
+            q.put(i)
+        elif order == "put_first":
+            q.put(i)
+            g.kill()
+        else:
+            g.throw_later(GreenletExit())
+            q.put(i)
+    outcomes = [_outcome(g) for g in getters[:4]]
+    minievent.sleep(0)
+    got = [v for kind, v in outcomes if kind == "ok"]
+    got += [g.wait() for g in getters[4:] if g.dead]
+    got += [q.get_nowait() for _ in range(q.qsize())]
+    assert sorted(got) == [0, 1, 2, 3], (outcomes, got)
+    for g in getters[4:]:  # unblock whoever still waits
+        if not g.dead:
+            g.kill()
+    assert not q._getters
+    assert_hub_clean(hub)
+
+
+@pytest.mark.parametrize("order", ["kill_first", "release_first"])
+def test_kill_and_semaphore_handover_in_the_same_iteration_keep_every_unit(order):
+    hub = minievent.get_hub()
+    sem = minievent.Semaphore(0)
+    first = minievent.spawn(sem.acquire)
+    second = minievent.spawn(sem.acquire)
+    minievent.sleep(0)
+    if order == "kill_first":
+        first.kill()
+        sem.release()
+    else:
+        sem.release()  # handed to `first`...
+        first.kill()  # ...which may die before it resumes
+    outcome = _outcome(first)
+    if outcome == ("ok", True):  # it got the unit: give it back for `second`
+        sem.release()
+    assert second.wait() is True
+    assert sem.counter == 0 and not sem._waiters
+    assert_hub_clean(hub)
+
+
+def test_kill_while_timeout_and_wakeup_race():
+    # Wake-up, overdue timeout and kill all land in one hub iteration: the victim resumes exactly once.
+    hub = minievent.get_hub()
+    ev = minievent.Event()
+    resumed = []
+
+    def victim():
+        try:
+            return ev.wait(timeout=0.01)
+        finally:
+            resumed.append(True)
+
+    gt = minievent.spawn(victim)
+    minievent.sleep(0)
+    time.sleep(0.02)  # its timeout is now overdue
+    ev.send("x")
+    gt.kill()
+    assert _outcome(gt) in {("ok", None), ("ok", "x"), ("killed", None)}
+    assert resumed == [True]
+    assert not ev._waiters
+    assert_hub_clean(hub)
+
+
+# ----------------------------------------------------------------- stray wake-ups
+def test_timeout_during_sleep_zero_leaves_no_stray_wakeup_for_the_next_wait():
+    # A Timeout thrown into a greenthread that sits in sleep(0) used to leave its
+    # sleep(0) resume in the ready queue; it then woke the greenthread's *next*
+    # wait: Event.wait returned an internal sentinel without the event being sent.
+    hub = minievent.get_hub()
+    ev = minievent.Event()
+
+    def spinner():
+        try:
+            with minievent.Timeout(0.01):
+                while True:
+                    minievent.sleep(0)
+        except minievent.Timeout:
+            pass
+        return ev.wait()
+
+    gt = minievent.spawn(spinner)
+    minievent.sleep(0.05)
+    assert not gt.dead, f"woken without the event being sent: {gt._exit!r}"
+    ev.send("sent")
+    assert gt.wait() == "sent"
+    assert_hub_clean(hub)
+
+
+def test_timeout_during_sleep_zero_never_shortens_the_next_sleep():
+    def spinner():
+        try:
+            with minievent.Timeout(0.01):
+                while True:
+                    minievent.sleep(0)
+        except minievent.Timeout:
+            pass
+        t0 = time.monotonic()
+        minievent.sleep(0.05)
+        return time.monotonic() - t0
+
+    assert minievent.spawn(spinner).wait() >= 0.05
+
+
+def test_interrupt_of_main_during_sleep_zero_leaves_no_stray_wakeup():
+    # The hub throws KeyboardInterrupt into the main greenlet while main sits in sleep(0).
+    hub = minievent.get_hub()
+
+    def boom():
+        raise KeyboardInterrupt
+
+    minievent.spawn(boom)
+    with pytest.raises(KeyboardInterrupt):
+        minievent.sleep(0)
+    ev = minievent.Event()
+    hub.schedule_call(0.03, ev.send, "later")
+    assert ev.wait() == "later"
+    assert_hub_clean(hub)
+
+
+# ----------------------------------------------------------------- exceptions
+def test_a_thousand_greenthreads_raising_at_once(capsys):
+    hub = minievent.get_hub()
+    loop = hub.greenlet
+
+    def boom(i):
+        minievent.sleep(0.001)
+        raise ValueError(f"boom-{i}")
+
+    gts = [minievent.spawn(boom, i) for i in range(1000)]
+    minievent.sleep(0.01)
+    for i, gt in enumerate(gts):
+        for _ in range(2):  # every wait re-raises
+            with pytest.raises(ValueError, match=f"^boom-{i}$"):
+                gt.wait()
+    err = capsys.readouterr().err
+    for i in range(1000):
+        assert err.count(f"ValueError: boom-{i}\n") == 1, i
+    assert err.count("Traceback (most recent call last)") == 1000
+    # the hub survived: same loop greenlet, still working
+    assert hub.greenlet is loop and not loop.dead
+    assert minievent.spawn(lambda: "alive").wait() == "alive"
+    assert_hub_clean(hub)
+
+
+def test_exception_in_a_link_callback_is_printed_once_and_the_rest_still_run(capsys):
+    hub = minievent.get_hub()
+    gt = minievent.spawn(minievent.sleep, 0.001)
+    calls = []
+
+    def bad(g):
+        raise RuntimeError("link broke")
+
+    gt.link(calls.append)
+    gt.link(bad)
+    gt.link(calls.append)
+    waiter = minievent.spawn(gt.wait)
+    assert waiter.wait() is None
+    assert calls == [gt, gt]
+    err = capsys.readouterr().err
+    assert err.count("RuntimeError: link broke") == 1
+    assert_hub_clean(hub)
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit, GreenletExit])
+def test_base_exception_in_a_link_callback_still_wakes_every_waiter(exc):
+    hub = minievent.get_hub()
+    gt = minievent.spawn(minievent.sleep, 0.001)
+    calls = []
+
+    def bad(g):
+        raise exc("from link")
+
+    gt.link(bad)
+    gt.link(calls.append)
+    waiter = minievent.spawn(gt.wait)
+    if exc is GreenletExit:  # not the main greenlet's business: printed like any other error
+        minievent.sleep(0.01)
+    else:
+        with pytest.raises(exc):
+            minievent.sleep(0.01)
+    assert calls == [gt]
+    assert waiter.wait() is None
+    assert gt.wait() is None
+    assert_hub_clean(hub)
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit])
+@pytest.mark.parametrize("main_waits_in", ["sleep", "sleep0", "event", "queue", "greenthread"])
+def test_interrupt_raised_in_a_greenthread_reaches_the_main_greenlet(exc, main_waits_in):
+    hub = minievent.get_hub()
+    ev = minievent.Event()
+    q = minievent.Queue()
+
+    def boom():
+        minievent.sleep(0.001)
+        raise exc("stop everything")
+
+    gt = minievent.spawn(boom)
+    bystander = minievent.spawn(minievent.sleep, 0.02)
+    with pytest.raises(exc, match="stop everything"):
+        if main_waits_in == "sleep":
+            minievent.sleep(1)
+        elif main_waits_in == "sleep0":
+            while True:
+                minievent.sleep(0)
+        elif main_waits_in == "event":
+            ev.wait()
+        elif main_waits_in == "queue":
+            q.get()
+        else:
+            bystander.wait()
+    # the main greenlet's wait was cleaned up, the greenthread ended with it, the others go on
+    assert not ev._waiters and not q._getters and not bystander._observers
+    with pytest.raises(exc):
+        gt.wait()
+    assert bystander.wait() is None
+    assert not hub.greenlet.dead
+    assert not pending_timers(hub)
+    assert_hub_clean(hub)
