@@ -184,10 +184,18 @@ class Timeline:
         self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
 
     # ------------------------------------------------------------ start / stop
-    def start(self) -> Timeline:
-        """Start recording this OS thread's hub (the thread that calls ``start``)."""
+    def start(self, greenlets: bool = True) -> Timeline:
+        """Start recording this OS thread's hub (the thread that calls ``start``).
+
+        ``greenlets=False`` only starts the clock, for recordings made of
+        ``span``/``event`` calls alone (OS threads, asyncio).
+        """
         if self.t0 is not None:
             raise RuntimeError("this Timeline was already started; make a new one")
+        if not greenlets:
+            self._thread = threading.get_ident()
+            self.t0 = clock()
+            return self
         hub = get_hub()
         if hub.instrument is not None:
             raise RuntimeError("another recorder is already installed on this thread's hub")
@@ -211,10 +219,11 @@ class Timeline:
             return self
         if threading.get_ident() != self._thread:
             raise RuntimeError("stop() must be called from the OS thread that called start()")
-        greenlet.settrace(self._prev_trace)
-        self._prev_trace = None
-        if self._hub.instrument is self:
-            self._hub.instrument = None
+        if self._hub is not None:
+            greenlet.settrace(self._prev_trace)
+            self._prev_trace = None
+            if self._hub.instrument is self:
+                self._hub.instrument = None
         self.t1 = clock()
         return self
 
@@ -488,7 +497,7 @@ class Timeline:
     @property
     def lanes(self) -> list[str]:
         """Every lane, in order of first appearance (the hub first)."""
-        seen: dict[str, None] = {"hub": None}
+        seen: dict[str, None] = {"hub": None} if self._hub is not None else {}
         if self._first_lane is not None:
             seen[self._first_lane] = None
         for _t, lane, *_ in self._sw:
@@ -513,7 +522,8 @@ class Timeline:
                 out.append(Span(lane, r(st.since), r(t), st.state, _why_text(st.why)))
             return st
 
-        states[self._first_lane or "main"] = _LaneState("running", self.t0)
+        if self._first_lane is not None:
+            states[self._first_lane] = _LaneState("running", self.t0)
         seen = set(states)
         for t, origin, target, why, since, cause in self._with_origins():
             close(origin, t)
