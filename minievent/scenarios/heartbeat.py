@@ -1,0 +1,531 @@
+"""The late heartbeat: a scaled-down nova-compute service, and the outage it had.
+
+The service runs two things in one process:
+
+* ``heartbeat``: ``report_state`` every ``interval`` seconds, through a
+  fixed-interval looping call that behaves like oslo.service's: after each run
+  it sleeps ``interval - elapsed``, never catches up on missed runs, and warns
+  "run outlasted interval by N sec" only when *its own* run was long;
+* ``periodic_tasks``: a few short tasks, one after another in one greenthread
+  with ``sleep(0)`` between them, every ``interval`` -- and, once, a long task
+  of ``task_seconds``.
+
+nova's ``report_interval`` is 10 s and the scheduler calls a service down when
+its last report is older than ``service_down_time`` = 60 s; here everything is
+scaled down (1 s and 6x by default) so that a run takes seconds.
+
+The long task is of one ``kind``: ``"cpu"`` (pure Python computation),
+``"blocking"`` (a call that blocks the OS thread without yielding but releases
+the GIL: the real ``time.sleep``, standing for libvirt or a C database driver)
+or ``"green"`` (a green sleep, standing for green I/O). The ``fix`` is one of
+the field remedies: ``"sleep0"`` (yield every few ms), ``"tpool"`` (run the
+task in a real thread), ``"thread"`` (run the heartbeat in a native thread).
+The same service runs on ``backend`` minievent, eventlet (in a subprocess, so
+that its hub never meets minievent's), plain threads, or asyncio.
+
+    >>> r = run(interval=0.2, task_seconds=1.0, kind="cpu")
+    >>> r.max_gap > 1.0, r.down
+    (True, True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..timeline import Timeline
+
+__all__ = ["run", "HeartbeatResult", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
+
+KINDS = ("cpu", "blocking", "green")
+FIXES = (None, "sleep0", "tpool", "thread")
+BACKENDS = ("minievent", "threads", "asyncio", "eventlet")
+
+#: With fix="sleep0" the long task yields this often (seconds).
+YIELD_EVERY = 0.005
+
+clock = time.monotonic
+
+
+# ---------------------------------------------------------------- the result
+@dataclass
+class HeartbeatResult:
+    """What the scheduler would have seen: when the service reported, and whether it looked down."""
+
+    interval: float
+    task_seconds: float
+    kind: str
+    fix: str | None
+    backend: str
+    service_down_time: float
+    duration: float
+    task_at: float
+    #: when report_state ran, in seconds since the service started
+    beats: list[float] = field(default_factory=list)
+    #: what the looping call logged ("run outlasted interval by N sec")
+    warnings: list[str] = field(default_factory=list)
+    task_start: float | None = None
+    task_end: float | None = None
+    #: the recording (minievent, threads, asyncio backends; None for eventlet or record=False)
+    timeline: Timeline | None = None
+
+    @property
+    def gaps(self) -> list[float]:
+        """Seconds between consecutive beats; ``interval`` when all is well."""
+        return [b - a for a, b in zip(self.beats, self.beats[1:], strict=False)]
+
+    @property
+    def max_gap(self) -> float:
+        return max(self.gaps, default=0.0)
+
+    @property
+    def down(self) -> bool:
+        """True if the scheduler would have called the service down at some point."""
+        return self.max_gap > self.service_down_time
+
+    def table(self) -> str:
+        """A short plain-text summary, as the command line prints it."""
+        task = (f"{self.task_start:.2f}..{self.task_end:.2f} s" if self.task_start is not None
+                and self.task_end is not None else "-")
+        rows = [
+            ("backend", self.backend),
+            ("long task", f"{self.kind}, {self.task_seconds:g} s, fix={self.fix or 'none'} (ran {task})"),
+            ("interval", f"{self.interval:g} s (down after {self.service_down_time:g} s without a beat)"),
+            ("beats", str(len(self.beats))),
+            ("max gap", f"{self.max_gap:.2f} s ({self.max_gap / self.interval:.1f}x the interval)"),
+            ("service", "DOWN" if self.down else "up"),
+            ("warnings", str(len(self.warnings))),
+        ]
+        lines = [f"{k:<10} {v}" for k, v in rows]
+        lines += [f"  {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- the looping call
+class FixedIntervalLoopingCall:
+    """oslo.service's fixed-interval looping call, reduced to its timing rule.
+
+    Run ``f``; if the run took less than ``interval``, sleep the rest; if it
+    took longer, warn and start again at once. Missed runs are *not* made up:
+    a heartbeat held up for 30 s produces one late beat, not three.
+    ``sleep`` is whatever the caller's world sleeps with (green or real).
+    """
+
+    def __init__(self, f: Callable[[], Any], interval: float, sleep: Callable[[float], Any],
+                 now: Callable[[], float] = clock) -> None:
+        self.f = f
+        self.interval = interval
+        self.sleep = sleep
+        self.now = now
+        self.warnings: list[str] = []
+
+    def idle_for(self, elapsed: float) -> float:
+        # oslo rounds to 1/100 s, warns when positive, sleeps the remainder otherwise.
+        delay = round(elapsed - self.interval, 2)
+        if delay > 0:
+            name = getattr(self.f, "__name__", repr(self.f))
+            self.warnings.append(f"Function {name!r} run outlasted interval by {delay:.2f} sec")
+            return 0.0
+        return -delay
+
+    def run_until(self, deadline: float, sleep: Callable[[float], Any] | None = None) -> None:
+        sleep = sleep or self.sleep
+        while self.now() < deadline:
+            start = self.now()
+            self.f()
+            sleep(self.idle_for(self.now() - start))
+
+
+# ---------------------------------------------------------------- the long task
+def _work() -> int:
+    return sum(range(300))  # a few microseconds of pure Python
+
+
+def compute_for(seconds: float, yield_: Callable[[], Any] | None = None) -> None:
+    """Pure-Python work for ``seconds``; with ``yield_``, call it every ``YIELD_EVERY`` s."""
+    end = last = clock()
+    end += seconds
+    while True:
+        now = clock()
+        if now >= end:
+            return
+        _work()
+        if yield_ is not None and now - last >= YIELD_EVERY:
+            yield_()
+            last = clock()
+
+
+def block_for(seconds: float, yield_: Callable[[], Any] | None = None) -> None:
+    """Block the OS thread for ``seconds`` (the real ``time.sleep``); with ``yield_``, in slices."""
+    if yield_ is None:
+        time.sleep(seconds)
+        return
+    end = clock() + seconds
+    while (left := end - clock()) > 0:
+        time.sleep(min(YIELD_EVERY, left))
+        yield_()
+
+
+# ---------------------------------------------------------------- recording helpers
+class _Rec:
+    """Spans for what the greenlet tracer cannot see (OS threads, asyncio); no-ops when not recording."""
+
+    def __init__(self, tl: Timeline | None) -> None:
+        self.tl = tl
+
+    def sleep(self, lane: str, sleep: Callable[[float], Any], seconds: float, label: str) -> None:
+        # Due at start + seconds; anything after that it was ready, not waiting.
+        start = clock()
+        sleep(seconds)
+        self.waited(lane, start, seconds, clock(), label)
+
+    def waited(self, lane: str, start: float, seconds: float, end: float, label: str) -> None:
+        if self.tl is None:
+            return
+        due = min(start + seconds, end)
+        self.tl.add_span(lane, start, due, "waiting", label)
+        if end > due:
+            self.tl.add_span(lane, due, end, "ready", "due")
+
+    def ran(self, lane: str, start: float, label: str) -> None:
+        if self.tl is not None:
+            self.tl.add_span(lane, start, clock(), "running", label)
+
+
+# ---------------------------------------------------------------- green backends
+class _GreenOps:
+    """The handful of eventlet-style calls the service needs, from minievent or eventlet."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        if name == "eventlet":
+            import eventlet
+            import eventlet.tpool
+
+            self.spawn, self.sleep, self.execute = eventlet.spawn, eventlet.sleep, eventlet.tpool.execute
+        else:
+            import minievent
+            from minievent import tpool
+
+            self.spawn, self.sleep, self.execute = minievent.spawn, minievent.sleep, tpool.execute
+
+
+def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
+    interval, kind, fix = p["interval"], p["kind"], p["fix"]
+    rec = _Rec(tl)
+    out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
+    t0 = clock()
+    end = t0 + p["duration"]
+
+    def report_state() -> None:
+        out["beats"].append(clock() - t0)
+
+    looping = FixedIntervalLoopingCall(report_state, interval, ops.sleep)
+
+    def heartbeat() -> None:
+        looping.run_until(end)
+
+    def heartbeat_thread() -> None:
+        # fix="thread": a native thread with the real time.sleep; the GIL
+        # lets it in every few ms whatever the greenthreads do.
+        def sleep(seconds: float) -> None:
+            rec.sleep("heartbeat thread", time.sleep, seconds, f"time.sleep({seconds:.2f})")
+
+        looping.run_until(end, sleep)
+
+    def long_task() -> None:
+        seconds = p["task_seconds"]
+        yield_ = (lambda: ops.sleep(0)) if fix == "sleep0" else None
+        if kind == "green":
+            ops.sleep(seconds)
+        elif fix == "tpool":
+            body = compute_for if kind == "cpu" else block_for
+
+            def in_thread() -> None:
+                start = clock()
+                body(seconds)
+                rec.ran("tpool thread", start, f"long task ({kind})")
+
+            ops.execute(in_thread)
+        elif kind == "cpu":
+            compute_for(seconds, yield_)
+        else:
+            block_for(seconds, yield_)
+
+    def periodic_tasks() -> None:
+        _periodic(ops.sleep, long_task, out, t0, end, interval, p["task_at"])
+
+    threads = []
+    if fix == "thread":
+        threads.append(threading.Thread(target=heartbeat_thread, name="heartbeat", daemon=True))
+        threads[0].start()
+        gts = []
+    else:
+        gts = [ops.spawn(heartbeat)]
+    gts.append(ops.spawn(periodic_tasks))
+    for gt in gts:
+        gt.wait()
+    for t in threads:
+        t.join()
+    out["warnings"] = looping.warnings
+    return out
+
+
+def _short_task() -> None:
+    for _ in range(20):
+        _work()
+
+
+def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: dict, t0: float, end: float,
+              interval: float, task_at: float) -> None:
+    # Runs every interval (offset by half of one from the heartbeat), the short
+    # tasks one after another with sleep(0) between them, and the long task
+    # once, in the first run at or after task_at.
+    next_run = t0 + interval / 2
+    long_done = False
+    while True:
+        sleep(max(0.0, next_run - clock()))
+        if clock() >= end:
+            return
+        for task in (_short_task, _short_task):
+            task()
+            sleep(0)
+        if not long_done and clock() - t0 >= task_at:
+            long_done = True
+            out["task_start"] = clock() - t0
+            long_task()
+            out["task_end"] = clock() - t0
+            sleep(0)
+        while next_run <= clock():
+            next_run += interval
+
+
+def _run_minievent(p: dict) -> dict:
+    tl = Timeline() if p["record"] else None
+    if tl is not None:
+        tl.start()
+    try:
+        out = _run_green(_GreenOps("minievent"), p, tl)
+    finally:
+        if tl is not None:
+            tl.stop()
+    out["timeline"] = tl
+    return out
+
+
+def _run_eventlet(p: dict) -> dict:
+    # In a subprocess: eventlet's hub and minievent's must not share a thread
+    # (and eventlet, once imported, likes to patch things).
+    if importlib.util.find_spec("eventlet") is None:
+        raise ValueError("backend 'eventlet' needs eventlet installed (pip install eventlet)")
+    env = dict(os.environ)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    env.setdefault("EVENTLET_NO_GREENDNS", "yes")
+    args = {k: v for k, v in p.items() if k != "record"}
+    proc = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", "from minievent.scenarios.heartbeat import _child; _child()",
+         json.dumps(args)],
+        capture_output=True, text=True, env=env, timeout=p["duration"] * 3 + 60,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the eventlet run failed:\n{proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["timeline"] = None
+    return out
+
+
+def _child() -> None:
+    """Entry point of the eventlet subprocess: run, print the result as JSON."""
+    p = json.loads(sys.argv[1])
+    out = _run_green(_GreenOps("eventlet"), p, None)
+    print(json.dumps(out))
+
+
+# ---------------------------------------------------------------- threads
+def _run_threads(p: dict) -> dict:
+    # Every part in its own OS thread, as services do once off eventlet. The
+    # GIL is handed over every 5 ms, so even a pure-Python task can't starve
+    # the heartbeat for long.
+    tl = Timeline() if p["record"] else None
+    rec = _Rec(tl)
+    interval, kind = p["interval"], p["kind"]
+    out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
+    t0 = clock()
+    end = t0 + p["duration"]
+
+    def report_state() -> None:
+        out["beats"].append(clock() - t0)
+
+    def hb_sleep(seconds: float) -> None:
+        rec.sleep("heartbeat", time.sleep, seconds, f"time.sleep({seconds:.2f})")
+
+    def pt_sleep(seconds: float) -> None:
+        if seconds > 0:
+            rec.sleep("periodic_tasks", time.sleep, seconds, f"time.sleep({seconds:.2f})")
+
+    def long_task() -> None:
+        start = clock()
+        if kind == "cpu":
+            compute_for(p["task_seconds"])
+        else:
+            time.sleep(p["task_seconds"])
+        rec.ran("periodic_tasks", start, f"long task ({kind})")
+
+    looping = FixedIntervalLoopingCall(report_state, interval, hb_sleep)
+    threads = [
+        threading.Thread(target=looping.run_until, args=(end,), name="heartbeat", daemon=True),
+        threading.Thread(target=_periodic, args=(pt_sleep, long_task, out, t0, end, interval, p["task_at"]),
+                         name="periodic_tasks", daemon=True),
+    ]
+    if tl is not None:
+        tl.start(greenlets=False)  # spans only: no greenlets here
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if tl is not None:
+        tl.stop()
+    out["warnings"] = looping.warnings
+    out["timeline"] = tl
+    return out
+
+
+# ---------------------------------------------------------------- asyncio
+def _run_asyncio(p: dict) -> dict:
+    # The same service as coroutines: await is the only place a coroutine
+    # yields, so a long synchronous task holds the event loop exactly as a
+    # greenthread holds the hub.
+    tl = Timeline() if p["record"] else None
+    rec = _Rec(tl)
+    interval, kind, fix, seconds = p["interval"], p["kind"], p["fix"], p["task_seconds"]
+    out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
+    warnings: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        t0 = clock()
+        end = t0 + p["duration"]
+        looping = FixedIntervalLoopingCall(lambda: out["beats"].append(clock() - t0), interval, time.sleep)
+
+        async def heartbeat() -> None:
+            while clock() < end:
+                start = clock()
+                looping.f()
+                idle = looping.idle_for(clock() - start)
+                before = clock()
+                await asyncio.sleep(idle)
+                rec.waited("heartbeat", before, idle, clock(), f"asyncio.sleep({idle:.2f})")
+
+        async def long_task() -> None:
+            start = clock()
+            if kind == "green":
+                await asyncio.sleep(seconds)
+            elif fix == "tpool":
+                await loop.run_in_executor(None, compute_for if kind == "cpu" else block_for, seconds)
+            elif fix == "sleep0":
+                end_task = clock() + seconds
+                while clock() < end_task:
+                    (compute_for if kind == "cpu" else block_for)(min(YIELD_EVERY, end_task - clock()))
+                    await asyncio.sleep(0)
+            elif kind == "cpu":
+                compute_for(seconds)
+            else:
+                time.sleep(seconds)
+            rec.ran("periodic_tasks", start, f"long task ({kind})")
+
+        async def periodic_tasks() -> None:
+            next_run = t0 + interval / 2
+            long_done = False
+            while True:
+                await asyncio.sleep(max(0.0, next_run - clock()))
+                if clock() >= end:
+                    return
+                for task in (_short_task, _short_task):
+                    task()
+                    await asyncio.sleep(0)
+                if not long_done and clock() - t0 >= p["task_at"]:
+                    long_done = True
+                    out["task_start"] = clock() - t0
+                    await long_task()
+                    out["task_end"] = clock() - t0
+                while next_run <= clock():
+                    next_run += interval
+
+        if fix == "thread":
+            def hb_sleep(s: float) -> None:
+                rec.sleep("heartbeat thread", time.sleep, s, f"time.sleep({s:.2f})")
+
+            hb = threading.Thread(target=looping.run_until, args=(end, hb_sleep), daemon=True)
+            hb.start()
+            await periodic_tasks()
+            await loop.run_in_executor(None, hb.join)
+        else:
+            await asyncio.gather(heartbeat(), periodic_tasks())
+        warnings.extend(looping.warnings)
+
+    if tl is not None:
+        tl.start(greenlets=False)  # spans only: the event loop has no greenlets
+    asyncio.run(main())
+    if tl is not None:
+        tl.stop()
+    out["warnings"] = warnings
+    out["timeline"] = tl
+    return out
+
+
+# ---------------------------------------------------------------- the entry point
+def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix: str | None = None,
+        backend: str = "minievent", service_down_time: float | None = None, record: bool = True,
+        duration: float | None = None, task_at: float | None = None) -> HeartbeatResult:
+    """Run the service once and return what its heartbeat looked like.
+
+    ``duration`` (seconds; default: long enough for the task and three more
+    intervals) bounds the run; ``task_at`` (default 2.5 intervals) is when the
+    long task starts, half-way between two beats. ``record`` keeps a
+    ``Timeline`` in ``result.timeline`` where the backend allows.
+    """
+    if not isinstance(interval, (int, float)) or interval <= 0:
+        raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
+    if not isinstance(task_seconds, (int, float)) or task_seconds < 0:
+        raise ValueError(f"task_seconds must be >= 0, not {task_seconds!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if fix == "none":
+        fix = None
+    if fix not in FIXES:
+        raise ValueError(f"fix must be one of none, {', '.join(f for f in FIXES if f)}, not {fix!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend == "threads" and fix is not None:
+        raise ValueError("the threads backend needs no fix: every part already has its own thread")
+    if service_down_time is None:
+        service_down_time = 6 * interval
+    if service_down_time <= 0:
+        raise ValueError("service_down_time must be positive")
+    if task_at is None:
+        task_at = 2.5 * interval
+    if duration is None:
+        duration = task_at + task_seconds + 3 * interval
+    if duration <= 0:
+        raise ValueError("duration must be positive")
+    p = {"interval": float(interval), "task_seconds": float(task_seconds), "kind": kind, "fix": fix,
+         "duration": float(duration), "task_at": float(task_at), "record": bool(record)}
+    runner = {"minievent": _run_minievent, "eventlet": _run_eventlet, "threads": _run_threads,
+              "asyncio": _run_asyncio}[backend]
+    out = runner(p)
+    return HeartbeatResult(
+        interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix, backend=backend,
+        service_down_time=float(service_down_time), duration=float(duration), task_at=float(task_at),
+        beats=out["beats"], warnings=list(out["warnings"]), task_start=out["task_start"],
+        task_end=out["task_end"], timeline=out["timeline"],
+    )

@@ -1,0 +1,170 @@
+"""The heartbeat scenario: the physics of a late heartbeat, and of each remedy.
+
+Small scale: a beat every 0.15 s, a long task of 0.75 s. Bounds are generous
+and only check behaviour: a task of 0.75 s that holds the hub delays a beat by
+about 0.75 s; a remedy keeps every gap under 1.5 intervals.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from minievent.scenarios import heartbeat
+from minievent.scenarios.heartbeat import FixedIntervalLoopingCall
+
+INTERVAL = 0.15
+TASK = 0.75
+
+
+def run(**kw):
+    kw.setdefault("interval", INTERVAL)
+    kw.setdefault("task_seconds", TASK)
+    kw.setdefault("service_down_time", 4 * INTERVAL)  # 0.6 s: shorter than the task
+    return heartbeat.run(**kw)
+
+
+def assert_late(r):
+    assert TASK * 0.9 < r.max_gap < TASK + 2 * INTERVAL, r.gaps
+    assert r.down
+    assert r.task_start is not None and r.task_end - r.task_start == pytest.approx(TASK, abs=0.1)
+
+
+def assert_on_time(r):
+    assert r.max_gap < 1.5 * INTERVAL, r.gaps
+    assert not r.down
+    assert len(r.beats) >= int(r.duration / INTERVAL) - 1
+
+
+def test_cpu_task_without_fix_delays_the_heartbeat_by_the_task():
+    r = heartbeat.run(interval=INTERVAL, task_seconds=1.0, kind="cpu")
+    assert 0.9 < r.max_gap < 1.0 + 2 * INTERVAL, r.gaps
+    assert r.down, "1 s without a beat > service_down_time of 6 x 0.15 s"
+    assert r.service_down_time == pytest.approx(6 * INTERVAL)
+    # The late gap spans the task.
+    i = max(range(len(r.gaps)), key=r.gaps.__getitem__)
+    assert r.beats[i] <= r.task_start and r.beats[i + 1] >= r.task_end
+
+
+def test_the_timeline_shows_the_heartbeat_ready_but_not_running_during_the_task():
+    r = run(kind="cpu")
+    tl = r.timeline
+    assert tl is not None and {"heartbeat", "periodic_tasks", "hub", "main"} <= set(tl.lanes)
+    ready = [s for s in tl.spans() if s.lane == "heartbeat" and s.state == "ready"]
+    longest = max(ready, key=lambda s: s.duration)
+    assert longest.why == "timer due"
+    assert longest.duration > TASK - 2 * INTERVAL
+    assert longest.start >= r.task_start - 0.02 and longest.end == pytest.approx(r.task_end, abs=0.05)
+    (blocked,) = tl.blocked(TASK / 2)
+    assert blocked.lane == "periodic_tasks"
+    late = max(tl.timers, key=lambda t: t.lateness)
+    assert late.lane == "heartbeat" and late.lateness > TASK - 2 * INTERVAL
+
+
+@pytest.mark.parametrize("fix", ["sleep0", "tpool", "thread"])
+def test_each_fix_keeps_a_cpu_task_from_delaying_the_heartbeat(fix):
+    assert_on_time(run(kind="cpu", fix=fix))
+
+
+def test_a_green_task_does_not_delay_the_heartbeat():
+    assert_on_time(run(kind="green"))
+
+
+def test_a_blocking_call_without_fix_is_late():
+    assert_late(run(kind="blocking"))
+
+
+@pytest.mark.parametrize("fix", ["sleep0", "tpool"])
+def test_a_blocking_call_with_a_fix_is_on_time(fix):
+    assert_on_time(run(kind="blocking", fix=fix))
+
+
+def test_tpool_fix_shows_the_task_in_a_thread_lane():
+    r = run(kind="blocking", fix="tpool")
+    spans = [s for s in r.timeline.spans() if s.lane == "tpool thread"]
+    assert len(spans) == 1 and spans[0].duration == pytest.approx(TASK, abs=0.1)
+    waiting = [s for s in r.timeline.spans() if s.lane == "periodic_tasks" and s.state == "waiting"]
+    assert any(s.why.startswith("tpool.execute") for s in waiting)
+
+
+def test_threads_backend_is_on_time_even_with_a_cpu_task():
+    r = run(kind="cpu", backend="threads")
+    assert_on_time(r)
+    assert r.timeline is not None and "heartbeat" in r.timeline.lanes
+
+
+def test_asyncio_backend_is_late_like_any_cooperative_loop():
+    r = run(kind="cpu", backend="asyncio")
+    assert_late(r)
+    ready = [s for s in r.timeline.spans() if s.lane == "heartbeat" and s.state == "ready"]
+    assert max(s.duration for s in ready) > TASK - 2 * INTERVAL
+
+
+def test_asyncio_with_a_thread_for_the_task_is_on_time():
+    assert_on_time(run(kind="cpu", backend="asyncio", fix="tpool"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("eventlet") is None, reason="eventlet is not installed")
+@pytest.mark.parametrize("kind", ["cpu", "blocking"])
+def test_eventlet_behaves_like_minievent(kind):
+    mine = run(kind=kind, record=False)
+    theirs = run(kind=kind, backend="eventlet")
+    assert theirs.timeline is None
+    assert theirs.max_gap == pytest.approx(mine.max_gap, rel=0.15)
+    assert theirs.down == mine.down
+
+
+@pytest.mark.skipif(importlib.util.find_spec("eventlet") is None, reason="eventlet is not installed")
+def test_eventlet_with_sleep0_is_on_time():
+    assert_on_time(run(kind="cpu", fix="sleep0", backend="eventlet"))
+
+
+def test_record_false_keeps_no_timeline():
+    r = run(kind="green", record=False, task_seconds=0.1)
+    assert r.timeline is None
+
+
+def test_result_fields_and_table():
+    r = run(kind="green", task_seconds=0.3, duration=1.0)
+    assert r.duration == 1.0 and r.gaps == [b - a for a, b in zip(r.beats, r.beats[1:], strict=False)]
+    assert r.max_gap == max(r.gaps)
+    text = r.table()
+    for word in ("beats", "max gap", "up", "warnings", "minievent"):
+        assert word in text
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"interval": 0}, "interval"),
+        ({"kind": "gpu"}, "kind"),
+        ({"fix": "magic"}, "fix"),
+        ({"backend": "twisted"}, "backend"),
+        ({"backend": "threads", "fix": "sleep0"}, "threads"),
+        ({"task_seconds": -1}, "task_seconds"),
+        ({"service_down_time": -1}, "service_down_time"),
+    ],
+)
+def test_bad_arguments(kw, message):
+    with pytest.raises(ValueError, match=message):
+        heartbeat.run(**kw)
+
+
+# ---------------------------------------------------------------- the looping call itself
+def test_looping_call_sleeps_the_rest_of_the_interval_and_never_catches_up():
+    now = [0.0]
+    slept = []
+    durations = iter([0.2, 2.5, 0.0])
+
+    def f():
+        now[0] += next(durations)
+
+    def sleep(s):
+        slept.append(s)
+        now[0] += s
+
+    call = FixedIntervalLoopingCall(f, 1.0, sleep, now=lambda: now[0])
+    call.run_until(4.0)
+    assert slept == [pytest.approx(0.8), 0.0, pytest.approx(1.0)]
+    assert call.warnings == ["Function 'f' run outlasted interval by 1.50 sec"]
