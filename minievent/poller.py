@@ -49,9 +49,6 @@ class Poller:
     """The interface: ``watch``, ``forget``, ``rearm``, ``poll``, ``close``."""
 
     name = "abstract"
-    #: How many times ``poll`` was called: green sockets compare it to know
-    #: whether the kernel has been asked since they last saw a drained buffer.
-    polls = 0
 
     def watch(self, fd: int, read: bool, write: bool) -> None:
         """Someone now waits on ``fd`` for these directions (both False: nobody)."""
@@ -115,7 +112,6 @@ if hasattr(select, "epoll"):
                         raise
 
         def poll(self, timeout: float | None) -> list[tuple[int, int]]:
-            self.polls += 1
             events = self._epoll.poll(-1 if timeout is None else timeout)
             rb, wb = self._READ_BITS, self._WRITE_BITS
             return [(fd, (READ if ev & rb else 0) | (WRITE if ev & wb else 0)) for fd, ev in events]
@@ -159,7 +155,6 @@ class SelectorsPoller(Poller):
                 pass
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]]:
-        self.polls += 1
         if not self._interest:
             # select() with no fds would fail on some platforms; just sleep.
             if timeout is None:
