@@ -1,0 +1,224 @@
+"""Pictures: a recording as swimlanes, a heartbeat as gaps over time.
+
+    from minievent import plot
+    ax = plot.swimlanes(tl)          # one row per greenthread (and the hub)
+    ax = plot.heartbeat(result)      # gaps between beats vs. the down line
+    fig = plot.heartbeat_figure(result, "heartbeat.png")   # both, one above the other
+
+matplotlib is imported only when a function here is called, so the library
+does not need it. Every function returns the matplotlib Axes (or Figure) it
+drew on, with a title and labelled axes, for the caller to adjust.
+
+Colours: **running** in blue, **ready** in orange -- the state the lessons are
+about: could run, but another greenthread holds the hub -- and **waiting** in
+light grey, drawn thinner so that it reads as "nothing to do".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["swimlanes", "heartbeat", "heartbeat_figure", "COLORS"]
+
+COLORS = {"running": "#1f77b4", "ready": "#ff7f0e", "waiting": "#d0d4d9"}
+_HEIGHT = {"running": 0.7, "ready": 0.7, "waiting": 0.25}
+_DRAW_ORDER = ("waiting", "ready", "running")  # running on top
+
+
+def _plt() -> Any:
+    import matplotlib.pyplot as plt  # lazily: the library itself does not need matplotlib
+
+    return plt
+
+
+def _new_ax(width: float, height: float) -> Any:
+    fig, ax = _plt().subplots(figsize=(width, height), layout="constrained")
+    return ax
+
+
+def _busy_time(spans: Sequence[Any]) -> dict[str, float]:
+    busy: dict[str, float] = {}
+    for s in spans:
+        if s.state != "waiting":
+            busy[s.lane] = busy.get(s.lane, 0.0) + s.duration
+    return busy
+
+
+def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
+              window: tuple[float, float] | None = None, max_lanes: int = 30,
+              title: str | None = None) -> Any:
+    """Draw ``tl`` (a ``Timeline``) as one row per lane: running, ready and waiting over time.
+
+    ``lanes`` picks and orders the rows (default: every lane, the hub first).
+    ``window=(start, end)`` zooms in (seconds). Beyond ``max_lanes`` rows the
+    busiest lanes are kept and the others are folded into one last row, so a
+    server with 100 connections still gives a readable picture.
+    """
+    from matplotlib.patches import Patch
+
+    spans = tl.spans()
+    t_start, t_end = window if window is not None else (0.0, max(tl.duration, 1e-9))
+    if t_end <= t_start:
+        raise ValueError("window must be (start, end) with end > start")
+    spans = [s for s in spans if s.end > t_start and s.start < t_end]
+    order = list(lanes) if lanes is not None else [lane for lane in tl.lanes]
+    for s in spans:
+        if lanes is None and s.lane not in order:
+            order.append(s.lane)
+    folded: list[str] = []
+    if len(order) > max_lanes:
+        busy = _busy_time(spans)
+        keep_first = [lane for lane in order if lane in ("hub", "main")]
+        rest = sorted((lane for lane in order if lane not in keep_first), key=lambda n: -busy.get(n, 0.0))
+        kept = set(keep_first + rest[: max_lanes - 1 - len(keep_first)])
+        folded = [lane for lane in order if lane not in kept]
+        order = [lane for lane in order if lane in kept]
+        order.append(f"{len(folded)} more lanes")
+    row = {lane: i for i, lane in enumerate(order)}
+    fold_row = len(order) - 1 if folded else None
+    folded_set = set(folded)
+
+    if ax is None:
+        ax = _new_ax(11, min(1.2 + 0.32 * len(order), 30))
+    # A greenthread's run can be a few microseconds: give running bars a
+    # minimum width so every run shows as at least a thin tick.
+    min_width = (t_end - t_start) / 500
+    bars: dict[tuple[int, str], list[tuple[float, float]]] = {}
+    for s in spans:
+        r = row.get(s.lane)
+        if r is None:
+            if s.lane not in folded_set:
+                continue
+            r = fold_row
+            if s.state == "waiting":
+                continue  # in the folded row, only who was busy
+        start, end = max(s.start, t_start), min(s.end, t_end)
+        width = end - start
+        if s.state == "running":
+            width = max(width, min_width)
+        bars.setdefault((r, s.state), []).append((start, width))  # type: ignore[arg-type]
+    for state in _DRAW_ORDER:
+        for (r, st), xs in bars.items():
+            if st == state:
+                h = _HEIGHT[state]
+                ax.broken_barh(xs, (r - h / 2, h), facecolors=COLORS[state], linewidth=0)
+    # Marks (tl.event) as small black ticks on their rows.
+    for m in getattr(tl, "marks", []):
+        if m.lane in row and t_start <= m.time <= t_end:
+            ax.plot([m.time, m.time], [row[m.lane] - 0.4, row[m.lane] + 0.4], color="black", linewidth=0.8)
+    ax.set_yticks(range(len(order)), order)
+    ax.set_ylim(len(order) - 0.5, -0.5)  # first lane on top
+    ax.set_xlim(t_start, t_end)
+    ax.set_xlabel("time since the recording started (s)")
+    ax.set_ylabel("lane (greenthread, hub, thread)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title or f"Who held the CPU: {len(order)} lanes over {t_end - t_start:.2f} s", pad=22)
+    ax.legend(
+        handles=[
+            Patch(color=COLORS["running"], label="running"),
+            Patch(color=COLORS["ready"], label="ready: could run, but another greenthread holds the hub"),
+            Patch(color=COLORS["waiting"], label="waiting (for a timer, an fd, an event...)"),
+        ],
+        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small",
+    )
+    return ax
+
+
+def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
+    """Draw a heartbeat run as the scheduler sees it: the age of the last report, over time.
+
+    The age climbs from 0 after each beat and drops back at the next one, so
+    each tooth's height is the gap between two beats. Where it crosses
+    ``service_down_time`` (the red line) the service is reported down, shaded
+    red. The long task is shaded orange; the interval is the dashed line.
+    """
+    import numpy as np
+
+    if ax is None:
+        ax = _new_ax(11, 4)
+    beats = list(result.beats)
+    down_at = result.service_down_time
+    end = max(result.duration, beats[-1] if beats else 0.0)
+    if result.task_start is not None and result.task_end is not None:
+        ax.axvspan(result.task_start, result.task_end, color="#ffe8cc", zorder=0,
+                   label=f"long task ({result.kind}, {result.task_seconds:g} s)")
+    ax.axhline(result.interval, color="#2b8a3e", linestyle="--", linewidth=1.2,
+               label=f"interval ({result.interval:g} s)")
+    ax.axhline(down_at, color="#c92a2a", linestyle="-", linewidth=1.5,
+               label=f"service_down_time ({down_at:g} s)")
+    # The sawtooth: (b0, 0) -> (b1, gap1), (b1, 0) -> (b2, gap2), ... -> (end, age at the end)
+    xs: list[float] = []
+    ys: list[float] = []
+    for b, nxt in zip(beats, [*beats[1:], end], strict=False):
+        xs += [b, nxt]
+        ys += [0.0, nxt - b]
+    x, y = np.array(xs), np.array(ys)
+    ax.plot(x, y, color="#1f77b4", linewidth=1.5, zorder=3, label="age of the last report")
+    ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color="#c92a2a", alpha=0.35,
+                    zorder=2, label="reported DOWN")
+    ax.plot(beats, [0.0] * len(beats), linestyle="none", marker="o", markersize=5, color="black",
+            zorder=5, clip_on=False, label="beat (report_state ran)")
+    downtime = sum(max(0.0, g - down_at) for g in result.gaps)
+    for b, g in zip(beats, result.gaps, strict=False):
+        if g > down_at:  # point at the moment the scheduler gives up on the service
+            ax.annotate(f"reported down at {b + down_at:.1f} s", xy=(b + down_at, down_at),
+                        xytext=(b + down_at - 0.25 * (end / 10), down_at * 1.12), ha="right", fontsize="small",
+                        color="#c92a2a", arrowprops={"arrowstyle": "->", "color": "#c92a2a"})
+            break
+    ax.set_ylim(0, max([down_at, result.interval, *ys]) * 1.2)
+    ax.set_xlim(0, end)
+    ax.set_xlabel("time since the service started (s)")
+    ax.set_ylabel("seconds since the last beat")
+    verdict = f"DOWN for {downtime:.1f} s" if result.down else "never down"
+    ax.set_title(title or f"Heartbeat beside a {result.kind} task of {result.task_seconds:g} s, "
+                          f"{result.fix or 'no fix'}, on {result.backend}: max gap {result.max_gap:.2f} s, {verdict}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    return ax
+
+
+def heartbeat_figure(result: Any, path: Any = None, dpi: int = 110) -> Any:
+    """The heartbeat's gaps and, when recorded, the swimlanes above them on one time axis; saved to ``path``."""
+    plt = _plt()
+    tl = result.timeline
+    if tl is None:
+        fig, ax = plt.subplots(figsize=(11, 4.2), layout="constrained")
+        heartbeat(result, ax=ax)
+    else:
+        preferred = ["heartbeat", "heartbeat thread", "periodic_tasks", "tpool thread", "hub", "main"]
+        lanes = [lane for lane in preferred if lane in tl.lanes]
+        lanes += [lane for lane in tl.lanes if lane not in lanes]
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(11, 2.6 + 0.45 * len(lanes) + 3.6), sharex=True, layout="constrained",
+            gridspec_kw={"height_ratios": [0.6 + 0.45 * len(lanes), 3.4]},
+        )
+        swimlanes(tl, ax=top, lanes=lanes, window=(0.0, result.duration),
+                  title="The timeline: during the long task the heartbeat is ready (orange) but cannot run"
+                  if result.down else "The timeline: who held the CPU")
+        top.set_xlabel("")
+        _label_the_task(top, result, lanes)
+        heartbeat(result, ax=bottom)
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
+
+
+def _label_the_task(ax: Any, result: Any, lanes: list[str]) -> None:
+    # Say in words what the bars show, on the bars, for a reader who has not
+    # read the code: the long run, and the heartbeat's long "ready".
+    if result.task_start is None or result.task_end is None or "periodic_tasks" not in lanes:
+        return
+    mid = (result.task_start + result.task_end) / 2
+    tl = result.timeline
+    long_runs = [s for s in tl.spans() if s.lane == "periodic_tasks" and s.state == "running"
+                 and s.duration > 0.5 * result.task_seconds]
+    if long_runs:
+        ax.text(mid, lanes.index("periodic_tasks"), f"long task: {result.kind} for {result.task_seconds:g} s, no yield",
+                ha="center", va="center", color="white", fontsize="small", fontweight="bold")
+    ready = [s for s in tl.spans() if s.lane == "heartbeat" and s.state == "ready" and s.duration > result.interval]
+    if ready:
+        r = max(ready, key=lambda s: s.duration)
+        ax.text((r.start + r.end) / 2, lanes.index("heartbeat"),
+                f"heartbeat due at {r.start:.1f} s, ready, waits {r.duration:.1f} s for the hub",
+                ha="center", va="center", color="black", fontsize="small", fontweight="bold")

@@ -1,0 +1,122 @@
+"""Pictures: swimlanes and heartbeat plots draw what they claim, under Agg, with matplotlib loaded lazily."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_hex  # noqa: E402
+
+import minievent  # noqa: E402
+from minievent import plot  # noqa: E402
+from minievent.scenarios import heartbeat  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+@pytest.fixture(scope="module")
+def late():
+    """One real late-heartbeat run, recorded: 0.7 s of cpu against a 0.1 s heartbeat."""
+    return heartbeat.run(interval=0.1, task_seconds=0.7, kind="cpu", service_down_time=0.5)
+
+
+def bars(ax, state):
+    """(row, start, end) of every bar of ``state`` drawn on ``ax``."""
+    out = []
+    for coll in ax.collections:
+        colors = {to_hex(c) for c in coll.get_facecolors()}
+        if colors != {plot.COLORS[state]}:
+            continue
+        for path in coll.get_paths():
+            xs, ys = path.vertices[:, 0], path.vertices[:, 1]
+            out.append((round((ys.min() + ys.max()) / 2), xs.min(), xs.max()))
+    return out
+
+
+def test_swimlanes_show_the_heartbeat_ready_during_the_long_task(late):
+    ax = plot.swimlanes(late.timeline)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert {"hub", "main", "heartbeat", "periodic_tasks"} <= set(labels)
+    assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert [w.split(":")[0].split(" ")[0] for w in legend] == ["running", "ready", "waiting"]
+    row = labels.index("heartbeat")
+    ready = [(a, b) for r, a, b in bars(ax, "ready") if r == row]
+    assert any(b - a > 0.4 and a >= late.task_start - 0.05 and b >= late.task_end - 0.05 for a, b in ready)
+    running = [(a, b) for r, a, b in bars(ax, "running") if r == labels.index("periodic_tasks")]
+    assert any(b - a > 0.6 for a, b in running), "the long task is one long running bar"
+
+
+def test_swimlanes_window_and_chosen_lanes(late):
+    ax = plot.swimlanes(late.timeline, lanes=["heartbeat", "hub"], window=(0.2, 0.6))
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["heartbeat", "hub"]
+    assert ax.get_xlim() == (0.2, 0.6)
+    for _row, a, b in bars(ax, "ready") + bars(ax, "running") + bars(ax, "waiting"):
+        assert 0.2 - 1e-9 <= a and b <= 0.6 + 0.01
+    with pytest.raises(ValueError):
+        plot.swimlanes(late.timeline, window=(1.0, 0.5))
+
+
+def test_swimlanes_stay_readable_with_100_lanes():
+    def conn(i):
+        for _ in range(i % 5 + 1):
+            minievent.sleep(0.001 * (i % 3))
+
+    with minievent.record() as tl:
+        for gt in [minievent.spawn(conn, i) for i in range(100)]:
+            gt.wait()
+    assert len(tl.lanes) >= 102
+    ax = plot.swimlanes(tl, max_lanes=30)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == 30
+    assert labels[0] == "hub" and "main" in labels
+    assert labels[-1].endswith("more lanes") and int(labels[-1].split()[0]) == len(tl.lanes) - 29
+    assert ax.figure.get_size_inches()[1] <= 30
+
+
+def test_heartbeat_plot_shows_the_gap_crossing_the_down_line(late):
+    ax = plot.heartbeat(late)
+    assert "DOWN" in ax.get_title()
+    assert ax.get_xlabel() and ax.get_ylabel()
+    hlines = {round(line.get_ydata()[0], 6) for line in ax.get_lines() if len(set(line.get_ydata())) == 1
+              and line.get_linestyle() in ("-", "--")}
+    assert {0.1, 0.5} <= hlines, "interval and service_down_time lines"
+    (saw,) = [line for line in ax.get_lines() if line.get_label() == "age of the last report"]
+    assert max(saw.get_ydata()) == pytest.approx(late.max_gap)
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    for word in ("long task", "interval", "service_down_time", "reported DOWN"):
+        assert word in legend
+    assert ax.get_ylim()[1] > late.max_gap
+
+
+def test_heartbeat_plot_of_a_healthy_run_says_so():
+    r = heartbeat.HeartbeatResult(interval=1.0, task_seconds=3.0, kind="cpu", fix="sleep0", backend="minievent",
+                                  service_down_time=6.0, duration=5.0, task_at=2.5,
+                                  beats=[0.0, 1.0, 2.0, 3.01, 4.0], task_start=2.5, task_end=3.5)
+    ax = plot.heartbeat(r)
+    assert "never down" in ax.get_title()
+
+
+def test_heartbeat_figure_writes_a_png(late, tmp_path):
+    path = tmp_path / "hb.png"
+    fig = plot.heartbeat_figure(late, path)
+    assert len(fig.axes) == 2
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert any("heartbeat due" in t for t in texts) and any("long task" in t for t in texts)
+
+
+def test_matplotlib_is_imported_only_when_drawing():
+    code = "import sys, minievent, minievent.plot; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
