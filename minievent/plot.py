@@ -10,7 +10,8 @@ does not need it. Every function returns the matplotlib Axes (or Figure) it
 drew on, with a title and labelled axes, for the caller to adjust.
 
 Colours: **running** in blue, **ready** in orange -- the state the lessons are
-about: could run, but another greenthread holds the hub -- and **waiting** in
+about: could run, but another greenthread holds the hub (or, for an OS
+thread, another thread holds the GIL) -- and **waiting** in
 light grey, drawn thinner so that it reads as "nothing to do".
 """
 
@@ -117,7 +118,7 @@ def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
     ax.legend(
         handles=[
             Patch(color=COLORS["running"], label="running"),
-            Patch(color=COLORS["ready"], label="ready: could run, but another greenthread holds the hub"),
+            Patch(color=COLORS["ready"], label="ready: could run, but another holds the CPU (greenthread, GIL)"),
             Patch(color=COLORS["waiting"], label="waiting (for a timer, an fd, an event...)"),
         ],
         loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small",
@@ -155,8 +156,9 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
         ys += [0.0, nxt - b]
     x, y = np.array(xs), np.array(ys)
     ax.plot(x, y, color="#1f77b4", linewidth=1.5, zorder=3, label="age of the last report")
-    ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color="#c92a2a", alpha=0.35,
-                    zorder=2, label="reported DOWN")
+    if result.down:
+        ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color="#c92a2a", alpha=0.35,
+                        zorder=2, label="reported DOWN")
     ax.plot(beats, [0.0] * len(beats), linestyle="none", marker="o", markersize=5, color="black",
             zorder=5, clip_on=False, label="beat (report_state ran)")
     downtime = sum(max(0.0, g - down_at) for g in result.gaps)
