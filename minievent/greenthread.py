@@ -12,6 +12,7 @@ printed once, and the exception is kept for whoever calls ``.wait()``.
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -208,6 +209,7 @@ class GreenThread:
         if self._exit is None:
             if getcurrent() is self:
                 raise RuntimeError(f"{self!r} cannot wait for itself")
+            _check_thread(self, "wait for")
             waiter = Waiter()
             if self._observers is None:
                 self._observers = []
@@ -227,6 +229,7 @@ class GreenThread:
         if self._exit is not None:
             fn(self, *args, **kwargs)
             return
+        _check_thread(self, "link to")
         if self._observers is None:
             self._observers = []
         self._observers.append((fn, args, kwargs))
@@ -284,6 +287,16 @@ def kill(gt: GreenThread, *throw_args: Any) -> None:
         gt.throw_later(exc)
     if cur is not hub.greenlet:
         sleep(0)  # let it happen before we go on, as eventlet does
+
+
+def _check_thread(gt: GreenThread, what: str) -> None:
+    # Its wake-up would land in another thread's hub, which does not know it
+    # has to look: a hang (or a misleading LoopExit) instead of an error.
+    if gt._hub.thread_id != threading.get_ident():
+        raise RuntimeError(
+            f"cannot {what} {gt!r} from this thread: it belongs to another OS thread's hub "
+            "(use tpool, or hub.call_threadsafe, to talk across threads)"
+        )
 
 
 def _exception(throw_args: tuple) -> BaseException:

@@ -57,6 +57,10 @@ getcurrent = greenlet.getcurrent
 clock = time.monotonic
 
 
+#: The longest the hub blocks in one poll (seconds); a later timer just means another poll.
+MAX_POLL_TIMEOUT = 3600.0
+
+
 class LoopExit(Exception):
     """The main greenlet waits for something that nothing can ever deliver."""
 
@@ -150,6 +154,7 @@ class Hub:
         # this thread: registering it later from another thread would race
         # with a poll that is already blocked.
         self._waker = Waker()
+        self._closed = False
         self._internal_fds.add(self._waker.fileno())
         self.poller.watch(self._waker.fileno(), True, False)
         self.readers[self._waker.fileno()] = Listener(READ, self._waker.fileno(), self._waker.drain)
@@ -178,6 +183,8 @@ class Hub:
         """Call ``fn(*args)`` from the hub after ``seconds``; returns a cancellable ``Timer``."""
         if seconds < 0:
             seconds = 0.0
+        elif seconds != seconds:  # a NaN deadline would never come due, nor ever stop the loop spinning
+            raise ValueError("Invalid value NaN (not a number)")
         t = Timer(self, clock() + seconds, fn, args)
         self._timer_seq += 1
         heapq.heappush(self.timers, (t.deadline, self._timer_seq, t))
@@ -258,7 +265,10 @@ class Hub:
         self._waker.wake()
 
     def close(self) -> None:
-        """Release the poller and the waker fd (the hub is unusable afterwards)."""
+        """Release the poller and the waker fd (the hub is unusable afterwards). Safe to call twice."""
+        if self._closed:
+            return  # a second os.close could hit an fd number that now belongs to someone else
+        self._closed = True
         self.poller.close()
         self._waker.close()
 
@@ -287,8 +297,8 @@ class Hub:
             # Don't block if something is ready; else block until the next timer.
             if ready:
                 timeout = 0.0
-            elif timers:
-                timeout = max(0.0, timers[0][0] - clock())
+            elif timers:  # (capped: epoll and select overflow on huge timeouts such as sleep(1e10))
+                timeout = min(max(0.0, timers[0][0] - clock()), MAX_POLL_TIMEOUT)
             elif self.keepalive or len(readers) + len(writers) > internal:
                 timeout = None
             else:
@@ -306,6 +316,7 @@ class Hub:
             # ---- phase 2: due timers go to the front of the ready queue -----
             # They are overdue already; behind a long backlog (10,000 fresh
             # spawns, say) they would be later still.
+            ndue = 0
             if timers and timers[0][0] <= clock():
                 now = clock()
                 due = []
@@ -316,12 +327,14 @@ class Hub:
                     else:
                         due.append(timer)
                 ready.extendleft(reversed(due))
+                ndue = len(due)
 
             # ---- phase 3: run what is ready, oldest first -------------------
             # Only what is ready *now*: what these entries make ready waits for
             # the next iteration, so two busy sleep(0)ers can't starve I/O. A
             # long backlog is cut into slices so due timers are not held up.
             left = len(ready)
+            rest = left - ndue  # entries behind the due timers
             while left:
                 left -= 1
                 entry = popleft()
@@ -334,7 +347,9 @@ class Hub:
                     self.main.throw(e)  # they belong to the main greenlet
                 except BaseException:
                     self.handle_error(entry)
-                if not left & 63 and timers and timers[0][0] <= clock():
+                # (never while this batch's due timers still wait: timers due
+                # later would go in front of them and fire first)
+                if not left & 63 and left <= rest and timers and timers[0][0] <= clock():
                     break
 
     def handle_error(self, entry: Any) -> None:
@@ -355,12 +370,34 @@ class Hub:
 _local = threading.local()
 
 
+class _CloseAtThreadExit:
+    """Lives in the thread-local beside the hub: when the thread ends, its locals go, and this closes
+    the hub's poller and waker fds (the hub itself sits in a reference cycle with its greenlet, so
+    it is not freed promptly, and a greenlet of a dead thread never is)."""
+
+    __slots__ = ("hub",)
+
+    def __init__(self, hub: Hub) -> None:
+        self.hub = hub
+
+    def __del__(self) -> None:
+        try:
+            self.hub.close()
+        except Exception:
+            pass
+
+
 def get_hub() -> Hub:
-    """The hub of the calling OS thread, created on first use."""
+    """The hub of the calling OS thread, created on first use (and closed when the thread ends)."""
     try:
         return _local.hub
     except AttributeError:
         hub = _local.hub = Hub()
+        closer = getattr(_local, "closer", None)
+        if closer is None:
+            _local.closer = _CloseAtThreadExit(hub)
+        else:
+            closer.hub = hub
         return hub
 
 
@@ -394,13 +431,13 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
     if cur is hub.greenlet:
         hub.switch()  # raises BlockingSwitchOutError
     listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
-    if hub.instrument is not None:
-        hub.instrument.parking(("read" if read else "write", fd))
     timer = None
-    if timeout is not None:
-        exc = timeout_exc if timeout_exc is not None else TimeoutError(f"timed out waiting for fd {fd}")
-        timer = hub.schedule_call(timeout, cur.throw, exc)
-    try:
+    try:  # (from here on: a bad timeout must not leave the listener behind)
+        if hub.instrument is not None:
+            hub.instrument.parking(("read" if read else "write", fd))
+        if timeout is not None:
+            exc = timeout_exc if timeout_exc is not None else TimeoutError(f"timed out waiting for fd {fd}")
+            timer = hub.schedule_call(timeout, cur.throw, exc)
         hub.switch()
     finally:
         hub.remove(listener)

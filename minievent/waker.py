@@ -44,6 +44,8 @@ class Waker:
             pass
 
     def close(self) -> None:
-        os.close(self._r)
-        if self._w != self._r:
-            os.close(self._w)
+        r, w = self._r, self._w
+        self._r = self._w = -1  # a late wake() from a thread then fails with EBADF, never hits a reused fd
+        os.close(r)
+        if w != r:
+            os.close(w)
