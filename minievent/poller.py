@@ -15,7 +15,10 @@ arrival of data is a new edge, reported by the next ``epoll_wait``. The price
 is one rule: never wait without having tried first (or without ``rearm``,
 which asks the kernel to report the fd again if it is ready right now; the
 generic ``trampoline`` does that because it cannot know whether its caller
-tried).
+tried; a green socket does it once, on its first wait, in case its fd number
+was left registered by a file closed behind the hub's back). Closing goes
+through ``hub.notify_close``, which wakes the fd's waiters and ``forget`` s
+it *before* the OS fd is closed, so a reused fd number starts clean.
 
 ``SelectorsPoller`` is the portable fallback (``selectors.DefaultSelector``:
 kqueue, poll or select). It is level-triggered, so it registers interest only

@@ -28,8 +28,10 @@ def open_fds() -> set[int]:
 
 @pytest.fixture
 def no_leaks(poller):
-    # The hub (and its epoll fd and waker) exists before we count.
+    # The hub (and its epoll fd and waker) exists before we count; the tpool
+    # threads some earlier test may have left are stopped.
     minievent.get_hub()
+    tpool.killall()
     threads, fds = threading.active_count(), open_fds()
     yield
     deadline = time.monotonic() + 5
