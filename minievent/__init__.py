@@ -15,7 +15,10 @@ built to be read line by line alongside the lessons in ``notebooks/``.
 
 from greenlet import GreenletExit
 
-from . import debug  # noqa: F401  (minievent.debug.blocking_detection without a second import)
+from . import (
+    debug,  # noqa: F401  (minievent.debug.blocking_detection without a second import)
+    tpool,  # noqa: F401  (minievent.tpool.execute without a second import)
+)
 from .event import Event
 from .greenio import GreenSocket, StopServe, connect, create_connection, listen, serve
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
