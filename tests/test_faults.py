@@ -9,14 +9,16 @@ All of it under every poller.
 
 from __future__ import annotations
 
+import errno
 import socket
+import threading
 import time
 
 import pytest
-from faultkit import assert_hub_clean, pending_timers
+from faultkit import assert_hub_clean, open_fds, pending_timers
 
 import minievent
-from minievent import GreenletExit
+from minievent import GreenletExit, greenio, tpool
 
 pytestmark = pytest.mark.usefixtures("poller")
 
@@ -388,4 +390,167 @@ def test_interrupt_raised_in_a_greenthread_reaches_the_main_greenlet(exc, main_w
     assert bystander.wait() is None
     assert not hub.greenlet.dead
     assert not pending_timers(hub)
+    assert_hub_clean(hub)
+
+
+# ----------------------------------------------------------------- sockets and tpool: kill and close anywhere
+class SockBlocked:
+    """Green sockets in every blocking state: a listener nobody connects to, a pair with nothing to
+    read, and a pair whose peer never reads (so ``sendall`` of a big buffer fills the kernel's)."""
+
+    BIG = b"x" * (8 << 20)
+
+    def __init__(self, timeout):
+        self.srv = minievent.listen(("127.0.0.1", 0))
+        self.r, self.r_peer = greenio.socketpair()
+        self.w, self.w_peer = greenio.socketpair()
+        for s in (self.srv, self.r, self.w):
+            s.settimeout(timeout)
+        self.job_done = threading.Event()
+
+    def socks(self):
+        return [self.srv, self.r, self.r_peer, self.w, self.w_peer]
+
+    def slow_job(self):
+        time.sleep(0.05)
+        self.job_done.set()
+        return "job result"
+
+    def close(self):
+        for s in self.socks():
+            s.close()
+
+
+SOCK_BLOCKERS = {
+    "recv": lambda s: s.r.recv(100),
+    "recv_into": lambda s: s.r.recv_into(bytearray(100)),
+    "makefile_readline": lambda s: s.r.makefile("rb").readline(),
+    "accept": lambda s: s.srv.accept(),
+    "sendall_peer_not_reading": lambda s: s.w.sendall(s.BIG),
+    "tpool_execute": lambda s: tpool.execute(s.slow_job),
+}
+# Which socket to close under each call. (Not makefile: as in the stdlib, close() leaves the fd
+# open while a makefile() stream uses it, so the reader rightly goes on waiting.)
+SOCK_OF = {"recv": "r", "recv_into": "r", "accept": "srv", "sendall_peer_not_reading": "w"}
+
+
+def _still_works(s: SockBlocked, how: str):
+    """After the victim is gone, its socket serves the next greenthread, and no byte sent after is lost."""
+    if how in ("recv", "recv_into", "makefile_readline"):
+        s.r_peer.sendall(b"after\n")
+        assert s.r.recv(100) == b"after\n"
+    elif how == "accept":
+        c = minievent.connect(s.srv.getsockname())
+        conn, _ = s.srv.accept()
+        c.sendall(b"hello")
+        assert conn.recv(5) == b"hello"
+        c.close()
+        conn.close()
+    elif how == "sendall_peer_not_reading":
+        # The kill cut sendall short (its bytes are the caller's loss, as with
+        # any interrupted sendall); drain what did go, then the socket still works.
+        s.w_peer.setblocking(False)
+        drained = 0
+        while True:
+            try:
+                chunk = s.w_peer.recv(1 << 20)
+            except BlockingIOError:
+                break
+            drained += len(chunk)
+        assert 0 < drained < len(s.BIG)
+        s.w_peer.setblocking(True)
+        s.w.sendall(b"tail")
+        assert s.w_peer.recv(4) == b"tail"
+    else:
+        assert s.job_done.wait(5)
+        assert tpool.execute(lambda: "next") == "next"
+
+
+@pytest.fixture
+def stop_tpool():
+    yield
+    tpool.killall()
+
+
+@pytest.mark.parametrize("how", sorted(SOCK_BLOCKERS))
+@pytest.mark.parametrize("timeout", [None, 100.0])
+def test_kill_in_socket_calls_and_tpool_leaves_nothing_behind(how, timeout, stop_tpool):
+    hub = minievent.get_hub()
+    fds_before = open_fds()
+    s = SockBlocked(timeout)
+    started, cleaned = [], []
+
+    def victim():
+        started.append(True)
+        try:
+            SOCK_BLOCKERS[how](s)
+        finally:
+            cleaned.append(True)
+
+    gt = minievent.spawn(victim)
+    while not started:
+        minievent.sleep(0)
+    minievent.sleep(0.01)  # sendall: fill the buffer and park
+    assert not gt.dead
+    gt.kill()
+    with pytest.raises(GreenletExit):
+        gt.wait()
+    assert cleaned == [True]
+    assert hub.listeners() == [] and pending_timers(hub) == []
+    _still_works(s, how)
+    if how == "tpool_execute":
+        while hub.keepalive:  # the job finishes in its thread; its result is dropped
+            minievent.sleep(0.001)
+    s.close()
+    assert_hub_clean(hub)
+    assert open_fds() - fds_before == set()
+
+
+@pytest.mark.parametrize("how", sorted(SOCK_OF))
+@pytest.mark.parametrize("timeout", [None, 100.0])
+def test_close_under_a_blocked_socket_call_wakes_it_with_ebadf(how, timeout):
+    hub = minievent.get_hub()
+    fds_before = open_fds()
+    s = SockBlocked(timeout)
+    gt = minievent.spawn(SOCK_BLOCKERS[how], s)
+    minievent.sleep(0.01)
+    assert not gt.dead
+    getattr(s, SOCK_OF[how]).close()  # from another greenthread (here: main)
+    with pytest.raises(OSError) as info:
+        gt.wait()
+    assert info.value.errno == errno.EBADF
+    assert hub.listeners() == [] and pending_timers(hub) == []
+    s.close()
+    assert_hub_clean(hub)
+    assert open_fds() - fds_before == set()
+
+
+def test_peer_closing_mid_transfer_reaches_both_sides():
+    # Reset and EOF in the middle of transfers: errors reach the greenthreads, the hub goes on.
+    hub = minievent.get_hub()
+    a, b = greenio.socketpair()
+    reader = minievent.spawn(a.recv, 100)
+    writer_a, writer_b = greenio.socketpair()
+    writer = minievent.spawn(writer_a.sendall, SockBlocked.BIG)
+    minievent.sleep(0.01)
+    b.close()  # EOF for the reader
+    writer_b.close()  # the writer's peer goes away with its buffer full
+    assert reader.wait() == b""
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):
+        writer.wait()
+    a.close()
+    writer_a.close()
+    assert_hub_clean(hub)
+
+
+def test_tpool_caller_killed_by_timeout_and_the_pool_goes_on(stop_tpool):
+    hub = minievent.get_hub()
+    release = threading.Event()
+    with pytest.raises(minievent.Timeout):
+        with minievent.Timeout(0.02):
+            tpool.execute(release.wait, 5)
+    release.set()
+    while hub.keepalive:
+        minievent.sleep(0.001)
+    assert tpool.execute(lambda: 7) == 7
     assert_hub_clean(hub)
