@@ -21,6 +21,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", choices=sorted(plan.SIZES), help="full (default), quick, or tiny (the smoke test)")
     p.add_argument("--runs", type=int, help="runs of each measurement (default: 3 full, 1 quick/tiny)")
     p.add_argument("--libs", help="comma-separated subset of: " + ", ".join(plan.LIBRARIES))
+    p.add_argument("--only", help="comma-separated subset of the scenarios: " + ", ".join(plan.SCENARIOS))
     p.add_argument("--out", type=Path, default=HERE, help="where results.json, results.png, results.md go")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG (no matplotlib needed)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -38,12 +39,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
             p.error(f"unknown libraries {unknown}; choose from {', '.join(plan.LIBRARIES)}")
     else:
         args.libs = list(plan.LIBRARIES)
+    if args.only:
+        args.only = [x.strip() for x in args.only.split(",") if x.strip()]
+        unknown = [x for x in args.only if x not in plan.SCENARIOS]
+        if unknown:
+            p.error(f"unknown scenarios {unknown}; choose from {', '.join(plan.SCENARIOS)}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    doc = runner.run(args.sizes, args.runs, args.libs, progress=not args.no_progress)
+    doc = runner.run(args.sizes, args.runs, args.libs, progress=not args.no_progress, only=args.only)
     for lib, why in doc["skipped"].items():
         print(f"note: {lib} skipped: {why}", file=sys.stderr)
     print(report.text_table(doc))

@@ -25,6 +25,9 @@ LABELS = {
     "minievent+rec": "minievent, recording",
 }
 
+#: The scenarios, in the order they run; each is one kind of worker subprocess.
+SCENARIOS = ["switch", "spawn", "timers", "echo", "memory", "c10k"]
+
 GREEN = ["minievent", "eventlet", "gevent"]
 ASYNC = ["asyncio", "uvloop"]
 
@@ -103,10 +106,11 @@ def metrics_for(size: str) -> list[Metric]:
     conns = s["c10k"]["conns"]
     all_libs = GREEN + ASYNC + ["threads"]
     out = [
-        Metric("switch", "switch", "sleep(0) switch rate", "switches/s", "higher",
+        Metric("switch", "switch", "sleep(0) switch rate", "switches per CPU s", "higher",
                ["greenlet", "minievent", "minievent+rec"] + GREEN[1:] + ASYNC,
-               "two greenthreads calling sleep(0) in turn; the greenlet ceiling is half the bare switch rate"),
-        Metric("spawn", "spawn", "spawn + wait", "greenthreads/s", "higher", all_libs,
+               "two greenthreads calling sleep(0) in turn; the greenlet ceiling is half the bare switch rate;"
+               " per CPU second of the process, so that other processes on the machine do not count"),
+        Metric("spawn", "spawn", "spawn + wait", "per CPU s", "higher", all_libs,
                f"spawn {s['spawn']['n']:,} trivial functions, then wait for each"
                f" (threads: {s['spawn.threads']['n']:,})"),
         Metric("timers_p50", "timers", f"{s['timers']['n']:,} sleepers: p50 lateness", "ms", "lower", all_libs,

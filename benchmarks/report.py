@@ -139,8 +139,8 @@ def chart(doc: dict, path: Path) -> None:
         positive = [v for v in med if v > 0]
         if positive and max(positive) / min(positive) > 30:
             ax.set_xscale("log")
-        for i, v in enumerate(med):
-            ax.text(v, i, " " + fmt(v), va="center", fontsize=7)
+        for i, (v, up) in enumerate(zip(med, hi, strict=True)):
+            ax.text(v + up, i, "  " + fmt(v), va="center", fontsize=7)  # past the error bar
         ax.set_xlim(right=ax.get_xlim()[1] * (3 if ax.get_xscale() == "log" else 1.25))
         arrow = "higher is better →" if mt["better"] == "higher" else "← lower is better"
         ax.set_title(f"{mt['title']}\n{mt['unit']}, {arrow}", fontsize=9)

@@ -114,14 +114,14 @@ def run_one(lib: str, scenario: str, params: dict, timeout: float) -> dict:
     return {"error": f"exit {proc.returncode}: {tail}"}
 
 
-def run(size: str, runs: int, libs: list[str], progress: bool = True) -> dict:
+def run(size: str, runs: int, libs: list[str], progress: bool = True, only: list[str] | None = None) -> dict:
     """Measure everything; returns the results document (what results.json holds)."""
     started = time.time()
     load_before = loadavg()
     skipped = missing_libraries(libs)
     present = [lib for lib in libs if lib not in skipped]
-    metrics = plan.metrics_for(size)
-    jobs = plan.jobs_for(size, present)
+    metrics = [m for m in plan.metrics_for(size) if not only or m.scenario in only]
+    jobs = [j for j in plan.jobs_for(size, present) if not only or j.scenario in only]
     samples: dict[str, dict[str, list[float]]] = {m.id: {} for m in metrics}
     notes: dict[str, dict[str, str]] = {m.id: {} for m in metrics}
     errors: list[str] = []
@@ -225,15 +225,21 @@ def goals(doc: dict) -> list[dict]:
         mine, theirs = median(mid, "minievent"), median(mid, peer)
         better = by_id[mid]["better"] if mid in by_id else "higher"
         value = advantage(better, mine, theirs)
+        if mid not in by_id:
+            continue
         out.append({"goal": text, "measured": value, "target": target, "kind": "ratio",
                     "met": None if value is None else value >= target})
     for mid, limit, text in plan.LIMITS:
         value = median(mid, "minievent")
+        if mid not in by_id:
+            continue
         out.append({"goal": text, "measured": value, "target": limit, "kind": "ms",
                     "met": None if value is None else value <= limit})
     for mid, target, text in plan.RECORDING:
         on, off = median(mid, "minievent+rec"), median(mid, "minievent")
         value = on / off if on and off else None
+        if mid not in by_id:
+            continue
         out.append({"goal": text, "measured": value, "target": target, "kind": "ratio",
                     "met": None if value is None else value >= target})
     return out
