@@ -95,8 +95,13 @@ class _Worker(greenlet.greenlet):
     def __init__(self, hub: Any) -> None:
         greenlet.greenlet.__init__(self, parent=hub.greenlet)
         self.gt: GreenThread | None = None
+        self._first: GreenThread | None = None
 
-    def run(self, gt: GreenThread) -> None:  # type: ignore[override]
+    def run(self) -> None:  # type: ignore[override]
+        # The first greenthread comes in self._first, not as an argument: greenlet
+        # keeps run()'s arguments alive for as long as run() runs, i.e. forever.
+        gt: GreenThread = self._first  # type: ignore[assignment]
+        self._first = None
         hub = gt._hub
         idle, hub_greenlet = hub.idle_workers, hub.greenlet
         while True:
@@ -107,7 +112,10 @@ class _Worker(greenlet.greenlet):
             if len(idle) >= MAX_IDLE_WORKERS:
                 return  # enough spares: let this greenlet die
             idle.append(self)
-            gt = hub_greenlet.switch()  # parked until _start hands us the next one
+            # Parked until _start hands us the next one; meanwhile we must not
+            # keep the last one alive (its result, its traceback's frames).
+            gt = None  # type: ignore[assignment]
+            gt = hub_greenlet.switch()
 
     def __repr__(self) -> str:
         return f"<worker greenlet running {self.gt!r}>"
@@ -149,12 +157,17 @@ class GreenThread:
     def _start(self) -> None:
         # A ready entry: borrow an idle worker greenlet, or make one.
         idle = self._hub.idle_workers
-        worker = idle.pop() if idle else _Worker(self._hub)
-        worker.switch(self)
+        if idle:
+            idle.pop().switch(self)
+        else:
+            worker = _Worker(self._hub)
+            worker._first = self
+            worker.switch()
 
     def _run(self) -> None:
         if self._kill_before_start is not None:
             # Killed before it ever ran: the function is never called.
+            self._fn = self._args = self._kwargs = None
             self._finish(False, _exception(self._kill_before_start))
             return
         fn, args, kwargs = self._fn, self._args, self._kwargs

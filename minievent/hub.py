@@ -69,6 +69,10 @@ class BlockingSwitchOutError(RuntimeError):
     """A blocking call was made from inside the hub (e.g. in a timer callback)."""
 
 
+def _cancelled() -> None:
+    """What a cancelled ``Timer`` holds instead of its callback."""
+
+
 class Timer:
     """A callback due at ``deadline`` (``hub.clock()`` seconds). ``cancel()`` is safe any time."""
 
@@ -96,6 +100,8 @@ class Timer:
     def cancel(self) -> None:
         if not self.cancelled and not self.called:
             self.cancelled = True
+            # It may sit in the heap until its deadline: don't keep what it would have called alive.
+            self.fn, self.args = _cancelled, ()
             self.hub._timer_cancelled()
 
     def __repr__(self) -> str:
