@@ -12,8 +12,8 @@ Two modes, one JSON line on stdout each:
 ``echo PORT CONNS MSGS``
     Open CONNS connections; each does one warm-up round trip (so the server
     has accepted every connection before the clock starts), then MSGS
-    sequential 64-byte round trips. Prints ``{"rate": round trips/s}`` over the
-    timed part only.
+    sequential 64-byte round trips. Prints ``{"rate": round trips/s, "busy":
+    the client's CPU share}`` over the timed part only.
 
 ``hold PORT CONNS``
     Open CONNS connections and keep them idle until a line arrives on stdin;
@@ -98,12 +98,13 @@ async def open_all(port: int, conns: int) -> list[Echo]:
 async def echo(port: int, conns: int, msgs: int) -> dict:
     protocols = await open_all(port, conns)
     await asyncio.gather(*[p.start(1) for p in protocols])  # warm-up: all accepted
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*[p.start(msgs) for p in protocols])
-    elapsed = time.perf_counter() - t0
+    elapsed, used = time.perf_counter() - t0, time.process_time() - c0
     for p in protocols:
         p.transport.close()
-    return {"rate": conns * msgs / elapsed}
+    # busy near 1.0: the client, not the server, set the pace.
+    return {"rate": conns * msgs / elapsed, "busy": used / elapsed}
 
 
 async def hold(port: int, conns: int) -> dict:

@@ -121,6 +121,10 @@ def metrics_for(size: str) -> list[Metric]:
         libs = ["minievent"] + (["minievent+rec"] if c == mid else []) + GREEN[1:] + ASYNC + ["threads"]
         out.append(Metric(f"echo{c}", "echo", f"echo, {c:,} connections", "round trips/s", "higher", libs,
                           f"64-byte messages, {m:,} sequential round trips per connection, client in another process"))
+    for c, _ in echo:
+        libs = ["minievent"] + (["minievent+rec"] if c == mid else []) + GREEN[1:] + ASYNC + ["threads"]
+        out.append(Metric(f"echo{c}_cpu", "echo", f"echo, {c:,} connections: server CPU", "µs per round trip",
+                          "lower", libs, "CPU time of the server process / round trips (steadier than the rate)"))
     out += [
         Metric("mem_thread", "memory", "memory per idle greenthread", "KiB", "lower", all_libs,
                f"RSS growth / {s['memory']['n']:,} greenthreads parked on an event"
@@ -152,7 +156,7 @@ def jobs_for(size: str, libs: list[str]) -> list[Job]:
         Job("timers", s["timers"], libs_of("timers_p50"), ["timers_p50", "timers_p99"]),
     ]
     for c, m in s["echo"]:
-        jobs.append(Job("echo", {"conns": c, "msgs": m}, libs_of(f"echo{c}"), [f"echo{c}"]))
+        jobs.append(Job("echo", {"conns": c, "msgs": m}, libs_of(f"echo{c}"), [f"echo{c}", f"echo{c}_cpu"]))
     jobs.append(Job("memory", s["memory"], libs_of("mem_thread"), ["mem_thread"]))
     jobs.append(Job("c10k", s["c10k"], libs_of("mem_conn"),
                     ["mem_conn", "c10k_hb_p99", "c10k_burst_ms", "c10k_burst_hb_max"]))
@@ -174,6 +178,8 @@ GOALS = [
     ("spawn", "gevent", 2.0, "spawn >= 2x gevent"),
     ("echo100", "gevent", 1.15, "echo at 100 connections >= 1.15x gevent"),
     ("echo100", "eventlet", 1.15, "echo at 100 connections >= 1.15x eventlet"),
+    ("echo100_cpu", "gevent", 1.15, "(same, by server CPU per round trip) >= 1.15x gevent"),
+    ("echo100_cpu", "eventlet", 1.15, "(same, by server CPU per round trip) >= 1.15x eventlet"),
     ("timers_p99", "gevent", 1.0, "timers p99 no worse than gevent"),
     ("mem_thread", "eventlet", 1.0, "memory per idle greenthread <= eventlet"),
     ("mem_conn", "eventlet", 1.0, "memory per idle connection <= eventlet"),
@@ -183,5 +189,6 @@ LIMITS = [("c10k_hb_p99", 5.0, "C10K heartbeat p99 lateness <= 5 ms")]
 #: (metric, minimum recording-on / recording-off, text)
 RECORDING = [
     ("echo100", 0.75, "recording on: echo >= 0.75x of off"),
+    ("echo100_cpu", 0.75, "(same, by server CPU per round trip)"),
     ("switch", 0.5, "recording on: switch >= 0.5x of off"),
 ]

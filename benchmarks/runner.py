@@ -237,7 +237,8 @@ def goals(doc: dict) -> list[dict]:
                     "met": None if value is None else value <= limit})
     for mid, target, text in plan.RECORDING:
         on, off = median(mid, "minievent+rec"), median(mid, "minievent")
-        value = on / off if on and off else None
+        # on / off as a speed: for a cost (lower is better) that is off / on.
+        value = advantage(by_id[mid]["better"], on, off) if mid in by_id else None
         if mid not in by_id:
             continue
         out.append({"goal": text, "measured": value, "target": target, "kind": "ratio",
