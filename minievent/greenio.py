@@ -102,6 +102,8 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         # was closed behind the hub's back, leaving a stale registration.
         listener = hub.add(evtype, fd, cur.switch, self._armed is not hub)
         self._armed = hub
+        if hub.instrument is not None:  # the recorder: why it parks
+            hub.instrument.why = ("read" if evtype == READ else "write", fd)
         timer = None
         if timeout is not None:
             timer = hub.schedule_call(timeout, cur.switch, _TIMED_OUT)

@@ -52,7 +52,7 @@ def sleep(seconds: float = 0) -> None:
         resume = cur.switch
         hub.ready.append(resume)
         if hub.instrument is not None:  # the recorder: it parks, but stays ready
-            hub.instrument.yielding()
+            hub.instrument.why = "sleep(0)"
         try:
             if hub_greenlet.dead:
                 hub.switch()  # the loop died of a bug: hub.switch starts a new one
@@ -70,8 +70,8 @@ def sleep(seconds: float = 0) -> None:
             raise
         return
     timer = hub.schedule_call(seconds, cur.switch)
-    if hub.instrument is not None:
-        hub.instrument.parking(("sleep", seconds))
+    if hub.instrument is not None:  # the recorder: why it parks
+        hub.instrument.why = ("sleep", seconds)
     try:
         hub.switch()
     finally:

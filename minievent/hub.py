@@ -55,6 +55,8 @@ __all__ = [
 
 getcurrent = greenlet.getcurrent
 clock = time.monotonic
+#: A bare ``greenlet.switch`` entry (sleep(0) queues one): the recorder's tracer sees that resume, run_entry is skipped.
+_SWITCH = type(greenlet.getcurrent().switch)
 
 
 #: The longest the hub blocks in one poll (seconds); a later timer just means another poll.
@@ -345,7 +347,7 @@ class Hub:
                 left -= 1
                 entry = popleft()
                 try:
-                    if instrument is None:
+                    if instrument is None or type(entry) is _SWITCH:
                         entry()  # <- the one place greenthreads are resumed
                     else:
                         instrument.run_entry(entry)
@@ -439,8 +441,8 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
     listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
     timer = None
     try:  # (from here on: a bad timeout must not leave the listener behind)
-        if hub.instrument is not None:
-            hub.instrument.parking(("read" if read else "write", fd))
+        if hub.instrument is not None:  # the recorder: why it parks
+            hub.instrument.why = ("read" if read else "write", fd)
         if timeout is not None:
             exc = timeout_exc if timeout_exc is not None else TimeoutError(f"timed out waiting for fd {fd}")
             timer = hub.schedule_call(timeout, cur.throw, exc)

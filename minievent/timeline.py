@@ -12,11 +12,14 @@ Three sources feed it, all installed by ``start()`` and removed by ``stop()``:
   "running" spans. Greenthreads run on reusable worker greenlets, so a greenlet
   is named after the greenthread it runs *at that moment* (``worker.gt``).
 * the hub's ``instrument`` hook (``hub.instrument is self``): the hub hands us
-  each ready entry to call (``run_entry``) and each poll (``poll``). That tells
-  us *why* a greenthread was resumed and since when it could have been: a timer
-  was due at its deadline, the kernel reported its fd at the end of a poll.
+  each ready entry to call (``run_entry``; bare ``greenlet.switch`` entries,
+  as ``sleep(0)`` queues, it calls itself: there is nothing to add) and each
+  poll (``poll``). That tells us *why* a greenthread was resumed and since
+  when it could have been: a timer was due at its deadline, the kernel
+  reported its fd at the end of a poll.
 * the wait sites (``sleep``, ``trampoline``, ``Waiter``) tell us why a
-  greenthread parks (``parking``, ``on_wake``), when a recorder is installed.
+  greenthread parks (they set ``why``; a ``Waiter`` names what it waits for
+  and calls ``on_wake``), when a recorder is installed.
 
 From these, each greenthread's life is a sequence of three states:
 **running**; **waiting** (for a timer, an fd, an event...); and **ready**:
@@ -24,9 +27,13 @@ what it waited for has happened, but it cannot run, because another
 greenthread holds the hub. A long "ready" span is the picture of cooperative
 scheduling going wrong: the heartbeat was due, and nobody let it in.
 
-Recording stores small tuples of raw ``time.monotonic()`` values and turns them
-into objects only when asked, to keep the cost on the hot path low. It keeps
-at most ``cap`` records and counts the rest in ``dropped``.
+What recording costs is decided by the tracer: greenlet calls it twice per
+``sleep(0)``, so it stores one small tuple per switch -- a raw
+``time.monotonic()``, the GreenThread (or greenlet) entered, the reason the
+other one left -- and lanes get their names, records become objects, only
+when somebody asks. (So a recording keeps the greenthreads it saw alive until
+it is dropped.) It keeps at most ``cap`` records of each kind and counts the
+rest in ``dropped``.
 """
 
 from __future__ import annotations
@@ -49,9 +56,12 @@ __all__ = ["Timeline", "record", "Switch", "TimerRecord", "IORecord", "Span", "M
 
 clock = time.monotonic
 _START = GreenThread._start
-_BUILTIN_METHOD = type([].append)  # what ``greenlet.switch`` bound to a greenlet is
 _YIELD = "sleep(0)"  # why a greenthread that yields left: it is still ready to run
-_DONE = "done"  # (_DONE, "exit"): why a greenthread that finished left
+_DONE = "done"  # (_DONE, text): why a greenthread that finished left
+_EXITED = (_DONE, None)  # ... as the tracer records it; the text is found when somebody looks
+_SPAWN = "spawn"  # cause of a first switch into a greenthread that was just started
+_HUB = "hub"  # the lane key of the hub
+_HUB_ID = id(_HUB)
 _STATES = frozenset({"running", "ready", "waiting"})
 
 #: Default cap on stored records (switches, timers, I/O, polls, marks together).
@@ -147,6 +157,13 @@ def _why_text(why: Any) -> str | None:
     return f"{kind} {arg}"
 
 
+def _exit_why(key: Any) -> tuple[str, str]:
+    exit_ = getattr(key, "_exit", None)
+    if exit_ is not None and not exit_[0]:
+        return (_DONE, f"raised {type(exit_[1]).__name__}")
+    return (_DONE, "exit")
+
+
 # ---------------------------------------------------------------- the recorder
 class Timeline:
     """A recording of one OS thread's hub. ``start()``/``stop()``, or use it as a context manager."""
@@ -167,19 +184,21 @@ class Timeline:
         self._spans: list[tuple] = []  # (lane, label, start, end, state) from span() and add_span()
         self._marks: list[tuple] = []  # (lane, label, t) from event()
         self._lock = threading.Lock()  # for span() and event(), which other threads call
-        self._lane_names: dict[str, int] = {}  # base name -> how many lanes use it
-        self._raw_names: dict[Any, str] = {}  # plain greenlets that run no greenthread
-        self._first_lane: str | None = None
+        self._keys: dict[int, Any] = {_HUB_ID: _HUB}  # id(key) -> lane key (GreenThread, greenlet, "hub")
+        self._names: dict[Any, str] = {}  # lane key -> lane name
+        self._name_count: dict[str, int] = {}  # base name -> how many lanes use it
+        self._first_key: Any = None
+        self._named_upto = 0  # switch records whose lanes have names
         self._hub: Any = None
         self._thread: int | None = None
         self._prev_trace: Any = None
         # State shared by the hooks while recording (see the module docstring).
-        self._cur_gt: GreenThread | None = None  # the greenthread running now
-        self._why: Any = None  # set by parking(): why the running greenthread is about to switch out
+        #: Set by a wait site right before it switches to the hub: why it parks.
+        #: A plain attribute, not a method call: this is on every wait's path.
+        self.why: Any = None
         self._since: float | None = None  # set by run_entry: the entry being run was ready since then
         self._cause: Any = None  # ... and this made it ready
         self._starting: GreenThread | None = None  # run_entry is starting this greenthread
-        self._resumed: str | None = None  # lane the current entry switched to
         self._woken: dict[Any, float] = {}  # greenlet -> when a Waiter woke it
         self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
 
@@ -204,8 +223,7 @@ class Timeline:
         self._hub_g = hub.greenlet
         self._main_g = hub.main
         cur = greenlet.getcurrent()
-        self._cur_gt = getattr(cur, "gt", None)
-        self._first_lane = self._lane_of(cur)
+        self._first_key = _HUB if cur is hub.greenlet else getattr(cur, "gt", None) or cur
         self.t0 = clock()
         hub.instrument = self
         prev = greenlet.gettrace()
@@ -245,118 +263,107 @@ class Timeline:
         return (self.t1 if self.t1 is not None else clock()) - self.t0
 
     # ------------------------------------------------------------ naming lanes
-    def _lane_of(self, g: Any) -> str:
-        if g is self._hub_g:
-            return "hub"
-        gt = getattr(g, "gt", None)
-        if gt is not None:
-            tag = getattr(gt, "_minievent_lane", None)
-            return tag[1] if tag is not None and tag[0] is self else self._name_greenthread(gt)
-        if g is self._main_g:
-            return "main"
-        name = self._raw_names.get(g)
-        if name is None:  # a plain greenlet, made by hand
-            name = self._raw_names[g] = self._unique(f"greenlet-{len(self._raw_names) + 1}")
+    def _name(self, key: Any) -> str:
+        # Lanes get their names when somebody looks, not while recording (it
+        # is cheaper): the key is the GreenThread itself (a worker greenlet
+        # runs many over time), the main greenlet, a plain greenlet, or "hub".
+        # A second greenthread with the same name -- 100 handlers of one
+        # server -- gets "name#2", and so on, in order of first appearance.
+        name = self._names.get(key)
+        if name is None:
+            if key is _HUB:
+                base = "hub"
+            elif isinstance(key, GreenThread):
+                base = str(key.name)
+            elif key is self._main_g:
+                base = "main"
+            else:
+                base = "greenlet"
+            n = self._name_count.get(base, 0) + 1
+            self._name_count[base] = n
+            name = self._names[key] = base if n == 1 else f"{base}#{n}"
         return name
-
-    def _name_greenthread(self, gt: GreenThread) -> str:
-        # Lanes are named after the greenthread; a second greenthread with the
-        # same name (100 handlers of one server) gets "name#2", and so on. The
-        # name is remembered on the greenthread itself, so the recorder keeps
-        # no reference that would keep finished greenthreads alive.
-        name = self._unique(str(gt.name))
-        gt._minievent_lane = (self, name)  # type: ignore[attr-defined]
-        return name
-
-    def _unique(self, base: str) -> str:
-        n = self._lane_names.get(base, 0) + 1
-        self._lane_names[base] = n
-        return base if n == 1 else f"{base}#{n}"
 
     # ------------------------------------------------------------ hooks (hot)
     def _make_tracer(self, prev: Any) -> Any:
         # The function greenlet calls on every switch and throw, in the
         # switching thread, *before* the target runs. It is the hottest code of
-        # the recorder, hence a closure over locals and a plain style. It
-        # stores one small tuple per switch:
-        #     (time, lane entered, why the lane that left did, ready since, cause)
-        # The lane that left is the one entered by the record before.
+        # the recorder -- it decides what recording costs -- hence a closure
+        # over locals, and no naming, no formatting: it stores one tuple
+        #     (time, key of the lane entered, why the lane that left did[, ready since, cause])
+        # The lane that left is the one the record before entered.
         hub_g = self._hub_g
         sw = self._sw
         append = sw.append
         cap = self.cap
         st = self
-        lane_of = self._lane_of
-        name_greenthread = self._name_greenthread
+        woken = self._woken
         left_without_saying = self._left_without_saying
+        keys = self._keys
 
         def trace(event: str, args: Any) -> None:
             try:
                 if len(sw) < cap:
                     origin, target = args
-                    now = clock()
                     # -- the origin leaves: why? (the hub needs no reason)
                     if origin is hub_g:
                         why = None
                     else:
-                        why = st._why
+                        why = st.why
                         if why is None:
                             why = left_without_saying(origin)
                         else:  # a wait site told us (parking)
-                            st._why = None
-                    # -- the target enters: which lane, and since when could it have?
+                            st.why = None
+                    # -- the target enters: which lane, and since when could it have run?
                     if target is hub_g:
-                        st._cur_gt = None
-                        append((now, "hub", why, None, None))
+                        append((clock(), _HUB_ID, why))
+                        return
+                    try:
+                        key = target.gt  # the greenthread a worker greenlet runs now
+                    except AttributeError:
+                        key = target  # main, or a plain greenlet
+                    if key is None:  # a worker about to pick up a new greenthread
+                        key = st._starting  # (a GreenThread is falsy until it starts: no `or`)
+                        if key is None:
+                            key = target
+                        st._starting = None
+                        keys[id(key)] = key
+                        append((clock(), id(key), why, None, _SPAWN))
+                        return
+                    # Records hold the key's id(), an int: a tuple of ints, floats
+                    # and strings is soon untracked by the garbage collector, one
+                    # that holds a GreenThread is scanned again at every collection.
+                    kid = id(key)
+                    if kid not in keys:
+                        keys[kid] = key  # (and keeps it alive, so the id stays unique)
+                    if st._since is not None:  # run_entry knows: a timer's deadline, an fd's report
+                        append((clock(), kid, why, st._since, st._cause))
+                        st._since = None
+                    elif woken and target in woken:  # a Waiter woke it earlier
+                        append((clock(), kid, why, woken.pop(target), "woken"))
                     else:
-                        since = st._since
-                        cause = None
-                        if since is not None:  # run_entry knows: a timer's deadline, an fd's report
-                            st._since = None
-                            cause = st._cause
-                        elif st._woken:
-                            since = st._woken.pop(target, None)
-                            cause = "woken"
-                        gt = getattr(target, "gt", None)  # the greenthread a worker greenlet runs now
-                        if gt is None and st._starting is not None:
-                            gt = st._starting  # a worker picking up a new greenthread
-                            st._starting = None
-                            cause = "spawn"
-                        st._cur_gt = gt
-                        if gt is None:
-                            lane = lane_of(target)
-                        else:
-                            tag = getattr(gt, "_minievent_lane", None)
-                            lane = tag[1] if tag is not None and tag[0] is st else name_greenthread(gt)
-                        st._resumed = lane
-                        append((now, lane, why, since, cause))
+                        append((clock(), kid, why))
                 else:
                     st.dropped += 1
             except Exception:  # a bug here must not take the program down
                 st.dropped += 1
-            if prev is not None:
-                prev(event, args)
+            finally:
+                if prev is not None:
+                    prev(event, args)
 
         return trace
 
     def _left_without_saying(self, origin: Any) -> Any:
-        # No wait site called parking(): the greenthread finished, or waits in
-        # a Waiter (which names what it waits for), or in something we don't know.
-        gt = self._cur_gt
-        if gt is not None and gt._exit is not None:
-            ok, value = gt._exit
-            return (_DONE, "exit" if ok else f"raised {type(value).__name__}")
-        if origin.dead:
-            return (_DONE, "exit")
+        # No wait site called parking(): the greenthread finished (its worker
+        # has let go of it, or died), or it waits in a Waiter, which names
+        # what it waits for, or in something we don't know.
+        if getattr(origin, "gt", False) is None or origin.dead:
+            return _EXITED
         return getattr(origin, "minievent_waiting_for", None) or "unknown"
 
     def parking(self, why: Any) -> None:
-        """A wait site says why the running greenthread is about to switch to the hub."""
-        self._why = why
-
-    def yielding(self) -> None:
-        """``sleep(0)`` says the running greenthread switches out but stays ready to run."""
-        self._why = _YIELD
+        """Say why the running greenthread is about to switch to the hub (same as setting ``why``)."""
+        self.why = why
 
     def on_wake(self, g: Any) -> None:
         """A ``Waiter`` made greenlet ``g`` ready; it resumes when the hub gets to it."""
@@ -377,25 +384,29 @@ class Timeline:
             seen[fd] = end
         return events
 
+    def _resumed(self, i: int) -> Any:
+        # The first switch recorded after index i is the hub entering whom the entry resumed.
+        sw = self._sw
+        return self._keys[sw[i][1]] if len(sw) > i else _HUB
+
     def run_entry(self, entry: Any) -> None:
         """The hub's run phase calls each ready entry through here while recording."""
         cls = type(entry)
-        if cls is _BUILTIN_METHOD:  # sleep(0) and other plain greenlet.switch entries
-            entry()
-        elif cls is Timer:
+        if cls is Timer:
             if entry.cancelled or entry.called:
                 return
             fired = clock()
             fn = entry.fn
             if type(fn) is MethodType and fn.__func__ is _START:  # spawn_after
                 self._starting = fn.__self__
-            self._since, self._cause, self._resumed = entry.deadline, "timer due", None
+            self._since, self._cause = entry.deadline, "timer due"
+            i = len(self._sw)
             try:
                 entry()
             finally:
                 self._since = self._starting = None
                 if len(self._timers) < self.cap:
-                    self._timers.append((self._resumed or "hub", entry.deadline, fired))
+                    self._timers.append((self._resumed(i), entry.deadline, fired))
                 else:
                     self.dropped += 1
         elif cls is Listener:
@@ -403,14 +414,16 @@ class Timeline:
                 return
             resumed = clock()
             reported = self._fd_seen.get(entry.fd, resumed)
-            self._since, self._cause, self._resumed = reported, ("fd", entry.fd), None
+            self._since, self._cause = reported, ("fd", entry.fd)
+            i = len(self._sw)
             try:
                 entry()
             finally:
                 self._since = None
-                if self._resumed is not None:
+                key = self._resumed(i)
+                if key is not _HUB:
                     if len(self._io) < self.cap:
-                        self._io.append((self._resumed, entry.fd, entry.evtype, reported, resumed))
+                        self._io.append((key, entry.fd, entry.evtype, reported, resumed))
                     else:
                         self.dropped += 1
         elif cls is MethodType and entry.__func__ is _START:  # spawn
@@ -463,13 +476,30 @@ class Timeline:
     def _end(self) -> float:
         return self.t1 if self.t1 is not None else clock()
 
+    def _ensure_names(self) -> None:
+        # Name every lane in order of first appearance, whatever is asked first.
+        if self._first_key is not None:
+            self._name(self._first_key)
+        name, sw, keys = self._name, self._sw, self._keys
+        for i in range(self._named_upto, len(sw)):
+            name(keys[sw[i][1]])
+        self._named_upto = len(sw)
+
     def _with_origins(self) -> Iterator[tuple]:
         # Each raw switch record names the lane entered; the lane that left is
         # the one the record before entered.
-        origin = self._first_lane or "main"
-        for t, lane, why, since, cause in self._sw:
+        self._ensure_names()
+        names, keys = self._names, self._keys
+        okey = self._first_key
+        origin = names.get(okey, "main")
+        for rec in self._sw:
+            t, key, why = rec[0], keys[rec[1]], rec[2]
+            since, cause = (rec[3], rec[4]) if len(rec) > 3 else (None, None)
+            if why is _EXITED:
+                why = _exit_why(okey)
+            lane = names[key]
             yield t, origin, lane, why, since, cause
-            origin = lane
+            origin, okey = lane, key
 
     @property
     def switches(self) -> list[Switch]:
@@ -478,15 +508,17 @@ class Timeline:
 
     @property
     def timers(self) -> list[TimerRecord]:
-        r = self._rel
-        return [TimerRecord(lane, r(due), r(fired)) for lane, due, fired in self._timers]
+        r, name = self._rel, self._name
+        self._ensure_names()
+        return [TimerRecord(name(key), r(due), r(fired)) for key, due, fired in self._timers]
 
     @property
     def io(self) -> list[IORecord]:
-        r = self._rel
+        r, name = self._rel, self._name
+        self._ensure_names()
         return [
-            IORecord(lane, fd, "read" if ev == READ else "write", r(rep), r(res))
-            for lane, fd, ev, rep, res in self._io
+            IORecord(name(key), fd, "read" if ev == READ else "write", r(rep), r(res))
+            for key, fd, ev, rep, res in self._io
         ]
 
     @property
@@ -498,10 +530,12 @@ class Timeline:
     def lanes(self) -> list[str]:
         """Every lane, in order of first appearance (the hub first)."""
         seen: dict[str, None] = {"hub": None} if self._hub is not None else {}
-        if self._first_lane is not None:
-            seen[self._first_lane] = None
-        for _t, lane, *_ in self._sw:
-            seen[lane] = None
+        self._ensure_names()
+        if self._first_key is not None:
+            seen[self._names[self._first_key]] = None
+        names, keys = self._names, self._keys
+        for rec in self._sw:
+            seen[names[keys[rec[1]]]] = None
         for lane, *_ in sorted(self._spans, key=lambda s: s[2]):
             seen[lane] = None
         for lane, _label, _t in self._marks:
@@ -522,15 +556,16 @@ class Timeline:
                 out.append(Span(lane, r(st.since), r(t), st.state, _why_text(st.why)))
             return st
 
-        if self._first_lane is not None:
-            states[self._first_lane] = _LaneState("running", self.t0)
+        self._ensure_names()
+        if self._first_key is not None:
+            states[self._names[self._first_key]] = _LaneState("running", self.t0)
         seen = set(states)
         for t, origin, target, why, since, cause in self._with_origins():
             close(origin, t)
             if origin != "hub" and not (type(why) is tuple and why[0] is _DONE):
                 states[origin] = _LaneState("ready" if why == _YIELD else "waiting", t, why)
             prev = states.get(target)
-            if prev is None and target not in seen and cause != "spawn" and target != "hub":
+            if prev is None and target not in seen and cause is not _SPAWN and target != "hub":
                 # Already waiting when the recording began.
                 prev = states[target] = _LaneState("waiting", self.t0)
             seen.add(target)

@@ -401,6 +401,32 @@ def _run_threads(p: dict) -> dict:
 
 
 # ---------------------------------------------------------------- asyncio
+def _run_in_own_loop(main: Callable[[], Any]) -> None:
+    """``asyncio.run(main())``; in a thread of its own if this thread already runs a loop.
+
+    One running loop per thread: inside Jupyter (whose kernel runs an asyncio
+    loop in the main thread) ``asyncio.run`` would refuse to start.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(main())
+        return
+    error: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as e:  # handed to the caller
+            error.append(e)
+
+    t = threading.Thread(target=body, name="heartbeat asyncio loop")
+    t.start()
+    t.join()
+    if error:
+        raise error[0]
+
+
 def _run_asyncio(p: dict) -> dict:
     # The same service as coroutines: await is the only place a coroutine
     # yields, so a long synchronous task holds the event loop exactly as a
@@ -475,9 +501,11 @@ def _run_asyncio(p: dict) -> dict:
 
     if tl is not None:
         tl.start(greenlets=False)  # spans only: the event loop has no greenlets
-    asyncio.run(main())
-    if tl is not None:
-        tl.stop()
+    try:
+        _run_in_own_loop(main)
+    finally:
+        if tl is not None:
+            tl.stop()
     out["warnings"] = warnings
     out["timeline"] = tl
     return out
