@@ -168,3 +168,16 @@ def test_looping_call_sleeps_the_rest_of_the_interval_and_never_catches_up():
     call.run_until(4.0)
     assert slept == [pytest.approx(0.8), 0.0, pytest.approx(1.0)]
     assert call.warnings == ["Function 'f' run outlasted interval by 1.50 sec"]
+
+
+def test_asyncio_backend_runs_inside_a_running_event_loop():
+    # As in a Jupyter kernel, whose asyncio loop runs in the main thread: asyncio.run()
+    # refuses to nest, so the backend runs its loop in a thread of its own.
+    import asyncio
+
+    async def inside_a_loop():
+        return run(backend="asyncio", kind="cpu")
+
+    r = asyncio.run(inside_a_loop())
+    assert_late(r)
+    assert r.timeline is not None and "heartbeat" in r.timeline.lanes
