@@ -371,6 +371,11 @@ def serve(sock: GreenSocket, handle: Callable[[GreenSocket, Any], Any], concurre
     """
     from .pool import GreenPool
 
+    # Check now: a bad handler would otherwise fail once per client, long after this call.
+    if not callable(getattr(sock, "accept", None)):
+        raise TypeError(f"serve() needs a listening socket, not {type(sock).__name__}")
+    if not callable(handle):
+        raise TypeError(f"serve() needs a callable handler, not {type(handle).__name__}")
     pool = GreenPool(concurrency)
     hub = _hub()
     server = _getcurrent()

@@ -144,20 +144,22 @@ def test_a_due_timer_is_ready_while_another_greenthread_holds_the_hub():
         h = minievent.spawn(hog, 0.3)
         s.wait()
         h.wait()
+    # Relations between the records, not absolute times: they hold on a loaded machine too.
+    (timer,) = [t for t in tl.timers if t.lane == "sleeper"]
+    (long_run,) = tl.blocked(0.2)
+    assert long_run.lane == "hog" and long_run.duration >= 0.3
     ready = lane_spans(tl, "sleeper", "ready")
     assert len(ready) == 1
     assert ready[0].why == "timer due"
-    assert ready[0].start == pytest.approx(0.05, abs=0.03)
-    assert ready[0].end == pytest.approx(0.3, abs=0.05)
+    assert ready[0].start == pytest.approx(timer.due, abs=1e-6), "ready from the moment it was due"
+    assert timer.due < long_run.end and ready[0].end >= long_run.end, "... until the hog let go"
+    assert ready[0].duration > 0.2
     waiting = lane_spans(tl, "sleeper", "waiting")
     assert waiting and waiting[0].end == pytest.approx(ready[0].start)
-    (timer,) = [t for t in tl.timers if t.lane == "sleeper"]
-    assert timer.due == pytest.approx(0.05, abs=0.03)
-    assert timer.lateness == pytest.approx(0.25, abs=0.06)
+    assert waiting[0].duration >= 0.049
     assert timer.lateness == pytest.approx(timer.fired - timer.due)
-    (long_run,) = tl.blocked(0.2)
-    assert long_run.lane == "hog" and long_run.duration == pytest.approx(0.3, abs=0.05)
-    assert tl.blocked(1.0) == []
+    assert timer.lateness == pytest.approx(ready[0].duration, abs=0.01)
+    assert tl.blocked(long_run.duration + 0.01) == []
 
 
 def test_a_greenthread_that_yields_is_ready_not_waiting():
@@ -194,7 +196,7 @@ def test_io_lateness_when_a_neighbour_keeps_the_hub():
     io = {r.lane: r for r in tl.io}
     assert set(io) == {"reader", "reader#2"}
     late = max(io.values(), key=lambda r: r.lateness)
-    assert late.lateness == pytest.approx(0.15, abs=0.06)
+    assert late.lateness >= 0.14, "it waited for the neighbour's 0.15 s of work"
     assert late.direction == "read" and late.reported <= late.resumed
     ready = [s for s in lane_spans(tl, late.lane, "ready")]
     assert ready and ready[0].why.startswith("fd ") and ready[0].duration > 0.1
@@ -204,7 +206,7 @@ def test_the_hub_waits_in_poll():
     with minievent.record() as tl:
         minievent.sleep(0.05)
     polls = [s for s in lane_spans(tl, "hub", "waiting") if s.why == "poll"]
-    assert sum(s.duration for s in polls) == pytest.approx(0.05, abs=0.03)
+    assert 0.01 < sum(s.duration for s in polls) <= tl.duration
 
 
 def test_spawn_after_and_main_lanes():
