@@ -415,6 +415,30 @@ def test_listen_and_connect_bad_addresses():
     assert minievent.get_hub().listeners() == []
 
 
+def test_serve_checks_its_arguments_at_once():
+    srv = minievent.listen(("127.0.0.1", 0))
+    try:
+        with pytest.raises(TypeError, match="listening socket"):
+            minievent.serve(None, lambda conn, addr: None)
+        with pytest.raises(TypeError, match="handler"):
+            minievent.serve(srv, None)  # not only when the first client comes
+        with pytest.raises(ValueError):
+            minievent.serve(srv, lambda conn, addr: None, concurrency=-1)
+        with pytest.raises(TypeError):
+            minievent.serve(srv, lambda conn, addr: None, concurrency="10")
+    finally:
+        srv.close()
+
+
+def test_create_connection_bad_addresses():
+    with pytest.raises(ValueError):
+        minievent.create_connection("nope")  # as socket.create_connection
+    with pytest.raises(TypeError):
+        minievent.create_connection(("127.0.0.1", 1), timeout="1")
+    with pytest.raises(ConnectionRefusedError):
+        minievent.create_connection(("127.0.0.1", 1), timeout=5)
+
+
 def test_socket_closed_by_another_greenthread_while_blocked():
     srv = minievent.listen(("127.0.0.1", 0))
     a, b = minievent.greenio.socketpair()
