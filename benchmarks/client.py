@@ -18,7 +18,8 @@ Two modes, one JSON line on stdout each:
 ``hold PORT CONNS``
     Open CONNS connections and keep them idle until a line arrives on stdin;
     then send 64 bytes on every one at once and wait for every echo. Prints
-    ``{"burst_ms": ..., "rate": ...}``. Used for C10K.
+    ``{"burst_ms": ..., "rate": ...}``, and holds the connections until stdin
+    closes (the server exits first). Used for C10K.
 """
 
 from __future__ import annotations
@@ -116,9 +117,12 @@ async def hold(port: int, conns: int) -> dict:
     t0 = time.perf_counter()
     await asyncio.gather(*[p.start(1) for p in protocols])
     elapsed = time.perf_counter() - t0
-    for p in protocols:
-        p.transport.close()
-    return {"burst_ms": elapsed * 1000, "rate": conns / elapsed}
+    # Report, then keep every connection open until the server goes away
+    # (stdin closes). Closing them here would wake 10,000 handlers at once
+    # only to say goodbye -- with native threads a GIL storm of minutes.
+    print(json.dumps({"burst_ms": elapsed * 1000, "rate": conns / elapsed}), flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    return None
 
 
 def main(argv: list[str]) -> None:
@@ -132,7 +136,8 @@ def main(argv: list[str]) -> None:
     else:
         loop = uvloop.new_event_loop()
         result = loop.run_until_complete(coro)
-    print(json.dumps(result), flush=True)
+    if result is not None:
+        print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
