@@ -127,11 +127,25 @@ def test_record_false_keeps_no_timeline():
 
 def test_result_fields_and_table():
     r = run(kind="green", task_seconds=0.3, duration=1.0)
-    assert r.duration == 1.0 and r.gaps == [b - a for a, b in zip(r.beats, r.beats[1:], strict=False)]
-    assert r.max_gap == max(r.gaps)
+    assert r.duration == pytest.approx(1.0, abs=0.3), "an explicit duration is kept"
+    assert r.gaps == [b - a for a, b in zip(r.beats, r.beats[1:], strict=False)]
+    assert r.max_gap == max([*r.gaps, r.silence_at_end])
     text = r.table()
     for word in ("beats", "max gap", "up", "warnings", "minievent"):
         assert word in text
+
+
+def test_a_service_silent_until_the_end_of_the_run_was_down():
+    r = heartbeat.HeartbeatResult(interval=1.0, task_seconds=8.0, kind="cpu", fix=None, backend="minievent",
+                                  service_down_time=6.0, duration=12.0, task_at=2.5, beats=[0.0, 1.0, 2.0])
+    assert max(r.gaps) == 1.0
+    assert r.silence_at_end == 10.0 and r.max_gap == 10.0 and r.down
+
+
+def test_the_run_lasts_until_the_heartbeat_beat_again_after_the_task():
+    r = run(kind="cpu", task_seconds=0.5, record=False)
+    assert r.task_end is not None and r.beats[-1] > r.task_end
+    assert r.duration >= r.task_end + 2 * INTERVAL
 
 
 @pytest.mark.parametrize(

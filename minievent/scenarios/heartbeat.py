@@ -84,8 +84,14 @@ class HeartbeatResult:
         return [b - a for a, b in zip(self.beats, self.beats[1:], strict=False)]
 
     @property
+    def silence_at_end(self) -> float:
+        """Seconds from the last beat to the end of the run (a service silent to the end was down too)."""
+        return self.duration - self.beats[-1] if self.beats else self.duration
+
+    @property
     def max_gap(self) -> float:
-        return max(self.gaps, default=0.0)
+        """The longest the scheduler went without hearing from the service."""
+        return max([*self.gaps, self.silence_at_end])
 
     @property
     def down(self) -> bool:
@@ -137,9 +143,11 @@ class FixedIntervalLoopingCall:
             return 0.0
         return -delay
 
-    def run_until(self, deadline: float, sleep: Callable[[float], Any] | None = None) -> None:
+    def run_until(self, deadline: float | Callable[[], float], sleep: Callable[[float], Any] | None = None) -> None:
+        """Loop until ``deadline`` (a time, or a function giving the current one)."""
         sleep = sleep or self.sleep
-        while self.now() < deadline:
+        limit = deadline if callable(deadline) else (lambda: deadline)
+        while self.now() < limit():
             start = self.now()
             self.f()
             sleep(self.idle_for(self.now() - start))
@@ -173,6 +181,27 @@ def block_for(seconds: float, yield_: Callable[[], Any] | None = None) -> None:
     while (left := end - clock()) > 0:
         time.sleep(min(YIELD_EVERY, left))
         yield_()
+
+
+# ---------------------------------------------------------------- when to stop
+class _Deadline:
+    """The end of the run; by default it moves to three intervals after the long task really ended.
+
+    A task that overruns (a loaded machine) must not end the run before the
+    heartbeat has had a chance to beat again.
+    """
+
+    def __init__(self, t0: float, p: dict) -> None:
+        self.at = t0 + p["duration"]
+        self.extend = p["extend"]
+        self.interval = p["interval"]
+
+    def __call__(self) -> float:
+        return self.at
+
+    def task_ended(self) -> None:
+        if self.extend:
+            self.at = max(self.at, clock() + 3 * self.interval)
 
 
 # ---------------------------------------------------------------- recording helpers
@@ -224,7 +253,7 @@ def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
     rec = _Rec(tl)
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
     t0 = clock()
-    end = t0 + p["duration"]
+    end = _Deadline(t0, p)
 
     def report_state() -> None:
         out["beats"].append(clock() - t0)
@@ -277,6 +306,7 @@ def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
     for t in threads:
         t.join()
     out["warnings"] = looping.warnings
+    out["duration"] = clock() - t0
     return out
 
 
@@ -285,7 +315,7 @@ def _short_task() -> None:
         _work()
 
 
-def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: dict, t0: float, end: float,
+def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: dict, t0: float, end: _Deadline,
               interval: float, task_at: float) -> None:
     # Runs every interval (offset by half of one from the heartbeat), the short
     # tasks one after another with sleep(0) between them, and the long task
@@ -294,7 +324,7 @@ def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: 
     long_done = False
     while True:
         sleep(max(0.0, next_run - clock()))
-        if clock() >= end:
+        if clock() >= end():
             return
         for task in (_short_task, _short_task):
             task()
@@ -304,6 +334,7 @@ def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: 
             out["task_start"] = clock() - t0
             long_task()
             out["task_end"] = clock() - t0
+            end.task_ended()
             sleep(0)
         while next_run <= clock():
             next_run += interval
@@ -361,7 +392,7 @@ def _run_threads(p: dict) -> dict:
     interval, kind = p["interval"], p["kind"]
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
     t0 = clock()
-    end = t0 + p["duration"]
+    end = _Deadline(t0, p)
 
     def report_state() -> None:
         out["beats"].append(clock() - t0)
@@ -397,6 +428,7 @@ def _run_threads(p: dict) -> dict:
         tl.stop()
     out["warnings"] = looping.warnings
     out["timeline"] = tl
+    out["duration"] = clock() - t0
     return out
 
 
@@ -440,11 +472,11 @@ def _run_asyncio(p: dict) -> dict:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         t0 = clock()
-        end = t0 + p["duration"]
+        end = _Deadline(t0, p)
         looping = FixedIntervalLoopingCall(lambda: out["beats"].append(clock() - t0), interval, time.sleep)
 
         async def heartbeat() -> None:
-            while clock() < end:
+            while clock() < end():
                 start = clock()
                 looping.f()
                 idle = looping.idle_for(clock() - start)
@@ -474,7 +506,7 @@ def _run_asyncio(p: dict) -> dict:
             long_done = False
             while True:
                 await asyncio.sleep(max(0.0, next_run - clock()))
-                if clock() >= end:
+                if clock() >= end():
                     return
                 for task in (_short_task, _short_task):
                     task()
@@ -484,6 +516,7 @@ def _run_asyncio(p: dict) -> dict:
                     out["task_start"] = clock() - t0
                     await long_task()
                     out["task_end"] = clock() - t0
+                    end.task_ended()
                 while next_run <= clock():
                     next_run += interval
 
@@ -498,6 +531,7 @@ def _run_asyncio(p: dict) -> dict:
         else:
             await asyncio.gather(heartbeat(), periodic_tasks())
         warnings.extend(looping.warnings)
+        out["duration"] = clock() - t0
 
     if tl is not None:
         tl.start(greenlets=False)  # spans only: the event loop has no greenlets
@@ -542,18 +576,19 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
         raise ValueError("service_down_time must be positive")
     if task_at is None:
         task_at = 2.5 * interval
+    extend = duration is None
     if duration is None:
         duration = task_at + task_seconds + 3 * interval
     if duration <= 0:
         raise ValueError("duration must be positive")
     p = {"interval": float(interval), "task_seconds": float(task_seconds), "kind": kind, "fix": fix,
-         "duration": float(duration), "task_at": float(task_at), "record": bool(record)}
+         "duration": float(duration), "task_at": float(task_at), "record": bool(record), "extend": extend}
     runner = {"minievent": _run_minievent, "eventlet": _run_eventlet, "threads": _run_threads,
               "asyncio": _run_asyncio}[backend]
     out = runner(p)
     return HeartbeatResult(
         interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix, backend=backend,
-        service_down_time=float(service_down_time), duration=float(duration), task_at=float(task_at),
+        service_down_time=float(service_down_time), duration=out["duration"], task_at=float(task_at),
         beats=out["beats"], warnings=list(out["warnings"]), task_start=out["task_start"],
         task_end=out["task_end"], timeline=out["timeline"],
     )
