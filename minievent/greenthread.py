@@ -54,10 +54,7 @@ def sleep(seconds: float = 0) -> None:
         if hub.instrument is not None:  # the recorder: it parks, but stays ready
             hub.instrument.why = "sleep(0)"
         try:
-            if hub_greenlet.dead:
-                hub.switch()  # the loop died of a bug: hub.switch starts a new one
-            else:
-                hub_greenlet.switch()
+            hub_greenlet.switch()
         except BaseException:
             # Thrown into (Timeout, KeyboardInterrupt) before our turn came: void
             # our resume entry, or it would wake whatever we wait on next. (Not

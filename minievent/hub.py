@@ -286,9 +286,12 @@ class Hub:
         while True:
             try:
                 self._loop()
-            except (KeyboardInterrupt, SystemExit) as e:
-                # Raised while we sat in poll (or by a greenthread): it is the
-                # main greenlet's business, the loop itself is fine.
+            except greenlet.GreenletExit:
+                raise  # the thread is ending and its hub is being collected
+            except BaseException as e:
+                # Ctrl-C while we sat in poll, or a poller error: it is the main
+                # greenlet's business. The loop itself carries on, so the hub
+                # greenlet never dies and sleep(0) need not check that it did.
                 self.main.throw(e)
 
     def _loop(self) -> None:

@@ -278,3 +278,22 @@ def test_use_hub_replaces_the_thread_hub():
     hubmod.use_hub(None)
     assert minievent.get_hub() is not h
     h.close()
+
+
+def test_an_error_in_the_loop_itself_reaches_main_and_the_loop_survives(hub):
+    # Not a greenthread's error: the poller itself fails (say, EBADF from select).
+    real_poll = hub.poller.poll
+    calls = []
+
+    def failing_poll(timeout):
+        if not calls:
+            calls.append(timeout)
+            raise OSError(9, "poller broke")
+        return real_poll(timeout)
+
+    hub.poller.poll = failing_poll
+    loop_greenlet = hub.greenlet
+    with pytest.raises(OSError, match="poller broke"):
+        minievent.sleep(0.01)
+    assert not loop_greenlet.dead and hub.greenlet is loop_greenlet
+    assert minievent.spawn(lambda: minievent.sleep(0.01) or "still running").wait() == "still running"
