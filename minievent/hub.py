@@ -7,7 +7,8 @@ hub. The hub runs in a greenlet of its own and loops over three phases:
 
 1. **poll**: ask the kernel which fds are ready. Don't block if something is
    already ready to run; otherwise block until the nearest timer is due.
-2. **timers**: every timer whose deadline has passed becomes ready.
+2. **timers**: every timer whose deadline has passed becomes ready, at the
+   *front* of the queue: it is overdue already.
 3. **run**: call what is ready, in FIFO order. This is the *only* place where
    greenthreads are resumed and callbacks are called, so the recorder hooks
    in here (and times the poll of phase 1); when off it costs one attribute
@@ -245,7 +246,7 @@ class Hub:
         table = self.readers if listener.evtype == READ else self.writers
         if table.get(fd) is listener:
             del table[fd]
-            if self.poller.name != "epoll":  # level-triggered pollers must drop interest
+            if not self.poller.edge_triggered:  # level-triggered pollers must drop interest
                 self.poller.watch(fd, fd in self.readers, fd in self.writers)
 
     def listeners(self) -> list[Listener]:

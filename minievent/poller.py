@@ -52,6 +52,9 @@ class Poller:
     """The interface: ``watch``, ``forget``, ``rearm``, ``poll``, ``close``."""
 
     name = "abstract"
+    #: Edge-triggered pollers keep every fd registered; level-triggered ones
+    #: must be told when nobody waits any more (``watch(fd, False, False)``).
+    edge_triggered = False
 
     def watch(self, fd: int, read: bool, write: bool) -> None:
         """Someone now waits on ``fd`` for these directions (both False: nobody)."""
@@ -76,6 +79,7 @@ if hasattr(select, "epoll"):
 
     class EpollPoller(Poller):
         name = "epoll"
+        edge_triggered = True
         _MASK = select.EPOLLIN | select.EPOLLOUT | select.EPOLLRDHUP | select.EPOLLET
         # An error or hang-up wakes both directions: the woken greenthread
         # retries its call and gets the real error (or EOF) from the kernel.
