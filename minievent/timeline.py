@@ -303,55 +303,62 @@ class Timeline:
 
         def trace(event: str, args: Any) -> None:
             try:
-                if len(sw) < cap:
-                    origin, target = args
-                    # -- the origin leaves: why? (the hub needs no reason)
-                    if origin is hub_g:
-                        why = None
-                    else:
-                        why = st.why
-                        if why is None:
-                            why = left_without_saying(origin)
-                        else:  # a wait site told us (parking)
-                            st.why = None
-                    # -- the target enters: which lane, and since when could it have run?
-                    if target is hub_g:
-                        append((clock(), _HUB_ID, why))
-                        return
-                    try:
-                        key = target.gt  # the greenthread a worker greenlet runs now
-                    except AttributeError:
-                        key = target  # main, or a plain greenlet
-                    if key is None:  # a worker about to pick up a new greenthread
-                        key = st._starting  # (a GreenThread is falsy until it starts: no `or`)
-                        if key is None:
-                            key = target
-                        st._starting = None
-                        keys[id(key)] = key
-                        append((clock(), id(key), why, None, _SPAWN))
-                        return
-                    # Records hold the key's id(), an int: a tuple of ints, floats
-                    # and strings is soon untracked by the garbage collector, one
-                    # that holds a GreenThread is scanned again at every collection.
-                    kid = id(key)
-                    if kid not in keys:
-                        keys[kid] = key  # (and keeps it alive, so the id stays unique)
-                    if st._since is not None:  # run_entry knows: a timer's deadline, an fd's report
-                        append((clock(), kid, why, st._since, st._cause))
-                        st._since = None
-                    elif woken and target in woken:  # a Waiter woke it earlier
-                        append((clock(), kid, why, woken.pop(target), "woken"))
-                    else:
-                        append((clock(), kid, why))
-                else:
+                if len(sw) >= cap:
                     st.dropped += 1
+                    return
+                origin, target = args
+                # -- the origin leaves: why? (the hub needs no reason)
+                if origin is hub_g:
+                    why = None
+                else:
+                    why = st.why
+                    if why is None:
+                        why = left_without_saying(origin)
+                    else:  # a wait site told us (parking)
+                        st.why = None
+                # -- the target enters: which lane, and since when could it have run?
+                if target is hub_g:
+                    append((clock(), _HUB_ID, why))
+                    return
+                try:
+                    key = target.gt  # the greenthread a worker greenlet runs now
+                except AttributeError:
+                    key = target  # main, or a plain greenlet
+                if key is None:  # a worker about to pick up a new greenthread
+                    key = st._starting  # (a GreenThread is falsy until it starts: no `or`)
+                    if key is None:
+                        key = target
+                    st._starting = None
+                    keys[id(key)] = key
+                    append((clock(), id(key), why, None, _SPAWN))
+                    return
+                # Records hold the key's id(), an int: a tuple of ints, floats
+                # and strings is soon untracked by the garbage collector, one
+                # that holds a GreenThread is scanned again at every collection.
+                kid = id(key)
+                if kid not in keys:
+                    keys[kid] = key  # (and keeps it alive, so the id stays unique)
+                if st._since is not None:  # run_entry knows: a timer's deadline, an fd's report
+                    append((clock(), kid, why, st._since, st._cause))
+                    st._since = None
+                elif woken and target in woken:  # a Waiter woke it earlier
+                    append((clock(), kid, why, woken.pop(target), "woken"))
+                else:
+                    append((clock(), kid, why))
             except Exception:  # a bug here must not take the program down
                 st.dropped += 1
-            finally:
-                if prev is not None:
-                    prev(event, args)
 
-        return trace
+        if prev is None:
+            return trace
+
+        def trace_and_chain(event: str, args: Any) -> None:
+            # Another tracer was installed before us: it still sees every switch.
+            try:
+                trace(event, args)
+            finally:
+                prev(event, args)
+
+        return trace_and_chain
 
     def _left_without_saying(self, origin: Any) -> Any:
         # No wait site called parking(): the greenthread finished (its worker
