@@ -175,9 +175,13 @@ class Timeline:
         self.dropped = 0
         self.t0: float | None = None
         self.t1: float | None = None
-        # Raw records, times in clock() seconds:
-        # (t, origin lane, target lane, origin's new state, why it left, ready since, wake cause)
-        self._sw: list[tuple] = []
+        # Raw switch records, times in clock() seconds, stored *flat*, three
+        # slots a switch: t, id() of the lane entered, why the lane that left
+        # did. (A tuple per switch costs more: the garbage collector tracks
+        # every new tuple; floats, ints and strings it leaves alone.) The rarer
+        # "ready since, and why" of a switch sits in _sw_extra by switch number.
+        self._sw: list[Any] = []
+        self._sw_extra: dict[int, tuple] = {}
         self._timers: list[tuple] = []  # (lane, due, fired)
         self._io: list[tuple] = []  # (lane, fd, evtype, reported, resumed)
         self._polls: list[tuple] = []  # (start, end) of polls that could block
@@ -294,8 +298,9 @@ class Timeline:
         # The lane that left is the one the record before entered.
         hub_g = self._hub_g
         sw = self._sw
+        extra = self._sw_extra
         append = sw.append
-        cap = self.cap
+        cap = 3 * self.cap  # three slots a switch
         st = self
         woken = self._woken
         left_without_saying = self._left_without_saying
@@ -318,7 +323,9 @@ class Timeline:
                         st.why = None
                 # -- the target enters: which lane, and since when could it have run?
                 if target is hub_g:
-                    append((clock(), _HUB_ID, why))
+                    append(clock())
+                    append(_HUB_ID)
+                    append(why)
                     return
                 try:
                     key = target.gt  # the greenthread a worker greenlet runs now
@@ -330,21 +337,24 @@ class Timeline:
                         key = target
                     st._starting = None
                     keys[id(key)] = key
-                    append((clock(), id(key), why, None, _SPAWN))
+                    extra[len(sw) // 3] = (None, _SPAWN)
+                    append(clock())
+                    append(id(key))
+                    append(why)
                     return
-                # Records hold the key's id(), an int: a tuple of ints, floats
-                # and strings is soon untracked by the garbage collector, one
-                # that holds a GreenThread is scanned again at every collection.
+                # Records hold the key's id(), an int, which the garbage
+                # collector never scans; a GreenThread it would.
                 kid = id(key)
                 if kid not in keys:
                     keys[kid] = key  # (and keeps it alive, so the id stays unique)
                 if st._since is not None:  # run_entry knows: a timer's deadline, an fd's report
-                    append((clock(), kid, why, st._since, st._cause))
+                    extra[len(sw) // 3] = (st._since, st._cause)
                     st._since = None
                 elif woken and target in woken:  # a Waiter woke it earlier
-                    append((clock(), kid, why, woken.pop(target), "woken"))
-                else:
-                    append((clock(), kid, why))
+                    extra[len(sw) // 3] = (woken.pop(target), "woken")
+                append(clock())
+                append(kid)
+                append(why)
             except Exception:  # a bug here must not take the program down
                 st.dropped += 1
 
@@ -394,7 +404,7 @@ class Timeline:
     def _resumed(self, i: int) -> Any:
         # The first switch recorded after index i is the hub entering whom the entry resumed.
         sw = self._sw
-        return self._keys[sw[i][1]] if len(sw) > i else _HUB
+        return self._keys[sw[3 * i + 1]] if len(sw) > 3 * i else _HUB
 
     def run_entry(self, entry: Any) -> None:
         """The hub's run phase calls each ready entry through here while recording."""
@@ -407,7 +417,7 @@ class Timeline:
             if type(fn) is MethodType and fn.__func__ is _START:  # spawn_after
                 self._starting = fn.__self__
             self._since, self._cause = entry.deadline, "timer due"
-            i = len(self._sw)
+            i = len(self._sw) // 3
             try:
                 entry()
             finally:
@@ -422,7 +432,7 @@ class Timeline:
             resumed = clock()
             reported = self._fd_seen.get(entry.fd, resumed)
             self._since, self._cause = reported, ("fd", entry.fd)
-            i = len(self._sw)
+            i = len(self._sw) // 3
             try:
                 entry()
             finally:
@@ -488,9 +498,9 @@ class Timeline:
         if self._first_key is not None:
             self._name(self._first_key)
         name, sw, keys = self._name, self._sw, self._keys
-        for i in range(self._named_upto, len(sw)):
-            name(keys[sw[i][1]])
-        self._named_upto = len(sw)
+        for kid in sw[3 * self._named_upto + 1 :: 3]:
+            name(keys[kid])
+        self._named_upto = len(sw) // 3
 
     def _with_origins(self) -> Iterator[tuple]:
         # Each raw switch record names the lane entered; the lane that left is
@@ -499,9 +509,10 @@ class Timeline:
         names, keys = self._names, self._keys
         okey = self._first_key
         origin = names.get(okey, "main")
-        for rec in self._sw:
-            t, key, why = rec[0], keys[rec[1]], rec[2]
-            since, cause = (rec[3], rec[4]) if len(rec) > 3 else (None, None)
+        sw, extra, nothing = self._sw, self._sw_extra, (None, None)
+        for n in range(len(sw) // 3):
+            t, key, why = sw[3 * n], keys[sw[3 * n + 1]], sw[3 * n + 2]
+            since, cause = extra.get(n, nothing)
             if why is _EXITED:
                 why = _exit_why(okey)
             lane = names[key]
@@ -541,8 +552,8 @@ class Timeline:
         if self._first_key is not None:
             seen[self._names[self._first_key]] = None
         names, keys = self._names, self._keys
-        for rec in self._sw:
-            seen[names[keys[rec[1]]]] = None
+        for kid in self._sw[1::3]:
+            seen[names[keys[kid]]] = None
         for lane, *_ in sorted(self._spans, key=lambda s: s[2]):
             seen[lane] = None
         for lane, _label, _t in self._marks:
@@ -629,7 +640,7 @@ class Timeline:
 
     def __repr__(self) -> str:
         state = "recording" if self.recording else "stopped" if self.t1 is not None else "not started"
-        return f"<Timeline {state} {self.duration:.3f}s switches={len(self._sw)} dropped={self.dropped}>"
+        return f"<Timeline {state} {self.duration:.3f}s switches={len(self._sw) // 3} dropped={self.dropped}>"
 
     # ------------------------------------------------------------ export
     def to_chrome_trace(self, path: Any = None) -> dict:
