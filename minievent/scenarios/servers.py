@@ -114,6 +114,23 @@ class _Server:
                 with self._lock:
                     self.events.append(ServerEvent(clock(), "error", client, f"on_event raised {e!r}"))
 
+    def _read_request(self, conn: Any, client: Any) -> bool:
+        """Read until the blank line that ends the request; False if the client left first.
+
+        The blocking and the green server share these lines word for word:
+        ``conn.recv`` blocks the OS thread on a plain socket and parks only
+        this greenthread on a green one.
+        """
+        request = b""
+        while not _request_complete(request):
+            chunk = conn.recv(1024)
+            if not chunk:
+                self._emit("early_close", client)
+                return False
+            request += chunk
+        self._emit("request", client)
+        return True
+
     def _listen(self, sock: socket.socket) -> socket.socket:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -168,14 +185,8 @@ class BlockingServer(_Server):
                 self._emit("error", client, repr(e))
 
     def _serve(self, conn: socket.socket, client: Any) -> None:
-        request = b""
-        while not _request_complete(request):
-            chunk = conn.recv(1024)  # blocks until the client sends something
-            if not chunk:
-                self._emit("early_close", client)
-                return
-            request += chunk
-        self._emit("request", client)
+        if not self._read_request(conn, client):  # blocks until the client sends something
+            return
         if self.delay:
             _real_sleep(self.delay)  # everybody else waits too: there is one thread
         conn.sendall(RESPONSE)
@@ -368,14 +379,8 @@ class GreenServer(_Server):
 
         try:
             with conn:
-                request = b""
-                while not _request_complete(request):
-                    chunk = conn.recv(1024)
-                    if not chunk:
-                        self._emit("early_close", client)
-                        return
-                    request += chunk
-                self._emit("request", client)
+                if not self._read_request(conn, client):  # parks this greenthread only
+                    return
                 if self.delay:
                     if self.block:
                         _real_sleep(self.delay)  # holds the hub: the lesson's outage
