@@ -13,6 +13,10 @@ the error is printed, and the exit status is 1.
 
 Needs the ``lessons`` extra (``nbformat``, ``nbclient``, ``ipykernel``); they
 are imported only when a notebook is executed.
+
+``check`` is the lessons' "predict, then run" judge: the learner writes a
+prediction into a variable, the lesson runs the experiment, and ``check``
+says whether the prediction was right and why.
 """
 
 from __future__ import annotations
@@ -22,12 +26,42 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 #: Where the lessons live: ``notebooks/`` next to the package, in a checkout.
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
 #: Seconds a single cell may run before the lesson counts as failed.
 CELL_TIMEOUT = 120
+
+
+def check(prediction: Any, measured: Any, solution: Any, why: str, tolerance: float = 0.0) -> bool:
+    """Judge a "predict, then run" exercise; print the verdict and why; return whether it was right.
+
+    ``measured`` is what the experiment just gave; ``solution`` is the lesson's
+    own answer, and it must match ``measured`` (else ``AssertionError``: the
+    behaviour the lesson teaches has changed, so the lesson fails under nbval).
+    ``prediction`` is the learner's answer, ``None`` until they write one (then
+    the solution is shown). Numbers match within ``tolerance``, relative
+    (0.3: 30 %); anything else must be equal.
+    """
+
+    def same(a: Any, b: Any) -> bool:
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+        return abs(a - b) <= tolerance * abs(b) + 1e-9 if numbers else a == b
+
+    if not same(solution, measured):
+        raise AssertionError(f"the run gave {measured!r}, not the lesson's solution {solution!r}: "
+                             "the behaviour this exercise teaches has changed")
+    if prediction is None:
+        print(f"No prediction yet. The answer: {solution!r}. Why: {why}")
+        return False
+    right = same(prediction, measured)
+    if right:
+        print(f"Right: {prediction!r}. {why}")
+    else:
+        print(f"Not quite: you predicted {prediction!r}; the run gave {measured!r}. {why}")
+    return right
 
 
 def lessons(directory: Path = NOTEBOOK_DIR) -> list[Path]:

@@ -1,4 +1,4 @@
-"""The lessons' three servers, each driven by N concurrent clients, stopped without leaks."""
+"""The lessons' four servers, each driven by N concurrent clients, stopped without leaks."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ from minievent.scenarios.servers import (
     BlockingServer,
     EpollServer,
     GreenServer,
+    ThreadedServer,
     fetch_many,
 )
 
-SERVERS = [BlockingServer, EpollServer, GreenServer]
+SERVERS = [BlockingServer, ThreadedServer, EpollServer, GreenServer]
 
 
 def open_fds() -> set[int]:

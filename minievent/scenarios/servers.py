@@ -1,12 +1,15 @@
-"""The three HTTP servers of the lessons: blocking, hand-written epoll, greenthreads.
+"""The HTTP servers of the lessons: blocking, thread per client, hand-written epoll, greenthreads.
 
-All three answer any request (read until a blank line) with the same fixed
+All four answer any request (read until a blank line) with the same fixed
 ``Hello, world!`` response and close the connection, so what differs is only
 *how they wait*:
 
 - ``BlockingServer``: one client at a time. ``accept``, ``recv``, ``send``
   each block the only thread; a slow client (or a slow answer) makes every
   other client queue in the listen backlog.
+- ``ThreadedServer``: the blocking server's code, one OS thread per client
+  (what ``socketserver.ThreadingMixIn`` does): the kernel switches between
+  the threads while each one blocks. It is where OpenStack went in the end.
 - ``EpollServer``: one thread, non-blocking sockets, one ``select.epoll``.
   Each connection is a small state machine the loop drives by hand:
   register for ``EPOLLIN``; once the request is complete, ``modify`` to
@@ -31,7 +34,7 @@ cooperatively (``minievent.sleep``). ``block=True`` makes the epoll and green
 servers sleep with the real, blocking ``time.sleep`` instead: the outage of
 the lessons, a long call that holds the loop.
 
-The blocking and epoll servers run in a background OS thread. The green
+The blocking, threaded and epoll servers run in a background OS thread. The green
 server runs on the hub of the thread that starts it: it serves whenever that
 thread waits on the hub (``minievent.sleep``, ``fetch_many``, a green
 ``recv``...), and ``stop`` must be called from the same thread.
@@ -52,6 +55,7 @@ __all__ = [
     "ServerEvent",
     "ClientResult",
     "BlockingServer",
+    "ThreadedServer",
     "EpollServer",
     "GreenServer",
     "fetch_many",
@@ -178,11 +182,14 @@ class BlockingServer(_Server):
                 conn.close()
                 return
             self._emit("accept", client)
-            try:
-                with conn:
-                    self._serve(conn, client)
-            except OSError as e:
-                self._emit("error", client, repr(e))
+            self._handle(conn, client)
+
+    def _handle(self, conn: socket.socket, client: Any) -> None:
+        try:
+            with conn:
+                self._serve(conn, client)
+        except OSError as e:
+            self._emit("error", client, repr(e))
 
     def _serve(self, conn: socket.socket, client: Any) -> None:
         if not self._read_request(conn, client):  # blocks until the client sends something
@@ -206,6 +213,30 @@ class BlockingServer(_Server):
         self._thread.join(30)
         self._sock.close()
         self.address = None
+
+
+class ThreadedServer(BlockingServer):
+    """The blocking server's code, one OS thread per client: a slow one holds up only itself."""
+
+    name = "threaded"
+
+    def start(self) -> ThreadedServer:
+        self._workers: list[threading.Thread] = []
+        super().start()
+        return self
+
+    def _handle(self, conn: socket.socket, client: Any) -> None:
+        self._workers = [t for t in self._workers if t.is_alive()]
+        worker = threading.Thread(target=super()._handle, args=(conn, client),
+                                  name=f"ThreadedServer client {client[1]}", daemon=True)
+        self._workers.append(worker)
+        worker.start()
+
+    def stop(self) -> None:
+        """Stop accepting (as ``BlockingServer``), then wait for the clients still being served."""
+        super().stop()
+        for worker in self._workers:
+            worker.join(30)
 
 
 # ---------------------------------------------------------------- epoll
