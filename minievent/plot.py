@@ -25,6 +25,9 @@ __all__ = ["swimlanes", "heartbeat", "heartbeat_figure", "COLORS"]
 COLORS = {"running": "#1f77b4", "ready": "#ff7f0e", "waiting": "#d0d4d9"}
 _HEIGHT = {"running": 0.7, "ready": 0.7, "waiting": 0.25}
 _DRAW_ORDER = ("waiting", "ready", "running")  # running on top
+# The heartbeat picture's own colours, none of them one of the three states.
+_AGE = "#212529"  # the age-of-last-report line: near black
+_TASK = "#ece4ff"  # the long task's time: pale violet (it may run or wait: a green task waits)
 
 
 def _plt() -> Any:
@@ -132,7 +135,10 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
     The age climbs from 0 after each beat and drops back at the next one, so
     each tooth's height is the gap between two beats. Where it crosses
     ``service_down_time`` (the red line) the service is reported down, shaded
-    red. The long task is shaded orange; the interval is the dashed line.
+    red. The long task is shaded pale violet; the interval is the
+    dashed line. The line stops where the service stopped expecting to beat
+    (``result.service_end``): the rest of the run, until every part noticed,
+    is shaded grey, because no beat was due there.
     """
     import numpy as np
 
@@ -141,38 +147,41 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
     beats = list(result.beats)
     down_at = result.service_down_time
     end = max(result.duration, beats[-1] if beats else 0.0)
+    stop = end if result.service_end is None else min(max(result.service_end, beats[-1] if beats else 0.0), end)
     if result.task_start is not None and result.task_end is not None:
-        ax.axvspan(result.task_start, result.task_end, color="#ffe8cc", zorder=0,
+        ax.axvspan(result.task_start, result.task_end, color=_TASK, linewidth=0, zorder=0,
                    label=f"long task ({result.kind}, {result.task_seconds:g} s)")
+    if end - stop > end / 200:  # visible
+        ax.axvspan(stop, end, color=COLORS["waiting"], alpha=0.5, linewidth=0, zorder=0,
+                   label="service stopping: no beat due")
     ax.axhline(result.interval, color="#2b8a3e", linestyle="--", linewidth=1.2,
                label=f"interval ({result.interval:g} s)")
     ax.axhline(down_at, color="#c92a2a", linestyle="-", linewidth=1.5,
                label=f"service_down_time ({down_at:g} s)")
-    # The sawtooth: (b0, 0) -> (b1, gap1), (b1, 0) -> (b2, gap2), ... -> (end, age at the end)
+    # The sawtooth: (0, 0) -> (b0, b0), (b0, 0) -> (b1, gap1), ... (b_last, 0) -> (stop, its age then)
     xs: list[float] = []
     ys: list[float] = []
-    for b, nxt in zip(beats, [*beats[1:], end], strict=False):
-        xs += [b, nxt]
-        ys += [0.0, nxt - b]
+    for a, b in zip([0.0, *beats], [*beats, stop], strict=True):
+        xs += [a, b]
+        ys += [0.0, b - a]
     x, y = np.array(xs), np.array(ys)
-    ax.plot(x, y, color="#1f77b4", linewidth=1.5, zorder=3, label="age of the last report")
+    ax.plot(x, y, color=_AGE, linewidth=1.5, zorder=3, label="age of the last report")
     if result.down:
         ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color="#c92a2a", alpha=0.35,
                         zorder=2, label="reported DOWN")
     ax.plot(beats, [0.0] * len(beats), linestyle="none", marker="o", markersize=5, color="black",
             zorder=5, clip_on=False, label="beat (report_state ran)")
-    downtime = sum(max(0.0, g - down_at) for g in result.gaps)
-    for b, g in zip(beats, result.gaps, strict=False):
-        if g > down_at:  # point at the moment the scheduler gives up on the service
-            ax.annotate(f"reported down at {b + down_at:.1f} s", xy=(b + down_at, down_at),
-                        xytext=(b + down_at - 0.25 * (end / 10), down_at * 1.12), ha="right", fontsize="small",
+    for a, b in zip([0.0, *beats], [*beats, stop], strict=True):
+        if b - a > down_at:  # point at the moment the scheduler gives up on the service
+            ax.annotate(f"reported down at {a + down_at:.1f} s", xy=(a + down_at, down_at),
+                        xytext=(a + down_at - 0.25 * (end / 10), down_at * 1.12), ha="right", fontsize="small",
                         color="#c92a2a", arrowprops={"arrowstyle": "->", "color": "#c92a2a"})
             break
     ax.set_ylim(0, max([down_at, result.interval, *ys]) * 1.2)
     ax.set_xlim(0, end)
     ax.set_xlabel("time since the service started (s)")
     ax.set_ylabel("seconds since the last beat")
-    verdict = f"DOWN for {downtime:.1f} s" if result.down else "never down"
+    verdict = f"DOWN for {result.time_down:.1f} s" if result.down else "never down"
     ax.set_title(title or f"Heartbeat beside a {result.kind} task of {result.task_seconds:g} s, "
                           f"{result.fix or 'no fix'}, on {result.backend}: max gap {result.max_gap:.2f} s, {verdict}")
     ax.grid(alpha=0.3)

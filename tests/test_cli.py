@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -34,7 +35,15 @@ def test_heartbeat_prints_the_table_and_writes_picture_and_trace(tmp_path, capsy
 def test_a_fix_gives_an_up_service(capsys):
     assert main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.8", "--fix", "sleep0"]) == 0
     out = capsys.readouterr().out
-    assert "service    up" in out
+    assert re.search(r"^service +up$", out, re.M), out
+
+
+def test_a_healthy_run_reports_gaps_of_one_interval_not_the_silence_at_the_end(capsys):
+    assert main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.5", "--kind", "green"]) == 0
+    out = capsys.readouterr().out
+    gap = float(re.search(r"^max gap +([0-9.]+) s between two beats", out, re.M).group(1))
+    assert gap < 0.125, out
+    assert re.search(r"^at the end +[0-9.]+ s after the last beat, while the service was stopping", out, re.M), out
 
 
 def test_help_everywhere():

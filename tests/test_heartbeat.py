@@ -129,17 +129,60 @@ def test_result_fields_and_table():
     r = run(kind="green", task_seconds=0.3, duration=1.0)
     assert r.duration == pytest.approx(1.0, abs=0.3), "an explicit duration is kept"
     assert r.gaps == [b - a for a, b in zip(r.beats, r.beats[1:], strict=False)]
-    assert r.max_gap == max([*r.gaps, r.silence_at_end])
+    assert r.max_gap == max([r.beats[0], *r.gaps])
+    assert r.silence_at_end == pytest.approx(r.duration - r.beats[-1])
     text = r.table()
     for word in ("beats", "max gap", "up", "warnings", "minievent"):
         assert word in text
 
 
+def result(beats, duration, service_end=None, interval=1.0, down_time=6.0):
+    return heartbeat.HeartbeatResult(interval=interval, task_seconds=8.0, kind="cpu", fix=None, backend="minievent",
+                                     service_down_time=down_time, duration=duration, task_at=2.5, beats=beats,
+                                     service_end=service_end)
+
+
+def test_max_gap_is_between_beats_not_the_silence_after_the_last_one():
+    # Every beat on time; the run ended 1.5 intervals after the last beat because the
+    # greenthreads noticed the deadline late. The old definition reported 1.5 here.
+    r = result([0.0, 1.0, 2.0, 3.0, 4.0], duration=5.5, service_end=5.0)
+    assert r.max_gap == 1.0
+    assert r.silence_at_end == 5.5 - 4.0 and r.silence_expected == 1.0
+    assert not r.down and r.time_down == 0.0
+
+
+def test_the_wait_for_the_first_beat_is_a_gap():
+    r = result([3.5, 4.5], duration=5.0)
+    assert r.max_gap == 3.5
+
+
 def test_a_service_silent_until_the_end_of_the_run_was_down():
-    r = heartbeat.HeartbeatResult(interval=1.0, task_seconds=8.0, kind="cpu", fix=None, backend="minievent",
-                                  service_down_time=6.0, duration=12.0, task_at=2.5, beats=[0.0, 1.0, 2.0])
-    assert max(r.gaps) == 1.0
-    assert r.silence_at_end == 10.0 and r.max_gap == 10.0 and r.down
+    r = result([0.0, 1.0, 2.0], duration=12.0)
+    assert max(r.gaps) == 1.0 and r.max_gap == 1.0, "the silence is not a gap between beats"
+    assert r.silence_at_end == 10.0 and r.silence_expected == 10.0
+    assert r.down and r.time_down == pytest.approx(4.0)
+    assert "DOWN" in r.table() and "still expected to beat" in r.table()
+
+
+def test_silence_counts_only_while_the_service_was_still_expected_to_beat():
+    # Starved from 2 s on; the service meant to stop at 7 s, a task ran on until 12 s:
+    # 5 s of expected silence < 6 s: never down, although the run was silent for 10 s.
+    r = result([0.0, 1.0, 2.0], duration=12.0, service_end=7.0)
+    assert r.silence_at_end == 10.0 and r.silence_expected == 5.0
+    assert not r.down
+    r = result([0.0, 1.0, 2.0], duration=12.0, service_end=9.0)
+    assert r.down and r.time_down == pytest.approx(1.0)
+
+
+def test_a_green_task_gives_gaps_of_one_interval():
+    # The defect of issue 10: this run reported a max gap of 0.146 s (the silence until
+    # the run ended) while the longest gap between two beats was 0.101 s.
+    r = heartbeat.run(interval=0.1, task_seconds=0.5, kind="green", record=False)
+    assert r.max_gap == pytest.approx(0.1, abs=0.025), r.gaps
+    assert r.service_end is not None and r.service_end <= r.duration
+    assert 0 < r.silence_expected <= r.max_gap + 0.03
+    assert not r.down
+    assert f"{r.max_gap:.2f} s between two beats" in r.table()
 
 
 def test_the_run_lasts_until_the_heartbeat_beat_again_after_the_task():

@@ -107,6 +107,31 @@ def test_heartbeat_plot_of_a_healthy_run_says_so():
     assert "never down" in ax.get_title()
 
 
+def age_line(ax):
+    (saw,) = [line for line in ax.get_lines() if line.get_label() == "age of the last report"]
+    return saw.get_xdata(), saw.get_ydata()
+
+
+def test_a_healthy_run_never_shows_the_age_above_the_interval():
+    # The run ended 1.5 intervals after the last beat; the service had stopped at 5.0 s.
+    r = heartbeat.HeartbeatResult(interval=1.0, task_seconds=3.0, kind="green", fix=None, backend="minievent",
+                                  service_down_time=6.0, duration=5.5, task_at=2.5,
+                                  beats=[0.0, 1.0, 2.0, 3.0, 4.0], task_start=2.5, task_end=3.5, service_end=5.0)
+    ax = plot.heartbeat(r)
+    xs, ys = age_line(ax)
+    assert max(ys) == pytest.approx(1.0) and max(xs) == pytest.approx(5.0), "the line stops at the service's end"
+    assert ax.get_xlim()[1] == pytest.approx(5.5)
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    assert "no beat due" in legend
+    assert "max gap 1.00 s" in ax.get_title()
+
+
+def test_a_real_healthy_run_is_drawn_under_the_interval():
+    r = heartbeat.run(interval=0.1, task_seconds=0.5, kind="green", record=False)
+    _xs, ys = age_line(plot.heartbeat(r))
+    assert max(ys) == pytest.approx(r.max_gap) and max(ys) < 0.125, r.beats
+
+
 def test_heartbeat_figure_writes_a_png(late, tmp_path):
     path = tmp_path / "hb.png"
     fig = plot.heartbeat_figure(late, path)

@@ -77,6 +77,9 @@ class HeartbeatResult:
     task_end: float | None = None
     #: the recording (minievent, threads, asyncio backends; None for eventlet or record=False)
     timeline: Timeline | None = None
+    #: when the service stopped expecting to beat (its deadline), in seconds since it started;
+    #: None: the end of the run. The run itself ends a little later, when every part has noticed.
+    service_end: float | None = None
 
     @property
     def gaps(self) -> list[float]:
@@ -84,34 +87,63 @@ class HeartbeatResult:
         return [b - a for a, b in zip(self.beats, self.beats[1:], strict=False)]
 
     @property
+    def max_gap(self) -> float:
+        """The longest wait for a beat: between two beats, or from the start to the first one.
+
+        The silence after the last beat is not a gap (the run ends only when a
+        greenthread notices the deadline, up to an interval or so later): see
+        ``silence_at_end``. A run without a single beat has ``max_gap`` = its duration.
+        """
+        if not self.beats:
+            return self.duration
+        return max(self.beats[0], *self.gaps)
+
+    @property
     def silence_at_end(self) -> float:
-        """Seconds from the last beat to the end of the run (a service silent to the end was down too)."""
+        """Seconds from the last beat to the end of the run."""
         return self.duration - self.beats[-1] if self.beats else self.duration
 
     @property
-    def max_gap(self) -> float:
-        """The longest the scheduler went without hearing from the service."""
-        return max([*self.gaps, self.silence_at_end])
+    def silence_expected(self) -> float:
+        """The part of ``silence_at_end`` during which the service was still expected to beat."""
+        end = self.duration if self.service_end is None else min(self.service_end, self.duration)
+        return max(0.0, end - self.beats[-1]) if self.beats else end
 
     @property
     def down(self) -> bool:
-        """True if the scheduler would have called the service down at some point."""
-        return self.max_gap > self.service_down_time
+        """True if the scheduler would have called the service down at some point.
+
+        A gap longer than ``service_down_time``, or a service that went silent
+        for longer than that while it was still expected to beat (starved to the end).
+        """
+        return max(self.max_gap, self.silence_expected) > self.service_down_time
+
+    @property
+    def time_down(self) -> float:
+        """Seconds the scheduler would have shown the service as down, in total."""
+        waits = [*([self.beats[0]] if self.beats else []), *self.gaps, self.silence_expected]
+        return sum(max(0.0, w - self.service_down_time) for w in waits)
 
     def table(self) -> str:
         """A short plain-text summary, as the command line prints it."""
         task = (f"{self.task_start:.2f}..{self.task_end:.2f} s" if self.task_start is not None
                 and self.task_end is not None else "-")
+        if self.silence_expected > self.service_down_time:
+            tail = f"{self.silence_at_end:.2f} s after the last beat, silent while still expected to beat: DOWN"
+        else:
+            tail = f"{self.silence_at_end:.2f} s after the last beat, while the service was stopping (not a gap)"
         rows = [
             ("backend", self.backend),
             ("long task", f"{self.kind}, {self.task_seconds:g} s, fix={self.fix or 'none'} (ran {task})"),
             ("interval", f"{self.interval:g} s (down after {self.service_down_time:g} s without a beat)"),
             ("beats", str(len(self.beats))),
-            ("max gap", f"{self.max_gap:.2f} s ({self.max_gap / self.interval:.1f}x the interval)"),
-            ("service", "DOWN" if self.down else "up"),
-            ("warnings", str(len(self.warnings))),
+            ("max gap", f"{self.max_gap:.2f} s between two beats ({self.max_gap / self.interval:.1f}x the interval)"),
+            ("at the end", tail),
+            ("service", f"DOWN for {self.time_down:.2f} s" if self.down else "up"),
+            ("warnings", f"{len(self.warnings)} (\"run outlasted interval\" lines: report_state itself ran long; "
+                         "a beat held up by another task logs none)"),
         ]
-        lines = [f"{k:<10} {v}" for k, v in rows]
+        lines = [f"{k:<11} {v}" for k, v in rows]
         lines += [f"  {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -307,6 +339,7 @@ def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
         t.join()
     out["warnings"] = looping.warnings
     out["duration"] = clock() - t0
+    out["service_end"] = end() - t0
     return out
 
 
@@ -429,6 +462,7 @@ def _run_threads(p: dict) -> dict:
     out["warnings"] = looping.warnings
     out["timeline"] = tl
     out["duration"] = clock() - t0
+    out["service_end"] = end() - t0
     return out
 
 
@@ -532,6 +566,7 @@ def _run_asyncio(p: dict) -> dict:
             await asyncio.gather(heartbeat(), periodic_tasks())
         warnings.extend(looping.warnings)
         out["duration"] = clock() - t0
+        out["service_end"] = end() - t0
 
     if tl is not None:
         tl.start(greenlets=False)  # spans only: the event loop has no greenlets
@@ -590,5 +625,5 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
         interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix, backend=backend,
         service_down_time=float(service_down_time), duration=out["duration"], task_at=float(task_at),
         beats=out["beats"], warnings=list(out["warnings"]), task_start=out["task_start"],
-        task_end=out["task_end"], timeline=out["timeline"],
+        task_end=out["task_end"], timeline=out["timeline"], service_end=out["service_end"],
     )
