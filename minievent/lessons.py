@@ -35,8 +35,8 @@ NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_TIMEOUT = 120
 
 
-def check(prediction: Any, measured: Any, solution: Any, why: str, tolerance: float = 0.0) -> bool:
-    """Judge a "predict, then run" exercise; print the verdict and why; return whether it was right.
+def check(prediction: Any, measured: Any, solution: Any, why: str, tolerance: float = 0.0) -> None:
+    """Judge a "predict, then run" exercise: print whether the prediction was right, and why.
 
     ``measured`` is what the experiment just gave; ``solution`` is the lesson's
     own answer, and it must match ``measured`` (else ``AssertionError``: the
@@ -55,13 +55,10 @@ def check(prediction: Any, measured: Any, solution: Any, why: str, tolerance: fl
                              "the behaviour this exercise teaches has changed")
     if prediction is None:
         print(f"No prediction yet. The answer: {solution!r}. Why: {why}")
-        return False
-    right = same(prediction, measured)
-    if right:
+    elif same(prediction, measured):
         print(f"Right: {prediction!r}. {why}")
     else:
         print(f"Not quite: you predicted {prediction!r}; the run gave {measured!r}. {why}")
-    return right
 
 
 def lessons(directory: Path = NOTEBOOK_DIR) -> list[Path]:
