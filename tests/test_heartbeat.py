@@ -8,6 +8,7 @@ about 0.75 s; a remedy keeps every gap under 1.5 intervals.
 from __future__ import annotations
 
 import importlib.util
+import os
 
 import pytest
 
@@ -120,6 +121,37 @@ def test_eventlet_with_sleep0_is_on_time():
     assert_on_time(run(kind="cpu", fix="sleep0", backend="eventlet"))
 
 
+needs_gevent = pytest.mark.skipif(importlib.util.find_spec("gevent") is None and not os.environ.get("CI"),
+                                  reason="gevent is not installed (pip install gevent, or the test extra)")
+
+
+@needs_gevent
+@pytest.mark.parametrize("kind", ["cpu", "blocking"])
+def test_gevent_behaves_like_minievent(kind):
+    mine = run(kind=kind, record=False)
+    theirs = run(kind=kind, backend="gevent")
+    assert theirs.backend == "gevent" and theirs.timeline is None
+    assert_late(theirs)
+    assert theirs.max_gap == pytest.approx(mine.max_gap, rel=0.15)
+
+
+@needs_gevent
+@pytest.mark.parametrize("kind, fix", [("blocking", "tpool"), ("cpu", "thread")])
+def test_gevent_with_a_fix_is_on_time(kind, fix):
+    assert_on_time(run(kind=kind, fix=fix, backend="gevent"))
+
+
+@needs_gevent
+def test_gevent_sleep0_keeps_the_service_up_but_runs_timers_late():
+    # gevent.sleep(0) runs the other ready greenlets but not the loop's timers: gevent
+    # runs its callbacks for up to 50 at a time before it looks at the clock (its docs:
+    # "this greenlet may be scheduled again before the event loop cycles"). A sleep(0)
+    # every 5 ms lets the heartbeat's timer fire only every ~0.25 s: up, but late.
+    r = run(kind="cpu", fix="sleep0", backend="gevent")
+    assert not r.down, r.gaps
+    assert r.max_gap < TASK - INTERVAL, r.gaps
+
+
 def test_record_false_keeps_no_timeline():
     r = run(kind="green", record=False, task_seconds=0.1)
     assert r.timeline is None
@@ -201,11 +233,34 @@ def test_the_run_lasts_until_the_heartbeat_beat_again_after_the_task():
         ({"backend": "threads", "fix": "sleep0"}, "threads"),
         ({"task_seconds": -1}, "task_seconds"),
         ({"service_down_time": -1}, "service_down_time"),
+        ({"interval": float("inf")}, "interval must be a finite"),
+        ({"task_seconds": float("nan")}, "task_seconds must be a finite"),
+        ({"duration": float("inf")}, "duration"),
+        ({"service_down_time": float("nan")}, "service_down_time"),
+        ({"task_at": -0.5}, "task_at"),
     ],
 )
 def test_bad_arguments(kw, message):
     with pytest.raises(ValueError, match=message):
         heartbeat.run(**kw)
+
+
+def test_a_number_of_the_wrong_type_is_a_type_error():
+    with pytest.raises(TypeError, match="interval"):
+        heartbeat.run(interval="1")
+
+
+def test_the_parameters_are_a_typed_dataclass():
+    import dataclasses
+    import typing
+
+    fields = typing.get_type_hints(heartbeat.Params)
+    assert {"interval", "task_seconds", "kind", "fix", "duration", "task_at", "record", "extend"} <= set(fields)
+    assert fields["interval"] is float and fields["record"] is bool
+    p = heartbeat.Params(interval=0.1, task_seconds=0.2, kind="cpu", fix=None, duration=1.0, task_at=0.25)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.interval = 2.0
+    assert heartbeat.Params(**dataclasses.asdict(p)) == p, "it crosses to a subprocess as JSON and back"
 
 
 # ---------------------------------------------------------------- the looping call itself

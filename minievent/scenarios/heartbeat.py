@@ -20,8 +20,11 @@ the GIL: the real ``time.sleep``, standing for libvirt or a C database driver)
 or ``"green"`` (a green sleep, standing for green I/O). The ``fix`` is one of
 the field remedies: ``"sleep0"`` (yield every few ms), ``"tpool"`` (run the
 task in a real thread), ``"thread"`` (run the heartbeat in a native thread).
-The same service runs on ``backend`` minievent, eventlet (in a subprocess, so
-that its hub never meets minievent's), plain threads, or asyncio.
+The same service runs on ``backend`` minievent, eventlet or gevent (each in a
+subprocess, so that its hub never meets minievent's), plain threads, or asyncio.
+On gevent, ``sleep(0)`` runs the other ready greenlets but not the loop's
+timers (gevent looks at the clock only every 50 callbacks), so ``fix="sleep0"``
+keeps the service up there but its beats come about 0.25 s late.
 
     >>> r = run(interval=0.2, task_seconds=1.0, kind="cpu")
     >>> r.max_gap > 1.0, r.down
@@ -33,27 +36,56 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import json
+import math
 import os
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..timeline import Timeline
 
-__all__ = ["run", "HeartbeatResult", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
+__all__ = ["run", "Params", "HeartbeatResult", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
 
 KINDS = ("cpu", "blocking", "green")
 FIXES = (None, "sleep0", "tpool", "thread")
-BACKENDS = ("minievent", "threads", "asyncio", "eventlet")
+BACKENDS = ("minievent", "threads", "asyncio", "eventlet", "gevent")
+#: Backends that run in a subprocess of their own (their hub must not meet minievent's); they record nothing.
+SUBPROCESS_BACKENDS = ("eventlet", "gevent")
 
 #: With fix="sleep0" the long task yields this often (seconds).
 YIELD_EVERY = 0.005
 
 clock = time.monotonic
+
+
+# ---------------------------------------------------------------- the parameters
+@dataclass(frozen=True)
+class Params:
+    """One run's parameters, checked by ``run()``; every backend reads the same fields.
+
+    Plain numbers and strings only, so that a subprocess backend gets them as JSON.
+    """
+
+    #: seconds between two report_state calls (nova's report_interval, scaled down)
+    interval: float
+    #: length of the long periodic task, seconds
+    task_seconds: float
+    #: "cpu", "blocking" or "green": what the long task does (see KINDS)
+    kind: str
+    #: None, "sleep0", "tpool" or "thread": the remedy applied (see FIXES)
+    fix: str | None
+    #: seconds the service runs (its deadline); moved later if ``extend`` and the task overran
+    duration: float
+    #: when the long task starts, seconds after the service started
+    task_at: float
+    #: keep a Timeline (backends that can record)
+    record: bool = True
+    #: True when the caller gave no duration: the deadline follows the task's real end
+    extend: bool = False
 
 
 # ---------------------------------------------------------------- the result
@@ -75,7 +107,7 @@ class HeartbeatResult:
     warnings: list[str] = field(default_factory=list)
     task_start: float | None = None
     task_end: float | None = None
-    #: the recording (minievent, threads, asyncio backends; None for eventlet or record=False)
+    #: the recording (minievent, threads, asyncio backends; None for eventlet, gevent or record=False)
     timeline: Timeline | None = None
     #: when the service stopped expecting to beat (its deadline), in seconds since it started;
     #: None: the end of the run. The run itself ends a little later, when every part has noticed.
@@ -223,10 +255,10 @@ class _Deadline:
     heartbeat has had a chance to beat again.
     """
 
-    def __init__(self, t0: float, p: dict) -> None:
-        self.at = t0 + p["duration"]
-        self.extend = p["extend"]
-        self.interval = p["interval"]
+    def __init__(self, t0: float, p: Params) -> None:
+        self.at = t0 + p.duration
+        self.extend = p.extend
+        self.interval = p.interval
 
     def __call__(self) -> float:
         return self.at
@@ -264,15 +296,24 @@ class _Rec:
 
 # ---------------------------------------------------------------- green backends
 class _GreenOps:
-    """The handful of eventlet-style calls the service needs, from minievent or eventlet."""
+    """The handful of eventlet-style calls the service needs, from minievent, eventlet or gevent."""
 
     def __init__(self, name: str) -> None:
         self.name = name
+        self.wait: Callable[[Any], Any] = lambda gt: gt.wait()
         if name == "eventlet":
             import eventlet
             import eventlet.tpool
 
             self.spawn, self.sleep, self.execute = eventlet.spawn, eventlet.sleep, eventlet.tpool.execute
+        elif name == "gevent":
+            import gevent
+
+            def execute(fn: Callable[..., Any], *args: Any) -> Any:
+                return gevent.get_hub().threadpool.apply(fn, args)  # gevent's tpool: a thread, the hub goes on
+
+            self.spawn, self.sleep, self.execute = gevent.spawn, gevent.sleep, execute
+            self.wait = lambda gt: gt.get()  # get(), not join(): an error in the greenlet is raised here
         else:
             import minievent
             from minievent import tpool
@@ -280,8 +321,8 @@ class _GreenOps:
             self.spawn, self.sleep, self.execute = minievent.spawn, minievent.sleep, tpool.execute
 
 
-def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
-    interval, kind, fix = p["interval"], p["kind"], p["fix"]
+def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None) -> dict:
+    interval, kind, fix = p.interval, p.kind, p.fix
     rec = _Rec(tl)
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
     t0 = clock()
@@ -304,7 +345,7 @@ def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
         looping.run_until(end, sleep)
 
     def long_task() -> None:
-        seconds = p["task_seconds"]
+        seconds = p.task_seconds
         yield_ = (lambda: ops.sleep(0)) if fix == "sleep0" else None
         if kind == "green":
             ops.sleep(seconds)
@@ -323,7 +364,7 @@ def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
             block_for(seconds, yield_)
 
     def periodic_tasks() -> None:
-        _periodic(ops.sleep, long_task, out, t0, end, interval, p["task_at"])
+        _periodic(ops.sleep, long_task, out, t0, end, interval, p.task_at)
 
     threads = []
     if fix == "thread":
@@ -334,7 +375,7 @@ def _run_green(ops: _GreenOps, p: dict, tl: Timeline | None) -> dict:
         gts = [ops.spawn(heartbeat)]
     gts.append(ops.spawn(periodic_tasks))
     for gt in gts:
-        gt.wait()
+        ops.wait(gt)
     for t in threads:
         t.join()
     out["warnings"] = looping.warnings
@@ -373,8 +414,8 @@ def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: 
             next_run += interval
 
 
-def _run_minievent(p: dict) -> dict:
-    tl = Timeline() if p["record"] else None
+def _run_minievent(p: Params) -> dict:
+    tl = Timeline() if p.record else None
     if tl is not None:
         tl.start()
     try:
@@ -386,43 +427,42 @@ def _run_minievent(p: dict) -> dict:
     return out
 
 
-def _run_eventlet(p: dict) -> dict:
-    # In a subprocess: eventlet's hub and minievent's must not share a thread
-    # (and eventlet, once imported, likes to patch things).
-    if importlib.util.find_spec("eventlet") is None:
-        raise ValueError("backend 'eventlet' needs eventlet installed (pip install eventlet)")
+def _run_subprocess(p: Params, backend: str) -> dict:
+    # In a subprocess: eventlet's or gevent's hub and minievent's must not share a
+    # thread (and eventlet, once imported, likes to patch things).
+    if importlib.util.find_spec(backend) is None:
+        raise ValueError(f"backend {backend!r} needs {backend} installed (pip install {backend})")
     env = dict(os.environ)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("EVENTLET_NO_GREENDNS", "yes")
-    args = {k: v for k, v in p.items() if k != "record"}
     proc = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", "from minievent.scenarios.heartbeat import _child; _child()",
-         json.dumps(args)],
-        capture_output=True, text=True, env=env, timeout=p["duration"] * 3 + 60,
+         backend, json.dumps(asdict(replace(p, record=False)))],
+        capture_output=True, text=True, env=env, timeout=p.duration * 3 + p.task_seconds + 60,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"the eventlet run failed:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(f"the {backend} run failed:\n{proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     out["timeline"] = None
     return out
 
 
 def _child() -> None:
-    """Entry point of the eventlet subprocess: run, print the result as JSON."""
-    p = json.loads(sys.argv[1])
-    out = _run_green(_GreenOps("eventlet"), p, None)
+    """Entry point of the eventlet or gevent subprocess: run, print the result as JSON."""
+    backend, p = sys.argv[1], Params(**json.loads(sys.argv[2]))
+    out = _run_green(_GreenOps(backend), p, None)
     print(json.dumps(out))
 
 
 # ---------------------------------------------------------------- threads
-def _run_threads(p: dict) -> dict:
+def _run_threads(p: Params) -> dict:
     # Every part in its own OS thread, as services do once off eventlet. The
     # GIL is handed over every 5 ms, so even a pure-Python task can't starve
     # the heartbeat for long.
-    tl = Timeline() if p["record"] else None
+    tl = Timeline() if p.record else None
     rec = _Rec(tl)
-    interval, kind = p["interval"], p["kind"]
+    interval, kind = p.interval, p.kind
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
     t0 = clock()
     end = _Deadline(t0, p)
@@ -440,15 +480,15 @@ def _run_threads(p: dict) -> dict:
     def long_task() -> None:
         start = clock()
         if kind == "cpu":
-            compute_for(p["task_seconds"])
+            compute_for(p.task_seconds)
         else:
-            time.sleep(p["task_seconds"])
+            time.sleep(p.task_seconds)
         rec.ran("periodic_tasks", start, f"long task ({kind})")
 
     looping = FixedIntervalLoopingCall(report_state, interval, hb_sleep)
     threads = [
         threading.Thread(target=looping.run_until, args=(end,), name="heartbeat", daemon=True),
-        threading.Thread(target=_periodic, args=(pt_sleep, long_task, out, t0, end, interval, p["task_at"]),
+        threading.Thread(target=_periodic, args=(pt_sleep, long_task, out, t0, end, interval, p.task_at),
                          name="periodic_tasks", daemon=True),
     ]
     if tl is not None:
@@ -493,13 +533,13 @@ def _run_in_own_loop(main: Callable[[], Any]) -> None:
         raise error[0]
 
 
-def _run_asyncio(p: dict) -> dict:
+def _run_asyncio(p: Params) -> dict:
     # The same service as coroutines: await is the only place a coroutine
     # yields, so a long synchronous task holds the event loop exactly as a
     # greenthread holds the hub.
-    tl = Timeline() if p["record"] else None
+    tl = Timeline() if p.record else None
     rec = _Rec(tl)
-    interval, kind, fix, seconds = p["interval"], p["kind"], p["fix"], p["task_seconds"]
+    interval, kind, fix, seconds = p.interval, p.kind, p.fix, p.task_seconds
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
     warnings: list[str] = []
 
@@ -545,7 +585,7 @@ def _run_asyncio(p: dict) -> dict:
                 for task in (_short_task, _short_task):
                     task()
                     await asyncio.sleep(0)
-                if not long_done and clock() - t0 >= p["task_at"]:
+                if not long_done and clock() - t0 >= p.task_at:
                     long_done = True
                     out["task_start"] = clock() - t0
                     await long_task()
@@ -581,6 +621,14 @@ def _run_asyncio(p: dict) -> dict:
 
 
 # ---------------------------------------------------------------- the entry point
+def _check_seconds(name: str, value: Any, zero: bool = False) -> None:
+    # inf or NaN would make a run that never ends, or compares false with every deadline.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero):
+        raise ValueError(f"{name} must be a finite number of seconds {'>= 0' if zero else '> 0'}, not {value!r}")
+
+
 def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix: str | None = None,
         backend: str = "minievent", service_down_time: float | None = None, record: bool = True,
         duration: float | None = None, task_at: float | None = None) -> HeartbeatResult:
@@ -591,10 +639,8 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
     long task starts, half-way between two beats. ``record`` keeps a
     ``Timeline`` in ``result.timeline`` where the backend allows.
     """
-    if not isinstance(interval, (int, float)) or interval <= 0:
-        raise ValueError(f"interval must be a positive number of seconds, not {interval!r}")
-    if not isinstance(task_seconds, (int, float)) or task_seconds < 0:
-        raise ValueError(f"task_seconds must be >= 0, not {task_seconds!r}")
+    _check_seconds("interval", interval)
+    _check_seconds("task_seconds", task_seconds, zero=True)
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if fix == "none":
@@ -607,20 +653,20 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
         raise ValueError("the threads backend needs no fix: every part already has its own thread")
     if service_down_time is None:
         service_down_time = 6 * interval
-    if service_down_time <= 0:
-        raise ValueError("service_down_time must be positive")
+    _check_seconds("service_down_time", service_down_time)
     if task_at is None:
         task_at = 2.5 * interval
+    _check_seconds("task_at", task_at, zero=True)
     extend = duration is None
     if duration is None:
         duration = task_at + task_seconds + 3 * interval
-    if duration <= 0:
-        raise ValueError("duration must be positive")
-    p = {"interval": float(interval), "task_seconds": float(task_seconds), "kind": kind, "fix": fix,
-         "duration": float(duration), "task_at": float(task_at), "record": bool(record), "extend": extend}
-    runner = {"minievent": _run_minievent, "eventlet": _run_eventlet, "threads": _run_threads,
-              "asyncio": _run_asyncio}[backend]
-    out = runner(p)
+    _check_seconds("duration", duration)
+    p = Params(interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix,
+               duration=float(duration), task_at=float(task_at), record=bool(record), extend=extend)
+    if backend in SUBPROCESS_BACKENDS:
+        out = _run_subprocess(p, backend)
+    else:
+        out = {"minievent": _run_minievent, "threads": _run_threads, "asyncio": _run_asyncio}[backend](p)
     return HeartbeatResult(
         interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix, backend=backend,
         service_down_time=float(service_down_time), duration=out["duration"], task_at=float(task_at),
