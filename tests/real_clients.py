@@ -1,0 +1,79 @@
+"""The client side of test_real_stack.py: real client libraries, run under ``monkey_patch()`` in a child.
+
+``python tests/real_clients.py CASE ARG...`` patches first (as a real eventlet
+program does, before it imports anything else), then runs ``CASE``: 50
+greenthreads, each one operation with 0.15 s of latency on the server's side.
+It prints one JSON line: how long the 50 took, every reply, and what the case
+counted. The parent test asserts on it. Every library is imported *inside*
+its case, after patching: imported earlier, it would have kept the real
+``socket``, ``threading`` and ``ssl`` names.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+N = 50
+LATENCY = 0.15
+
+
+def concurrently(op: Callable[[int], Any], n: int = N) -> dict:
+    """Run ``op(0..n-1)`` in n greenthreads; how long all took and what each returned, in order."""
+    import minievent
+
+    t0 = time.monotonic()
+    replies = list(minievent.GreenPool(n).imap(op, range(n)))
+    return {"elapsed": time.monotonic() - t0, "replies": replies}
+
+
+def case_urllib(port: str) -> dict:
+    import urllib.request
+
+    def get(i: int) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/u/{i}", timeout=30) as r:
+            return r.read().decode()
+
+    return concurrently(get)
+
+
+def case_redis(url: str, kind: str) -> dict:
+    import redis
+
+    def run(max_connections: int) -> dict:
+        # BlockingConnectionPool: a greenthread that finds all connections busy waits
+        # for one (a queue.LifoQueue); ConnectionPool makes one more instead.
+        pool_class = redis.BlockingConnectionPool if kind == "blocking" else redis.ConnectionPool
+        pool = pool_class.from_url(url, max_connections=max_connections, decode_responses=True,
+                                   **({"timeout": 30} if kind == "blocking" else {}))
+        r = redis.Redis(connection_pool=pool)
+        tag = f"{time.time_ns()}-{kind}-{max_connections}"
+
+        def op(i: int) -> list:
+            # BLPOP on an empty list with a 0.15 s timeout: the server holds the reply for
+            # 0.15 s, and serves other clients meanwhile. Then a round trip with a value
+            # only this greenthread knows.
+            empty = r.blpop([f"minievent:empty:{tag}:{i}"], timeout=LATENCY)
+            r.set(f"minievent:{tag}:{i}", f"value {i}", ex=60)
+            return [empty, r.get(f"minievent:{tag}:{i}")]
+
+        out = concurrently(op)
+        out["connections"] = len(pool._connections) if kind == "blocking" else pool._created_connections
+        pool.disconnect()
+        return out
+
+    out = run(N)
+    if kind == "blocking":
+        out["narrow"] = run(10)  # 50 greenthreads on 10 connections: they wait in the pool
+    return out
+
+
+if __name__ == "__main__":
+    import minievent
+
+    minievent.monkey_patch()
+    case, *args = sys.argv[1:]
+    print(json.dumps(globals()[f"case_{case}"](*args)))

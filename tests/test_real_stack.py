@@ -1,0 +1,115 @@
+"""Real client libraries against real servers, under monkey_patch(): correct, and concurrent.
+
+Each case runs tests/real_clients.py in a child process (patching must not leak
+into this one): 50 greenthreads, one operation each, every one with 0.15 s of
+latency on the server's side. One after another that would be 7.5 s; green, it
+is about one latency. The bound is generous (the machine is shared) but far
+from serial, and every reply is checked.
+
+The HTTP(S) servers are threads of this (unpatched) process. redis and MariaDB
+are the real servers: ``. .ci/services.sh`` starts them and exports
+MINIEVENT_REDIS_URL and MINIEVENT_MYSQL_URL. Without them a test skips and says
+so; under CI (CI=true) it fails instead.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N, LATENCY = 50, 0.15
+#: 50 concurrent operations must finish well before this (serial: 7.5 s).
+BOUND = 1.5
+
+
+def need_server(var: str, what: str) -> str:
+    """The address in ``var``; without it, skip locally (saying what to start) and fail under CI."""
+    value = os.environ.get(var)
+    if value:
+        return value
+    message = (f"needs {what} ({var} unset): apt-get install -y redis-server mariadb-server openssl, "
+               f"then `. .ci/services.sh`")
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message + " -- CI must run every real-server test")
+    pytest.skip(message)
+
+
+def run_case(case: str, *args: str, timeout: float = 60) -> dict:
+    """Run one case of real_clients.py in a fresh, patched interpreter; its JSON result."""
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "real_clients.py"), case, *args],
+                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def assert_concurrent(out: dict, rounds: int = 1) -> None:
+    """``rounds`` latencies at least (the server really waited), far less than serial."""
+    assert out["elapsed"] >= rounds * LATENCY * 0.9, out["elapsed"]
+    assert out["elapsed"] < BOUND * rounds, f"{out['elapsed']:.2f} s for {N} (serial: {N * LATENCY:.1f} s)"
+
+
+# ---------------------------------------------------------------- HTTP(S) servers in threads
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; every GET answers its own path after 0.15 s."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.peers.add(self.client_address)
+
+    def do_GET(self) -> None:
+        time.sleep(LATENCY)
+        body = f"reply to {self.path}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve_http():
+    class Server(http.server.ThreadingHTTPServer):
+        request_queue_size = 128  # 50 clients connect at once
+        daemon_threads = True
+
+    srv = Server(("127.0.0.1", 0), SlowHandler)
+    srv.peers = set()  # client addresses: one per connection made
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    return srv, t
+
+
+@pytest.fixture
+def http_server():
+    srv, t = serve_http()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    t.join(10)
+
+
+def test_urllib(http_server):
+    out = run_case("urllib", str(http_server.server_address[1]))
+    assert out["replies"] == [f"reply to /u/{i}" for i in range(N)]
+    assert len(http_server.peers) == N  # urllib: a connection per request
+    assert_concurrent(out)
+
+
+# ---------------------------------------------------------------- redis and MariaDB
+def test_redis_connection_pool():
+    url = need_server("MINIEVENT_REDIS_URL", "redis-server")
+    out = run_case("redis", url, "plain")
+    assert out["replies"] == [[None, f"value {i}"] for i in range(N)]
+    assert_concurrent(out)
