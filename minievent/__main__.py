@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="seconds to run (default: until 3 intervals after the task)")
     hb.add_argument("--plot", metavar="PNG", help="write the picture here (needs matplotlib)")
     hb.add_argument("--trace", metavar="JSON", help="write a Chrome trace here (Perfetto, chrome://tracing)")
+    from .trace import add_parser  # python -m minievent trace script.py: minievent/trace.py
+
+    add_parser(sub, _positive)
     return parser
 
 
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.error("choose a command: heartbeat")
     try:
-        return _heartbeat(args)
+        return getattr(args, "handler", _heartbeat)(args)
     except (ValueError, OSError) as e:
         # Wrong combinations, unwritable paths: one clear line, no traceback.
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)

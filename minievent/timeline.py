@@ -275,18 +275,19 @@ class Timeline:
         # server -- gets "name#2", and so on, in order of first appearance.
         name = self._names.get(key)
         if name is None:
-            if key is _HUB:
-                base = "hub"
-            elif isinstance(key, GreenThread):
-                base = str(key.name)
-            elif key is self._main_g:
-                base = "main"
-            else:
-                base = "greenlet"
+            base = self._base_name(key)
             n = self._name_count.get(base, 0) + 1
             self._name_count[base] = n
             name = self._names[key] = base if n == 1 else f"{base}#{n}"
         return name
+
+    def _base_name(self, key: Any) -> str:
+        """A lane's name before de-duplication (the hook a capture of another loop overrides)."""
+        if key is _HUB:
+            return "hub"
+        if isinstance(key, GreenThread):
+            return str(key.name)
+        return "main" if key is self._main_g else "greenlet"
 
     # ------------------------------------------------------------ hooks (hot)
     def _make_tracer(self, prev: Any) -> Any:
@@ -683,9 +684,16 @@ class Timeline:
 
 
 @contextlib.contextmanager
-def record(cap: int = DEFAULT_CAP) -> Iterator[Timeline]:
-    """Record this OS thread's hub until the ``with`` block ends: ``with minievent.record() as tl:``."""
-    tl = Timeline(cap)
+def record(cap: int = DEFAULT_CAP, loop: Any = None) -> Iterator[Timeline]:
+    """Record this OS thread's hub until the ``with`` block ends: ``with minievent.record() as tl:``.
+
+    ``loop="eventlet"``, ``"gevent"`` or ``"asyncio"`` records a program on that
+    library instead (``minievent.foreign``); None: minievent, unless eventlet's
+    or gevent's hub already runs this thread or has monkey-patched it.
+    """
+    from .foreign import timeline_for  # (it builds on this module)
+
+    tl = timeline_for(loop, cap)
     tl.start()
     try:
         yield tl

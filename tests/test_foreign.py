@@ -1,0 +1,187 @@
+"""Recording eventlet, gevent and asyncio programs (minievent.foreign) with the same Timeline as minievent.
+
+Each program runs in a subprocess: eventlet's and gevent's hubs (and any monkey
+patching) must not meet the rest of the suite. The program is the lessons'
+story in small: a heartbeat every 0.1 s, and a task that holds the loop for
+1 s without yielding. The recording must show the heartbeat *ready* (due, not
+running) while the task runs, the task as the one that blocked, the
+heartbeat's timers late, and a valid Chrome trace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+#: The same service on each library: sleep, spawn, wait for both.
+PROGRAMS = {
+    "minievent": """
+        import minievent as lib
+        def run():
+            a, b = lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)
+            b.wait(); a.wait()
+    """,
+    "eventlet": """
+        import eventlet as lib
+        def run():
+            a, b = lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)
+            b.wait(); a.wait()
+    """,
+    "gevent": """
+        import gevent as lib
+        def run():
+            lib.joinall([lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)])
+    """,
+    "asyncio": """
+        import asyncio
+        async def aheartbeat():
+            for _ in range(15):
+                await asyncio.sleep(0.1)
+        async def along_task():
+            await asyncio.sleep(0.3)
+            spin(1.0)
+        async def amain():
+            await asyncio.gather(asyncio.create_task(aheartbeat(), name="heartbeat"),
+                                 asyncio.create_task(along_task(), name="long_task"))
+        def run():
+            asyncio.run(amain())
+    """,
+}
+
+COMMON = """
+    import time
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:  # no yield: the loop is held
+            pass
+    def heartbeat(sleep):
+        for _ in range(15):
+            sleep(0.1)
+    def long_task(sleep):
+        sleep(0.3)
+        spin(1.0)
+"""
+
+CHECK = """
+    import json, sys
+    import minievent
+    with minievent.record(loop=sys.argv[1]) as tl:
+        run()
+    spans = tl.spans()
+    print(json.dumps({
+        "loop": getattr(tl, "loop", "minievent"),
+        "lanes": tl.lanes,
+        "spans": [[s.lane, s.start, s.end, s.state, s.why] for s in spans],
+        "blocked": [[s.lane, s.duration] for s in tl.blocked(0.5)],
+        "timers": [[t.lane, t.lateness] for t in tl.timers],
+        "trace": tl.to_chrome_trace(),
+    }))
+"""
+
+
+def program(loop: str) -> str:
+    return textwrap.dedent(COMMON) + textwrap.dedent(PROGRAMS[loop]) + textwrap.dedent(CHECK)
+
+
+def run_program(loop: str, source: str, *args: str, timeout: float = 90) -> dict:
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore")
+    proc = subprocess.run([sys.executable, "-c", source, loop, *args], capture_output=True, text=True,
+                          timeout=timeout, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("loop", sorted(PROGRAMS))
+def test_heartbeat_is_ready_while_the_task_holds_the_loop(loop: str) -> None:
+    out = run_program(loop, program(loop))
+    assert out["loop"] == loop
+    assert {"hub", "heartbeat", "long_task"} <= set(out["lanes"]), out["lanes"]
+    runs = [s for s in out["spans"] if s[0] == "long_task" and s[3] == "running" and s[2] - s[1] > 0.9]
+    assert len(runs) == 1, [s for s in out["spans"] if s[0] == "long_task"]
+    _, t_start, t_end, _, _ = runs[0]
+    # While the task runs, the heartbeat is ready (its timer was due), not running nor waiting.
+    hb = [s for s in out["spans"] if s[0] == "heartbeat" and s[1] < t_end and s[2] > t_start]
+    ready = sum(min(e, t_end) - max(s, t_start) for _, s, e, state, _ in hb if state == "ready")
+    assert ready > 0.8 * (t_end - t_start), hb
+    assert not [s for s in hb if s[3] == "running" and min(s[2], t_end) - max(s[1], t_start) > 0.01], hb
+    assert any(s[4] == "timer due" for s in hb if s[3] == "ready"), hb
+    # Before the task, the heartbeat waited on its sleep, which says so.
+    assert any(s[0] == "heartbeat" and s[3] == "waiting" and s[4] == "sleep(0.1)" for s in out["spans"])
+    # blocked() names the task, and only it.
+    assert [b[0] for b in out["blocked"]] == ["long_task"]
+    assert 0.9 < out["blocked"][0][1] < 3.0
+    # The heartbeat's timer that fell due during the task fired late by most of a second.
+    late = max(lateness for lane, lateness in out["timers"] if lane == "heartbeat")
+    assert 0.5 < late < 3.0
+    check_chrome_trace(out["trace"], ["heartbeat", "long_task"])
+
+
+def check_chrome_trace(trace: dict, lanes: list[str]) -> None:
+    """A Chrome trace: metadata names each thread; complete events have numeric ts/dur on known threads."""
+    events = trace["traceEvents"]
+    json.dumps(trace)  # serializable as it is
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert set(lanes) <= set(names.values())
+    xs = [e for e in events if e["ph"] == "X"]
+    assert xs and all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 and e["tid"] in names for e in xs)
+    hb = [tid for tid, n in names.items() if n == "heartbeat"][0]
+    assert any(e["tid"] == hb and e["cat"] == "ready" and e["dur"] > 500_000 for e in xs)
+
+
+def test_what_each_wait_is_called() -> None:
+    # eventlet: an fd wait says its fd and is ready from the poll's end; an Event says Event.wait.
+    src = textwrap.dedent("""
+        import json, socket, sys
+        import eventlet, eventlet.event, eventlet.hubs
+        import minievent
+        def reader(sock):
+            eventlet.hubs.trampoline(sock.fileno(), read=True)
+        def waiter(ev):
+            ev.wait()
+        with minievent.record(loop="eventlet") as tl:
+            a, b = socket.socketpair()
+            ev = eventlet.event.Event()
+            r, w = eventlet.spawn(reader, a), eventlet.spawn(waiter, ev)
+            eventlet.sleep(0.05)
+            b.send(b"x"); ev.send(1)
+            r.wait(); w.wait()
+        print(json.dumps([[s.lane, s.state, s.why] for s in tl.spans()]))
+    """)
+    spans = run_program("eventlet", src)
+    reader = [s for s in spans if s[0] == "reader"]
+    assert any(s[1] == "waiting" and s[2].startswith("read on fd ") for s in reader), reader
+    assert any(s[1] == "ready" and s[2].startswith("fd ") for s in reader), reader
+    assert any(s[0] == "waiter" and s[1] == "waiting" and s[2] == "Event.wait" for s in spans), spans
+
+
+def test_asyncio_loop_already_running_is_recorded_when_passed() -> None:
+    src = textwrap.dedent("""
+        import asyncio, json
+        import minievent
+        async def ticker():
+            for _ in range(3):
+                await asyncio.sleep(0.01)
+        async def main():
+            with minievent.record(loop=asyncio.get_running_loop()) as tl:
+                await asyncio.create_task(ticker())
+            return tl
+        tl = asyncio.run(main())
+        print(json.dumps({"lanes": tl.lanes, "n": len([s for s in tl.spans() if s.lane == "ticker"])}))
+    """)
+    out = run_program("asyncio", src)
+    assert "ticker" in out["lanes"] and out["n"] >= 4, out
+
+
+def test_bad_loop_name_is_a_value_error() -> None:
+    import minievent
+
+    with pytest.raises(ValueError, match="loop must be one of"):
+        with minievent.record(loop="twisted"):
+            pass
