@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from ..timeline import Timeline
 
@@ -294,6 +294,13 @@ class _Rec:
             self.tl.add_span(lane, start, clock(), "running", label)
 
 
+class ServiceGroup(Protocol):
+    """Where the service reports to (nova's servicegroup driver); see ``scenarios.servicegroup``."""
+
+    def report_state(self) -> None: ...  # called in every beat
+    def periodic_task(self) -> None: ...  # one more periodic task, run with the others
+
+
 # ---------------------------------------------------------------- green backends
 class _GreenOps:
     """The handful of eventlet-style calls the service needs, from minievent, eventlet or gevent."""
@@ -321,7 +328,7 @@ class _GreenOps:
             self.spawn, self.sleep, self.execute = minievent.spawn, minievent.sleep, tpool.execute
 
 
-def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None) -> dict:
+def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, sg: ServiceGroup | None = None) -> dict:
     interval, kind, fix = p.interval, p.kind, p.fix
     rec = _Rec(tl)
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
@@ -330,6 +337,8 @@ def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None) -> dict:
 
     def report_state() -> None:
         out["beats"].append(clock() - t0)
+        if sg is not None:
+            sg.report_state()
 
     looping = FixedIntervalLoopingCall(report_state, interval, ops.sleep)
 
@@ -364,7 +373,8 @@ def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None) -> dict:
             block_for(seconds, yield_)
 
     def periodic_tasks() -> None:
-        _periodic(ops.sleep, long_task, out, t0, end, interval, p.task_at)
+        tasks = (_short_task, _short_task) + ((sg.periodic_task,) if sg is not None else ())
+        _periodic(ops.sleep, long_task, out, t0, end, interval, p.task_at, tasks)
 
     threads = []
     if fix == "thread":
@@ -390,7 +400,8 @@ def _short_task() -> None:
 
 
 def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: dict, t0: float, end: _Deadline,
-              interval: float, task_at: float) -> None:
+              interval: float, task_at: float,
+              tasks: tuple[Callable[[], Any], ...] = (_short_task, _short_task)) -> None:
     # Runs every interval (offset by half of one from the heartbeat), the short
     # tasks one after another with sleep(0) between them, and the long task
     # once, in the first run at or after task_at.
@@ -400,7 +411,7 @@ def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: 
         sleep(max(0.0, next_run - clock()))
         if clock() >= end():
             return
-        for task in (_short_task, _short_task):
+        for task in tasks:
             task()
             sleep(0)
         if not long_done and clock() - t0 >= task_at:
@@ -414,12 +425,12 @@ def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: 
             next_run += interval
 
 
-def _run_minievent(p: Params) -> dict:
+def _run_minievent(p: Params, sg: ServiceGroup | None = None) -> dict:
     tl = Timeline() if p.record else None
     if tl is not None:
         tl.start()
     try:
-        out = _run_green(_GreenOps("minievent"), p, tl)
+        out = _run_green(_GreenOps("minievent"), p, tl, sg)
     finally:
         if tl is not None:
             tl.stop()
@@ -631,13 +642,16 @@ def _check_seconds(name: str, value: Any, zero: bool = False) -> None:
 
 def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix: str | None = None,
         backend: str = "minievent", service_down_time: float | None = None, record: bool = True,
-        duration: float | None = None, task_at: float | None = None) -> HeartbeatResult:
+        duration: float | None = None, task_at: float | None = None,
+        servicegroup: ServiceGroup | None = None) -> HeartbeatResult:
     """Run the service once and return what its heartbeat looked like.
 
     ``duration`` (seconds; default: long enough for the task and three more
     intervals) bounds the run; ``task_at`` (default 2.5 intervals) is when the
     long task starts, half-way between two beats. ``record`` keeps a
-    ``Timeline`` in ``result.timeline`` where the backend allows.
+    ``Timeline`` in ``result.timeline`` where the backend allows. ``servicegroup``
+    (minievent backend) is told of every beat and runs a periodic task of its own:
+    ``minievent.scenarios.servicegroup`` puts the service in a real database.
     """
     _check_seconds("interval", interval)
     _check_seconds("task_seconds", task_seconds, zero=True)
@@ -663,7 +677,11 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
     _check_seconds("duration", duration)
     p = Params(interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix,
                duration=float(duration), task_at=float(task_at), record=bool(record), extend=extend)
-    if backend in SUBPROCESS_BACKENDS:
+    if servicegroup is not None and backend != "minievent":
+        raise ValueError(f"a servicegroup runs with the minievent backend, not {backend!r}")
+    if servicegroup is not None:
+        out = _run_minievent(p, servicegroup)
+    elif backend in SUBPROCESS_BACKENDS:
         out = _run_subprocess(p, backend)
     else:
         out = {"minievent": _run_minievent, "threads": _run_threads, "asyncio": _run_asyncio}[backend](p)
