@@ -523,6 +523,7 @@ class _AsyncioCapture(_Capture):
             raise TypeError(f"cannot record {type(loop).__name__}: only loops built on asyncio.BaseEventLoop")
         self.loop = loop
         self.tl._thread = threading.get_ident()
+        self.main.name = threading.current_thread().name  # the lane of the code outside this loop
         ready = _ReadyQueue(self)
         old = loop._ready
         while old:

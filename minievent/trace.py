@@ -21,6 +21,7 @@ report names the line seen most often.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import runpy
 import signal
@@ -34,9 +35,9 @@ from typing import Any
 import greenlet
 
 from . import foreign
-from .timeline import _HUB_ID, Timeline, clock
+from .timeline import _HUB_ID, Mark, Span, Timeline, TimerRecord, clock
 
-__all__ = ["Tracer", "HeldLoop", "main"]
+__all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
 
 #: Files under these directories are libraries; the line reported is the program's own.
 _LIB_DIRS = tuple({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(greenlet.__file__)),
@@ -204,6 +205,54 @@ class Tracer:
         else:
             lines.append(f"no greenthread or task held the loop over {self.threshold:g} s")
         return "\n".join(lines)
+
+
+@dataclass
+class Recording:
+    """A recording read back from a Chrome trace (``load``): enough of a ``Timeline`` for
+    ``spans()``, ``blocked()``, ``lanes``, ``marks``, ``timers`` and ``minievent.plot.swimlanes``."""
+
+    lanes: list[str]
+    duration: float
+    _spans: list[Span]
+    marks: list[Mark]
+    timers: list[TimerRecord]
+    dropped: int = 0
+
+    def spans(self) -> list[Span]:
+        return list(self._spans)
+
+    def blocked(self, threshold: float) -> list[Span]:
+        return [s for s in self._spans if s.state == "running" and s.lane != "hub" and s.duration > threshold]
+
+
+def load(trace: Any) -> Recording:
+    """Read a Chrome trace written by ``Timeline.to_chrome_trace`` (a path, or the dict it returned).
+
+    For programs recorded in another process -- ``python -m minievent trace
+    --trace t.json script.py``, an eventlet service in a subprocess -- so that
+    the notebook or tool that draws them never imports their library.
+    """
+    if not isinstance(trace, dict):
+        with open(trace) as f:
+            trace = json.load(f)
+    events = trace["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    spans, marks, timers = [], [], []
+    for e in events:
+        lane = names.get(e.get("tid"))
+        if e["ph"] == "X":
+            start = e["ts"] / 1e6
+            spans.append(Span(lane, start, start + e["dur"] / 1e6, e["cat"], e.get("args", {}).get("why")))
+        elif e["ph"] == "i" and e["name"] == "timer fired":
+            fired = e["ts"] / 1e6
+            timers.append(TimerRecord(lane, fired - e["args"]["lateness_ms"] / 1e3, fired))
+        elif e["ph"] == "i":
+            marks.append(Mark(lane, e["ts"] / 1e6, e["name"]))
+    spans.sort(key=lambda s: (s.start, s.lane))
+    other = trace.get("otherData", {})
+    duration = other.get("recorded_seconds") or max((s.end for s in spans), default=0.0)
+    return Recording([names[t] for t in sorted(names)], duration, spans, marks, timers, other.get("dropped", 0))
 
 
 def _hub_kind(g: Any) -> str | None:

@@ -1,0 +1,110 @@
+"""``python -m minievent trace script.py``: any program's loop recorded, pictured, and its blocker named.
+
+Each run is a subprocess (as an operator runs it). The programs are
+test_foreign's: a heartbeat every 0.1 s and a task that holds the loop for 1 s.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from test_foreign import COMMON, PROGRAMS, ROOT, check_chrome_trace
+
+from minievent import trace
+
+ENV = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
+
+
+def script(tmp_path, loop: str, tail: str = "run()\nprint('done', sys.argv[1:])\n") -> str:
+    path = tmp_path / f"service_{loop}.py"
+    path.write_text("import sys\n" + textwrap.dedent(COMMON) + textwrap.dedent(PROGRAMS[loop]) + tail)
+    return str(path)
+
+
+def spin_lines(path: str) -> set[int]:
+    """Line numbers of the spin loop's body: where the task is computing."""
+    lines = open(path).read().splitlines()
+    i = next(n for n, line in enumerate(lines, 1) if "while time.monotonic() < end" in line)
+    return {i, i + 1}
+
+
+def trace_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "minievent", "trace", *args], capture_output=True, text=True,
+                          timeout=timeout, env=ENV, cwd=ROOT)
+
+
+@pytest.mark.parametrize("loop", sorted(PROGRAMS))
+def test_trace_writes_the_trace_the_picture_and_names_the_blocker(tmp_path, loop: str) -> None:
+    path = script(tmp_path, loop)
+    png, js = tmp_path / "lanes.png", tmp_path / "trace.json"
+    proc = trace_cmd("--plot", str(png), "--trace", str(js), "--threshold", "0.2", path, "one", "--two")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "done ['one', '--two']" in proc.stdout  # the script ran as __main__ with its own argv
+    assert f"recorded {loop}:" in proc.stderr
+    held = [line for line in proc.stderr.splitlines() if "long_task" in line and " s  " in line]
+    assert len(held) == 1, proc.stderr
+    seconds, where = float(held[0].split()[0]), held[0].rsplit("  ", 1)[-1]
+    assert 0.9 < seconds < 3.0, held
+    assert where.startswith("spin (") and int(where.rstrip(")").rsplit(":", 1)[1]) in spin_lines(path), held
+    assert "heartbeat" not in "\n".join(line for line in proc.stderr.splitlines() if " s  " in line)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The trace file: valid Chrome trace, and read back, the heartbeat was ready while the task ran.
+    import json
+
+    check_chrome_trace(json.loads(js.read_text()), ["hub", "heartbeat", "long_task"])
+    rec = trace.load(str(js))
+    [run] = rec.blocked(0.5)
+    assert run.lane == "long_task"
+    ready = [s for s in rec.spans() if s.lane == "heartbeat" and s.state == "ready"
+             and s.start < run.end and s.end > run.start]
+    assert sum(min(s.end, run.end) - max(s.start, run.start) for s in ready) > 0.8 * run.duration
+
+
+def test_exit_status_and_outputs_on_sys_exit(tmp_path) -> None:
+    path = script(tmp_path, "eventlet", tail="run()\nsys.exit(3)\n")
+    js = tmp_path / "t.json"
+    proc = trace_cmd("--trace", str(js), path)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert js.exists() and "long_task" in proc.stderr
+
+
+def test_ctrl_c_still_writes_the_outputs(tmp_path) -> None:
+    # A service that would run for a minute: interrupted, it leaves its recording behind.
+    path = tmp_path / "forever.py"
+    path.write_text(textwrap.dedent("""
+        import asyncio
+        async def beat():
+            while True:
+                await asyncio.sleep(0.05)
+        print("started", flush=True)
+        asyncio.run(asyncio.wait_for(beat(), 60))
+    """))
+    js = tmp_path / "t.json"
+    proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().strip() == "started"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert "recorded asyncio" in err
+    rec = trace.load(str(js))
+    assert len([s for s in rec.spans() if s.lane == "beat" and s.state == "running"]) >= 3
+
+
+def test_bad_input_is_one_line_and_status_2(tmp_path) -> None:
+    proc = trace_cmd(str(tmp_path / "missing.py"))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no such file" in proc.stderr, proc.stderr
+    proc = trace_cmd("--threshold", "0", str(tmp_path / "missing.py"))
+    assert proc.returncode == 2 and "must be > 0" in proc.stderr, proc.stderr
+    proc = trace_cmd("--plot", str(tmp_path / "no" / "x.png"), script(tmp_path, "asyncio"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr, proc.stderr
