@@ -24,7 +24,7 @@ from .greenio import GreenSocket, StopServe, connect, create_connection, listen,
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
 from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .patcher import monkey_patch
-from .pool import GreenPool
+from .pool import GreenPile, GreenPool
 from .queue import Empty, Full, Queue
 from .semaphore import BoundedSemaphore, Semaphore
 from .timeline import Timeline, record
@@ -38,6 +38,7 @@ __all__ = [
     "Empty",
     "Event",
     "Full",
+    "GreenPile",
     "GreenPool",
     "GreenSocket",
     "GreenThread",

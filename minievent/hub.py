@@ -254,6 +254,17 @@ class Hub:
         internal = self._internal_fds
         return [x for t in (self.readers, self.writers) for fd, x in t.items() if fd not in internal]
 
+    # eventlet's names, for tools (and eventlet's tests) that check what the hub still holds
+    def get_readers(self) -> list[Listener]:
+        return [x for x in self.listeners() if x.evtype == READ]
+
+    def get_writers(self) -> list[Listener]:
+        return [x for x in self.listeners() if x.evtype == WRITE]
+
+    def get_timers_count(self) -> int:
+        """Timers still pending (cancelled ones waiting in the heap are not counted)."""
+        return len(self.timers) - self._cancelled
+
     def notify_close(self, fd: int) -> None:
         """``fd`` is about to be closed: wake its waiters (they will see EBADF) and forget it.
 

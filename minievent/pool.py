@@ -1,7 +1,9 @@
-"""GreenPool: spawn that blocks once ``size`` greenthreads are running.
+"""GreenPool: spawn that blocks once ``size`` greenthreads are running; GreenPile: their results in order.
 
 A server that spawns a greenthread per connection without a bound turns a
 flood of clients into a flood of memory; a pool turns it into back-pressure.
+A ``GreenPile`` collects what the calls spawned into it return, in the order
+they were spawned (``imap`` is a pile fed by a greenthread of its own).
 """
 
 from __future__ import annotations
@@ -11,18 +13,19 @@ from typing import Any
 
 from .event import Event
 from .greenthread import GreenThread, getcurrent, spawn
+from .queue import Queue
 from .semaphore import Semaphore
 
-__all__ = ["GreenPool"]
+__all__ = ["GreenPool", "GreenPile"]
 
 
 class GreenPool:
     def __init__(self, size: int = 1000) -> None:
-        if not isinstance(size, int):
-            raise TypeError(f"GreenPool size must be an int, not {type(size).__name__}")
+        if not isinstance(size, (int, float)):  # (eventlet takes 1e3)
+            raise TypeError(f"GreenPool size must be a number, not {type(size).__name__}")
         if size < 0:
             raise ValueError("GreenPool size must be >= 0")
-        self.size = size
+        self.size = size = int(size)
         self.coroutines_running: set[GreenThread] = set()
         self.sem = Semaphore(size)
         self.no_coros_running = Event()
@@ -73,8 +76,8 @@ class GreenPool:
         if not self.coroutines_running and not self.no_coros_running.ready():
             self.no_coros_running.send(None)
 
-    def spawn_n(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        self.spawn(fn, *args, **kwargs)
+    def spawn_n(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
+        return self.spawn(fn, *args, **kwargs)
 
     def waitall(self) -> None:
         """Wait until every greenthread of the pool has finished."""
@@ -87,13 +90,63 @@ class GreenPool:
         """How many greenthreads are blocked in ``spawn`` waiting for a slot."""
         return len(self.sem._waiters)
 
-    def imap(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterator[Any]:
-        """Like ``map``, running up to ``size`` calls at once; results in input order."""
-        gts = [self.spawn(fn, *args) for args in zip(*iterables, strict=False)]
-        for gt in gts:
-            yield gt.wait()
+    def imap(self, fn: Callable[..., Any] | None, *iterables: Iterable[Any]) -> GreenPile:
+        """Like ``map``, running up to ``size`` calls at once; results in input order.
 
-    def starmap(self, fn: Callable[..., Any], iterable: Iterable[tuple]) -> Iterator[Any]:
-        gts = [self.spawn(fn, *args) for args in iterable]
-        for gt in gts:
-            yield gt.wait()
+        A call that raised re-raises at its turn, and the iteration goes on past it.
+        ``fn=None`` yields the argument tuples, as ``zip`` does.
+        """
+        return self.starmap(fn, zip(*iterables, strict=False))
+
+    def starmap(self, fn: Callable[..., Any] | None, iterable: Iterable[tuple]) -> GreenPile:
+        pile = GreenPile(self)
+        pile.counter += 1  # the feeder's end mark is one more thing to collect
+
+        def feed() -> None:
+            try:
+                for args in iterable:
+                    pile.spawn(fn or _args, *args)
+            except BaseException:
+                pile.waiters.put(getcurrent())  # the consumer waits for us at this turn: it gets our exception
+                raise
+            pile.waiters.put(None)
+
+        spawn(feed)  # (not a pool member: it must not take a slot)
+        return pile
+
+
+def _args(*args: Any) -> tuple:
+    return args
+
+
+class GreenPile:
+    """Spawn calls into it (through a ``GreenPool``, or a new one of ``size``), iterate it for their results."""
+
+    def __init__(self, size_or_pool: GreenPool | int = 1000) -> None:
+        self.pool = size_or_pool if isinstance(size_or_pool, GreenPool) else GreenPool(size_or_pool)
+        self.waiters: Queue = Queue()  # the spawned greenthreads, in spawn order
+        self.counter = 0  # spawned (or being spawned) and not collected yet
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        # Counted before the pool may block us: an iterating greenthread must know more is coming.
+        self.counter += 1
+        try:
+            self.waiters.put(self.pool.spawn(fn, *args, **kwargs))
+        except BaseException:
+            self.counter -= 1
+            raise
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        """The next result in spawn order (or raise what that call raised)."""
+        if self.counter == 0:
+            raise StopIteration
+        gt = self.waiters.get()
+        self.counter -= 1
+        if gt is None:  # imap's end mark
+            raise StopIteration
+        return gt.wait()
+
+    next = __next__  # eventlet's name

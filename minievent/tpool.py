@@ -8,6 +8,7 @@ calling greenthread parks on a ``Waiter``, the hub keeps running the others,
 and when the worker is done it rings the hub's doorbell (``call_threadsafe``:
 append to the ready queue, then write the waker fd that the poller watches),
 which wakes the hub out of ``epoll_wait`` to deliver the result.
+``Proxy(obj)`` does the same for every method call on ``obj``.
 
 While a job is out, the hub's ``keepalive`` counts it: with nothing else to
 wait for, the hub would otherwise conclude that nothing can ever wake the
@@ -16,6 +17,7 @@ main greenlet (``LoopExit``), not knowing that a thread will.
 
 from __future__ import annotations
 
+import operator
 import os
 import queue
 import threading
@@ -25,11 +27,12 @@ from typing import Any, TypeVar
 from .hub import Hub, get_hub
 from .waiter import Waiter
 
-__all__ = ["execute", "setup", "killall", "set_num_threads", "get_num_threads"]
+__all__ = ["Proxy", "execute", "setup", "killall", "set_num_threads", "get_num_threads"]
 
 T = TypeVar("T")
 
-_nthreads = int(os.environ.get("MINIEVENT_THREADPOOL_SIZE", "20"))  # eventlet's default is 20
+# eventlet's variable is read too, so that a deployment tuned for eventlet keeps its size.
+_nthreads = int(os.environ.get("MINIEVENT_THREADPOOL_SIZE") or os.environ.get("EVENTLET_THREADPOOL_SIZE") or 20)
 _jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
 _threads: list[threading.Thread] = []
 _lock = threading.Lock()
@@ -109,3 +112,48 @@ def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if ok:
         return value
     raise value
+
+
+class Proxy:
+    """``obj`` whose method calls (and ``next()``, and the call itself) run in the thread pool.
+
+    For a blocking object (a C database connection, a file): ``Proxy(conn).execute(sql)``
+    parks only the calling greenthread. Plain attributes, ``len``, ``str``, indexing and
+    comparisons are cheap, so they run at once in the caller's thread. A result is wrapped in
+    a ``Proxy`` too if it is an instance of ``autowrap`` or came from a name in ``autowrap_names``
+    (e.g. a cursor that a connection's ``cursor()`` returns).
+    """
+
+    def __init__(self, obj: Any, autowrap: tuple[type, ...] = (), autowrap_names: tuple[str, ...] = ()) -> None:
+        self._obj = obj
+        self._autowrap = tuple(autowrap)
+        self._autowrap_names = frozenset(autowrap_names)
+
+    def _wrap(self, name: str, value: Any) -> Any:
+        if isinstance(value, self._autowrap) or name in self._autowrap_names:
+            return Proxy(value, self._autowrap)
+        return value
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._obj, name)
+        if not callable(attr):
+            return self._wrap(name, attr)
+        return lambda *args, **kwargs: self._wrap(name, execute(attr, *args, **kwargs))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._wrap("__call__", execute(self._obj, *args, **kwargs))
+
+    def __iter__(self) -> Any:
+        it = iter(self._obj)
+        return self if it is self._obj else Proxy(it, self._autowrap, tuple(self._autowrap_names))
+
+    def __next__(self) -> Any:
+        return self._wrap("next", execute(next, self._obj))  # StopIteration comes back like any exception
+
+
+# The special methods Python looks up on the type, not through __getattr__: run at once.
+for _name, _fn in {"getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem,
+                   "contains": operator.contains, "len": len, "str": str, "repr": repr, "bool": bool,
+                   "hash": hash, "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
+                   "le": operator.le, "gt": operator.gt, "ge": operator.ge}.items():
+    setattr(Proxy, f"__{_name}__", lambda self, *args, _fn=_fn: _fn(self._obj, *args))

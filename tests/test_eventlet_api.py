@@ -1,0 +1,220 @@
+"""The eventlet names minievent offers beyond the basics: each stated here in minievent's own words."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import minievent
+from minievent import tpool
+
+pytestmark = pytest.mark.usefixtures("poller")
+
+
+@pytest.fixture
+def stop_tpool():
+    yield
+    tpool.killall()
+
+
+# ---------------------------------------------------------------- tpool.Proxy
+class Blocking:
+    """Stands for a C driver's connection: its calls block the OS thread they run in."""
+
+    label = "db"
+
+    def query(self, seconds: float, answer: object = 42) -> tuple[object, int]:
+        time.sleep(seconds)  # the real, blocking sleep
+        return answer, threading.get_ident()
+
+    def rows(self):
+        for i in range(3):
+            time.sleep(0.01)
+            yield i, threading.get_ident()
+
+
+def test_proxy_runs_method_calls_in_a_pool_thread_while_the_hub_goes_on(stop_tpool):
+    during = minievent.spawn_after(0.05, time.monotonic)  # due while the call still blocks its thread
+    t0 = time.monotonic()
+    answer, thread = tpool.Proxy(Blocking()).query(0.3, answer="x")
+    assert answer == "x" and thread != threading.get_ident()
+    assert during.wait() - t0 < 0.25
+
+
+def test_proxy_cheap_operations_run_in_the_callers_thread(stop_tpool):
+    d = tpool.Proxy({"a": 1})
+    assert d["a"] == 1 and len(d) == 1 and "a" in d and bool(d)
+    d["b"] = 2
+    del d["a"]
+    assert str(d) == repr(d) == "{'b': 2}"
+    assert tpool.Proxy(4) == 4 and 4 == tpool.Proxy(4) and tpool.Proxy(3) < 4
+    assert hash(tpool.Proxy("k")) == hash("k")
+    with pytest.raises(TypeError):
+        hash(tpool.Proxy([]))
+    with pytest.raises(IndexError):
+        tpool.Proxy([])[0]
+    assert tpool.Proxy(Blocking()).label == "db"  # a plain attribute: no thread
+
+
+def test_proxy_errors_come_back_to_the_caller(stop_tpool):
+    p = tpool.Proxy(Blocking())
+    with pytest.raises(AttributeError):
+        p.no_such_method()
+    with pytest.raises(TypeError):
+        p.query()  # missing argument: raised in the thread, re-raised here
+
+
+def test_proxy_autowrap_by_type_and_by_name(stop_tpool):
+    by_type = tpool.Proxy({"a": 1}, autowrap=(int,))
+    assert isinstance(by_type.get("a"), tpool.Proxy)
+    assert not isinstance(by_type.keys(), tpool.Proxy)
+    by_name = tpool.Proxy(Blocking(), autowrap_names=("rows", "label"))
+    assert isinstance(by_name.rows(), tpool.Proxy) and isinstance(by_name.label, tpool.Proxy)
+    assert not isinstance(by_name.query(0), tpool.Proxy)
+    wrapped = tpool.Proxy(Blocking(), autowrap=(Blocking,), autowrap_names=("label",))
+    assert not isinstance(wrapped._obj, tpool.Proxy)  # never wrapped twice
+
+
+def test_proxy_of_a_callable_and_of_an_iterator(stop_tpool):
+    here = threading.get_ident()
+    assert tpool.Proxy(threading.get_ident)() != here
+    # Each next() of a proxied iterator runs in a pool thread too.
+    assert not isinstance(tpool.Proxy(Blocking()).rows(), tpool.Proxy)  # no autowrap: returned as is
+    items = list(tpool.Proxy(Blocking().rows()))
+    assert [i for i, _ in items] == [0, 1, 2] and all(t != here for _, t in items)
+    assert list(tpool.Proxy(range(3))) == [0, 1, 2]
+    call = tpool.Proxy(Blocking().rows, autowrap_names=("__call__",))
+    assert [i for i, t in call() if t != here] == [0, 1, 2]
+
+
+def test_threadpool_size_is_read_from_eventlets_variable_too():
+    env = {k: v for k, v in os.environ.items() if k != "MINIEVENT_THREADPOOL_SIZE"}
+    env.update(EVENTLET_THREADPOOL_SIZE="7", PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "7", out.stderr
+    env["MINIEVENT_THREADPOOL_SIZE"] = "3"  # minievent's own variable wins
+    out = subprocess.run([sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "3", out.stderr
+
+
+# ---------------------------------------------------------------- GreenPile, imap
+def test_pile_gives_results_in_spawn_order_not_finish_order():
+    pile = minievent.GreenPile(3)
+    for i in range(6):
+        pile.spawn(lambda i: (minievent.sleep(0.001 * (6 - i)), i)[1], i)
+    assert list(pile) == list(range(6))
+    assert list(minievent.GreenPile(2)) == []  # nothing spawned: ends at once
+
+
+def test_pile_on_a_shared_pool_bounds_them_together():
+    pool = minievent.GreenPool(2)
+    a, b = minievent.GreenPile(pool), minievent.GreenPile(pool)
+    peak = [0]
+
+    def job(x):
+        peak[0] = max(peak[0], pool.running())
+        minievent.sleep(0.001)
+        return x
+
+    def fill(pile, base):
+        for i in range(5):
+            pile.spawn(job, base + i)
+
+    minievent.spawn(fill, a, 0)
+    minievent.spawn(fill, b, 10)
+    minievent.sleep(0)
+    assert list(b) == list(range(10, 15)) and list(a) == list(range(5))
+    assert peak[0] == 2
+
+
+def test_pile_iteration_reraises_in_order_and_goes_on():
+    pile = minievent.GreenPile()
+    for x in (1, 0, 2):
+        pile.spawn(lambda x: 10 // x, x)
+    assert next(pile) == 10
+    with pytest.raises(ZeroDivisionError):
+        next(pile)
+    assert pile.next() == 5  # eventlet's spelling
+    with pytest.raises(StopIteration):
+        next(pile)
+
+
+def test_pile_spawn_interrupted_while_the_pool_is_full_loses_no_place():
+    pile = minievent.GreenPile(1)
+    pile.spawn(minievent.sleep, 0.01)
+    with pytest.raises(minievent.Timeout):
+        with minievent.Timeout(0.001):
+            pile.spawn(lambda: "never")
+    pile.spawn(lambda: "after")
+    assert list(pile) == [None, "after"]
+
+
+def test_imap_goes_on_past_a_call_that_raised():
+    pool = minievent.GreenPool(3)
+    it = pool.imap(lambda x: 1 // (x % 3), range(6))
+    got = []
+    while True:
+        try:
+            got.append(next(it))
+        except ZeroDivisionError:
+            got.append("error")
+        except StopIteration:
+            break
+    assert got == ["error", 1, 0, "error", 1, 0]
+
+
+def test_imap_none_gives_the_argument_tuples_and_an_empty_input_ends():
+    pool = minievent.GreenPool(2)
+    assert list(pool.imap(None, "ab", [1, 2])) == [("a", 1), ("b", 2)]
+    assert list(pool.imap(str, [])) == []
+    assert list(pool.starmap(pow, [(2, 3), (3, 2)])) == [8, 9]
+
+
+def test_imap_input_that_fails_raises_at_its_turn():
+    def args():
+        yield 1
+        raise KeyError("input broke")
+
+    it = minievent.GreenPool(2).imap(str, args())
+    assert next(it) == "1"
+    with pytest.raises(KeyError):
+        next(it)
+    with pytest.raises(StopIteration):
+        next(it)
+
+
+def test_pool_spawn_n_returns_the_greenthread_and_sizes_may_be_floats():
+    pool = minievent.GreenPool(1e1)
+    assert pool.size == 10
+    gt = pool.spawn_n(lambda: 3)
+    assert gt.wait() == 3
+    with pytest.raises(TypeError):
+        minievent.GreenPool("10")
+
+
+# ---------------------------------------------------------------- hub introspection
+def test_hub_lists_readers_writers_and_live_timers(hub):
+    a, b = minievent.greenio.socketpair()
+    try:
+        assert hub.get_readers() == [] and hub.get_writers() == []  # the hub's own waker is not listed
+        reader = minievent.spawn(a.recv, 1)
+        minievent.sleep(0)
+        assert [x.fd for x in hub.get_readers()] == [a.fileno()]
+        n = hub.get_timers_count()
+        t = hub.schedule_call(10, lambda: None)
+        assert hub.get_timers_count() == n + 1
+        t.cancel()
+        assert hub.get_timers_count() == n
+        b.sendall(b"x")
+        assert reader.wait() == b"x"
+        assert hub.get_readers() == []
+    finally:
+        a.close()
+        b.close()
