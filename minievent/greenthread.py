@@ -178,8 +178,9 @@ class GreenThread:
                 self._finish(False, e)
                 raise  # falls to the hub, which throws it into the main greenlet
             # Print it once, here, where the traceback is whole; wait() re-raises it.
-            print(f"minievent: greenthread {self.name!r} raised:", file=sys.stderr)
-            traceback.print_exc()
+            if self._hub.print_exceptions:
+                print(f"minievent: greenthread {self.name!r} raised:", file=sys.stderr)
+                traceback.print_exc()
             self._finish(False, e)
         else:
             self._finish(True, result)

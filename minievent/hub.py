@@ -158,6 +158,7 @@ class Hub:
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
         self.instrument: Any = None  # the recorder, when one is installed
+        self.print_exceptions = True  # a greenthread's uncaught error is printed (debug.hub_exceptions)
         self.clock = clock
         # The doorbell other OS threads ring (call_threadsafe). Made now, in
         # this thread: registering it later from another thread would race

@@ -21,6 +21,7 @@ import operator
 import os
 import queue
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,6 +38,7 @@ _jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
 _threads: list[threading.Thread] = []
 _lock = threading.Lock()
 _STOP = object()
+print_exceptions = False  # print a job's error in its thread too (debug.tpool_exceptions)
 
 
 def set_num_threads(n: int) -> None:
@@ -60,6 +62,8 @@ def _worker() -> None:
         try:
             outcome = (True, fn(*args, **kwargs))
         except BaseException as e:  # handed to the caller, like a return value
+            if print_exceptions:
+                traceback.print_exc()
             outcome = (False, e)
         del fn, args, kwargs, job  # don't keep big arguments alive while idle
         try:

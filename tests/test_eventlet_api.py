@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -11,7 +12,7 @@ import time
 import pytest
 
 import minievent
-from minievent import tpool
+from minievent import debug, tpool
 
 pytestmark = pytest.mark.usefixtures("poller")
 
@@ -218,3 +219,92 @@ def test_hub_lists_readers_writers_and_live_timers(hub):
     finally:
         a.close()
         b.close()
+
+
+# ---------------------------------------------------------------- debug
+def test_blocking_detector_can_raise_in_the_stuck_code_when_asked():
+    def stuck():
+        time.sleep(3)  # the real sleep: the hub is held; the signal interrupts it
+        return "not interrupted"
+
+    t0 = time.monotonic()
+    with debug.blocking_detection(0.1, on_block=lambda report: None, raise_exc=True) as detector:
+        gt = minievent.spawn(stuck)
+        with pytest.raises(debug.BlockingError, match="stuck"):
+            gt.wait()
+    assert time.monotonic() - t0 < 2 and len(detector.reports) == 1
+    assert signal.getsignal(signal.SIGALRM) is not detector._alarm  # handler put back
+
+
+def test_listener_and_timer_stacks_say_where_they_were_made(hub):
+    a, b = minievent.greenio.socketpair()
+    debug.hub_listener_stacks(True)
+    debug.hub_timer_stacks(True)
+    try:
+        def wait_here_for_data():
+            return a.recv(1)
+
+        gt = minievent.spawn(wait_here_for_data)
+        timer = hub.schedule_call(30, lambda: None)
+        minievent.sleep(0)
+        listeners, timers = debug.format_hub_listeners(), debug.format_hub_timers()
+        assert f"fd={a.fileno()}" in listeners and "wait_here_for_data" in listeners
+        assert "test_listener_and_timer_stacks_say_where_they_were_made" in timers
+        timer.cancel()
+        assert "<Timer" not in debug.format_hub_timers()
+    finally:
+        debug.hub_listener_stacks(False)
+        debug.hub_timer_stacks(False)
+        b.sendall(b"x")
+        gt.wait()
+        a.close()
+        b.close()
+    assert "wait_here_for_data" not in debug.format_hub_listeners()
+
+
+def test_greenthread_and_tpool_errors_printed_or_not(capsys, stop_tpool):
+    debug.hub_exceptions(False)
+    with pytest.raises(KeyError):
+        minievent.spawn({}.__getitem__, "quiet").wait()
+    assert "quiet" not in capsys.readouterr().err
+    debug.hub_exceptions(True)
+    with pytest.raises(KeyError):
+        minievent.spawn({}.__getitem__, "loud").wait()
+    assert "KeyError: 'loud'" in capsys.readouterr().err
+    debug.tpool_exceptions(True)
+    try:
+        with pytest.raises(KeyError):
+            tpool.execute({}.__getitem__, "in thread")
+    finally:
+        debug.tpool_exceptions(False)
+    assert "KeyError: 'in thread'" in capsys.readouterr().err
+    with pytest.raises(KeyError):
+        tpool.execute({}.__getitem__, "silent")
+    assert "silent" not in capsys.readouterr().err
+
+
+def test_multiple_readers_cannot_be_allowed():
+    debug.hub_prevent_multiple_readers(True)  # what minievent always does
+    with pytest.raises(ValueError, match="one reader"):
+        debug.hub_prevent_multiple_readers(False)
+
+
+def test_spew_prints_lines_and_the_values_they_use(capsys):
+    spewer = debug.Spew()
+    answer = 41
+    frame = sys._getframe()
+    expected = frame.f_lineno + 1
+    spewer(frame, "line", answer)
+    out = capsys.readouterr().out
+    assert f"{__name__}:{expected}:     spewer(frame" in out and "answer=41" in out
+    debug.Spew(show_values=False)(frame, "line", None)
+    assert "answer=" not in capsys.readouterr().out
+    debug.Spew(trace_names=["elsewhere"])(frame, "line", None)
+    assert capsys.readouterr().out == ""
+    before = sys.gettrace()
+    debug.spew()
+    assert isinstance(sys.gettrace(), debug.Spew)
+    debug.unspew()
+    assert sys.gettrace() is None
+    sys.settrace(before)
+    assert answer == 41
