@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,9 +13,12 @@ import pytest
 from minievent.__main__ import main
 
 
-def cli(*args, timeout=60):
+def cli(*args, timeout=60, cwd=None):
     return subprocess.run([sys.executable, "-m", "minievent", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": ROOT})
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_heartbeat_prints_the_table_and_writes_picture_and_trace(tmp_path, capsys):
@@ -68,12 +72,30 @@ def test_help_everywhere():
         (["heartbeat", "--backend", "threads", "--fix", "tpool"], ["threads"]),
         (["heartbeat", "--plot", "/no/such/dir/x.png"], ["--plot", "does not exist"]),
         (["heartbeat", "--backend", "eventlet", "--trace", "t.json"], ["--trace", "eventlet"]),
+        (["heartbeat", "--interval", "inf"], ["--interval", "finite"]),
+        (["heartbeat", "--task-seconds", "nan"], ["--task-seconds", "finite"]),
+        (["heartbeat", "--duration=-inf"], ["--duration", "finite"]),
+        (["heartbeat", "--service-down-time", "NaN"], ["--service-down-time", "finite"]),
+        (["heartbeat", "--task-seconds", "1e300"], ["would last", "typo"]),
+        (["heartbeat", "--interval", "1e9"], ["would last"]),
+        (["heartbeat", "--duration", "86400"], ["would last"]),
+        (["heartbeat", "--interval", "0.00001"], ["--interval"]),
+        (["heartbeat", "--kind", "green", "--fix", "tpool"], ["--fix tpool", "--kind green"]),
+        (["heartbeat", "--kind", "green", "--fix", "sleep0"], ["--fix sleep0", "--kind green"]),
+        (["heartbeat", "--task-seconds", "0", "--fix", "thread"], ["--fix thread", "--task-seconds 0"]),
+        (["heartbeat", "--interval", "1", "--duration", "2"], ["--duration 2", "before the long task"]),
+        (["heartbeat", "--interval", "1", "--service-down-time", "0.5"], ["--service-down-time", "--interval"]),
+        (["heartbeat", "--backend", "gevent", "--trace", "t.json"], ["--trace", "gevent"]),
+        (["heartbeat", "--plot", "/dev/null"], ["--plot /dev/null", "not a regular file"]),
+        (["heartbeat", "--plot", "picture.txt"], ["--plot picture.txt", "unknown format", "png"]),
+        (["heartbeat", "--plot", "picture"], ["--plot picture", "no extension"]),
+        (["heartbeat", "--trace", "trace.png"], ["--trace trace.png", "json"]),
         (["frobnicate"], ["frobnicate"]),
         ([], ["command"]),
     ],
 )
-def test_bad_arguments_give_one_line_and_status_2(args, words):
-    r = cli(*args)
+def test_bad_arguments_give_one_line_and_status_2(args, words, tmp_path):
+    r = cli(*args, cwd=tmp_path)
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1, r.stderr
@@ -81,3 +103,61 @@ def test_bad_arguments_give_one_line_and_status_2(args, words):
     for w in words:
         assert w in lines[0]
     assert r.stdout == ""
+
+
+@pytest.mark.parametrize("flag", ["--plot", "--trace"])
+def test_a_directory_is_refused_before_the_run_and_nothing_is_written(tmp_path, flag):
+    out = tmp_path / "out"
+    out.mkdir()
+    r = cli("heartbeat", "--interval", "0.1", "--task-seconds", "30", flag, "out", cwd=tmp_path, timeout=20)
+    assert r.returncode == 2 and "is a directory" in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "running" not in r.stderr, "refused before the 30 s run, not after it"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "no out.png, no out.json"
+
+
+def test_a_missing_directory_is_refused(tmp_path):
+    r = cli("heartbeat", "--trace", str(tmp_path / "no" / "t.json"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+
+def test_the_exact_paths_written_are_printed(tmp_path):
+    r = cli("heartbeat", "--interval", "0.1", "--task-seconds", "0.3", "--kind", "green",
+            "--plot", "hb.svg", "--trace", "t.json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    picture = re.search(r"^picture +(\S+)$", r.stdout, re.M).group(1)
+    trace = re.search(r"^trace +(\S+) ", r.stdout, re.M).group(1)
+    assert picture == str(tmp_path / "hb.svg") and trace == str(tmp_path / "t.json")
+    assert (tmp_path / "hb.svg").read_text().lstrip().startswith("<?xml")
+    assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+
+
+def test_a_progress_line_says_what_runs_and_for_how_long_while_it_runs():
+    proc = subprocess.Popen([sys.executable, "-m", "minievent", "heartbeat", "--interval", "0.2",
+                             "--task-seconds", "4", "--kind", "green"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    try:
+        line = proc.stderr.readline()
+        still_running = proc.poll() is None
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert "green task of 4 s" in line and "every 0.2 s" in line and "minievent" in line, line
+    seconds = float(re.search(r"about (\d+) s", line).group(1))
+    assert 4 <= seconds <= 6, line
+    assert still_running, "the line comes when the run starts, not at the end"
+    assert "beats" in out
+
+
+def test_gevent_backend_on_the_command_line(capsys):
+    if not os.environ.get("CI"):  # under CI gevent is installed (the test extra): never skip there
+        pytest.importorskip("gevent", reason="gevent is not installed (pip install gevent, or the test extra)")
+    assert main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.8", "--backend", "gevent"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^backend +gevent$", out, re.M) and re.search(r"^service +DOWN", out, re.M), out
+
+
+def test_the_table_says_what_warnings_counts(capsys):
+    assert main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.3", "--kind", "green"]) == 0
+    line = re.search(r"^warnings +0 (.*)$", capsys.readouterr().out, re.M).group(1)
+    assert "run outlasted interval" in line and "report_state" in line
+    assert "warnings" in cli("heartbeat", "--help").stdout.split("The table:")[1]
