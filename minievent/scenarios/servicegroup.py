@@ -45,7 +45,7 @@ from typing import Any
 
 from . import heartbeat
 
-__all__ = ["DbServiceGroup", "ServiceGroupResult", "Seen", "is_up", "run"]
+__all__ = ["DbServiceGroup", "ServiceGroupResult", "Seen", "is_up", "run", "start_scheduler"]
 
 
 def utcnow() -> datetime:
@@ -221,7 +221,8 @@ class ServiceGroupResult:
         return max(s.age for s in self.seen_while_running)
 
 
-def _start_scheduler(url: str, service_id: int, service_down_time: float, poll: float) -> subprocess.Popen:
+def start_scheduler(url: str, service_id: int, service_down_time: float, poll: float) -> subprocess.Popen:
+    """Start the scheduler process on the service's row; closing its stdin ends it (it prints what it saw)."""
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
@@ -253,7 +254,7 @@ def run(url: str | None = None, interval: float = 1.0, task_seconds: float = 3.0
         raise ValueError(f"poll must be a positive number of seconds, not {poll!r}")
     sg = DbServiceGroup(url)
     try:
-        scheduler = _start_scheduler(sg.url, sg.id, service_down_time, poll)
+        scheduler = start_scheduler(sg.url, sg.id, service_down_time, poll)
         try:
             hb = heartbeat.run(interval=interval, task_seconds=task_seconds, kind=kind, fix=fix,
                                service_down_time=service_down_time, servicegroup=sg, **kwargs)
