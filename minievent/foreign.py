@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import inspect
 import sys
 import threading
 from typing import Any
@@ -277,13 +278,11 @@ class _EventletCapture(_GreenletCapture):
     kind = "eventlet"
 
     def _get_hub(self) -> Any:
-        import eventlet.greenthread
         import eventlet.hubs
         import eventlet.hubs.hub
         import eventlet.hubs.timer
 
-        self._codes = (eventlet.hubs.hub.BaseHub.switch.__code__, eventlet.greenthread.sleep.__code__,
-                       eventlet.hubs.trampoline.__code__, eventlet.hubs.timer.Timer.__call__.__code__)
+        self._codes = (eventlet.hubs.hub.BaseHub.switch.__code__, eventlet.hubs.timer.Timer.__call__.__code__)
         self._lib_dirs = (eventlet.__path__[0],)
         return eventlet.hubs.get_hub()
 
@@ -294,11 +293,14 @@ class _EventletCapture(_GreenletCapture):
     def _install_hub_hooks(self) -> None:
         # Time the hub's waits: ``wait`` (a plain time.sleep when no fd is
         # watched) and, inside it, ``do_poll`` (epoll/poll), whose end is when
-        # the kernel reported the fds the hub then dispatches. Instance
-        # attributes shadow the class's methods; removed on uninstall.
+        # the kernel reported the fds the hub then dispatches; and note each
+        # new fd listener (``add``, called by trampoline right before it
+        # parks). Instance attributes shadow the class's methods; removed on
+        # uninstall.
         hub, cls = self.hub, type(self.hub)
-        wait, do_poll = cls.wait.__get__(hub), getattr(cls, "do_poll", None)
+        wait, do_poll, add = cls.wait.__get__(hub), getattr(cls, "do_poll", None), cls.add.__get__(hub)
         polled: list[float] = []
+        self.listener: Any = None
 
         def timed_wait(seconds: Any = None) -> Any:
             start = clock()
@@ -309,7 +311,11 @@ class _EventletCapture(_GreenletCapture):
                     self._poll(start, polled.pop() if polled else clock())
                 polled.clear()
 
-        hub.wait = timed_wait
+        def noted_add(*args: Any) -> Any:
+            self.listener = listener = add(*args)
+            return listener
+
+        hub.wait, hub.add = timed_wait, noted_add
         if do_poll is not None:
             do_poll = do_poll.__get__(hub)
 
@@ -323,13 +329,13 @@ class _EventletCapture(_GreenletCapture):
             hub.do_poll = timed_do_poll
 
     def _remove_hub_hooks(self) -> None:
-        self.hub.__dict__.pop("wait", None)
-        self.hub.__dict__.pop("do_poll", None)
+        for name in ("wait", "do_poll", "add"):
+            self.hub.__dict__.pop(name, None)
 
     def _hint(self, target: Any, origin: Any) -> str | None:
         # eventlet.spawn queues a 0 s timer: Timer.__call__ calls g.switch(func, args, kwargs).
         f = origin.gr_frame if origin is self.hub_g else None
-        if f is not None and f.f_code is self._codes[3]:
+        if f is not None and f.f_code is self._codes[1]:
             loc = f.f_locals
             cb, args = loc.get("cb"), loc.get("args")
             if getattr(cb, "__self__", None) is target and args and callable(args[0]):
@@ -337,28 +343,29 @@ class _EventletCapture(_GreenletCapture):
         return None
 
     def _left(self, origin: Any, t: float) -> Any:
+        # What eventlet's hub holds says it without a frame, for the common waits:
+        lst = self.listener  # trampoline added an fd listener and parks on it
+        if lst is not None:
+            self.listener = None
+            if lst.greenlet is origin:
+                self.pend[id(origin)] = (None, ("fd", lst.fileno))
+                return ("read" if lst.evtype == "read" else "write", lst.fileno)
+        nt = self.hub.next_timers  # sleep() added a timer that switches back to it: the newest one
+        if nt:
+            due, timer = nt[-1]
+            cb = getattr(timer, "tpl", (None,))[0]
+            if getattr(cb, "__self__", None) is origin and getattr(cb, "__name__", None) == "switch":
+                if timer.seconds <= 0:
+                    return _YIELD
+                self.pend[id(origin)] = (due, _TIMER)
+                return ("sleep", timer.seconds)
+        # Anything else (Event.wait, a queue...): named after the caller of hub.switch().
         f = origin.gr_frame
         if f is None:
             return "unknown"
-        switch, sleep, trampoline, _ = self._codes
-        if f.f_code is switch:  # BaseHub.switch: the park site is its caller
+        if f.f_code is self._codes[0] and f.f_back is not None:
             f = f.f_back
-        code = f.f_code
-        if code is sleep:
-            nt = self.hub.next_timers  # sleep() just added its timer: the newest one
-            if not nt:
-                return "sleep"
-            due, timer = nt[-1]
-            if timer.seconds <= 0:
-                return _YIELD
-            self.pend[id(origin)] = (due, _TIMER)
-            return ("sleep", timer.seconds)
-        if code is trampoline:
-            loc = f.f_locals
-            fd = loc.get("fileno")
-            self.pend[id(origin)] = (None, ("fd", fd))
-            return ("read" if loc.get("read") else "write", fd)
-        return code.co_qualname
+        return f.f_code.co_qualname
 
 
 class _GeventCapture(_GreenletCapture):
@@ -369,6 +376,9 @@ class _GeventCapture(_GreenletCapture):
         import gevent.hub
 
         self._sleep_code = gevent.hub.sleep.__code__
+        lines, first = inspect.getsourcelines(gevent.hub.sleep)
+        # sleep(0) parks on the line "waiter.get()"; a timed sleep elsewhere
+        self._yield_line = next((first + i for i, line in enumerate(lines) if "waiter.get()" in line), -1)
         self._lib_dirs = (gevent.__path__[0],)
         return gevent.get_hub()
 
@@ -414,9 +424,9 @@ class _GeventCapture(_GreenletCapture):
             return "unknown"
         code = f.f_code
         if code is self._sleep_code:
-            seconds = f.f_locals.get("seconds", 0)
-            if seconds <= 0:
+            if f.f_lineno == self._yield_line:
                 return _YIELD
+            seconds = f.f_locals.get("seconds", 0)
             self.pend[id(origin)] = (t + seconds, _TIMER)
             return ("sleep", seconds)
         if code.co_filename.startswith(self._lib_dirs) and "socket" in code.co_filename:
@@ -435,23 +445,26 @@ class _ReadyQueue(collections.deque):
         self.since: collections.deque = collections.deque()
         self.cause: collections.deque = collections.deque()
 
-    def append(self, handle: Any) -> None:
-        collections.deque.append(self, handle)
-        c = self.capture
-        if type(handle) is asyncio.TimerHandle:  # moved here by _run_once once due
+    # (Default arguments bind what these look up on every handle: this is the hot path.)
+    def append(self, handle: Any, _append: Any = collections.deque.append, _timer: Any = asyncio.TimerHandle,
+               _clock: Any = clock) -> None:
+        _append(self, handle)
+        if type(handle) is _timer:  # moved here by _run_once once due
             self.since.append(handle._when)
             self.cause.append(_TIMER)
-        elif c.inherit is not None:  # a loop-internal callback passes its readiness on
-            self.since.append(c.inherit[0])
-            self.cause.append(c.inherit[1])
+            return
+        inherit = self.capture.inherit
+        if inherit is not None:  # a loop-internal callback passes its readiness on
+            self.since.append(inherit[0])
+            self.cause.append(inherit[1])
         else:
-            self.since.append(clock())
-            self.cause.append(c.cause)
+            self.since.append(_clock())
+            self.cause.append(self.capture.cause)
 
-    def popleft(self) -> Any:
-        handle = collections.deque.popleft(self)
+    def popleft(self, _popleft: Any = collections.deque.popleft) -> Any:
+        handle = _popleft(self)
         since, cause = self.since.popleft(), self.cause.popleft()
-        if self.capture.on and not handle._cancelled:
+        if not handle._cancelled and self.capture.on:
             self.capture.enter(handle, since, cause)
         return handle
 
@@ -534,13 +547,15 @@ class _AsyncioCapture(_Capture):
         def timed_select(timeout: float | None = None) -> Any:
             if not self.on:
                 return select(timeout)
+            self.inherit, self.cause = None, _IO  # what the poll reports is ready from its end
+            if timeout == 0:  # work is ready: a poll that cannot block (the hub's lane skips it)
+                return select(timeout)
             start = clock()
             self._switch(_HUB, start)
-            self.inherit, self.cause = None, _IO  # what the poll reports is ready from its end
             try:
                 return select(timeout)
             finally:
-                if timeout != 0 and len(self.tl._polls) < self.tl.cap:
+                if len(self.tl._polls) < self.tl.cap:
                     self.tl._polls.append((start, clock()))
 
         sel.select = timed_select
@@ -573,24 +588,24 @@ class _AsyncioCapture(_Capture):
             self.inherit, self.cause = None, _WOKEN
             if id(key) not in self.names:
                 self.names[id(key)] = _func_name(key) or "callback"
+        cur = self.cur
+        if key is cur and key is _HUB:
+            return  # (a task's next step is a switch: it left, ready, and came back)
         t = clock()
-        if key is self.cur:
-            return
-        new = id(key) not in self.tl._keys
         if key is _HUB:
             cause = None
-        elif new:
+        elif id(key) not in self.tl._keys:
             since, cause = None, _SPAWN
         elif cause is _TIMER and len(self.tl._timers) < self.tl.cap:
             self.tl._timers.append((key, since, t))
-        self._switch(key, t, since, cause)
-
-    def _switch(self, key: Any, t: float, since: float | None = None, cause: Any = None) -> None:
-        cur = self.cur
-        if key is cur:
-            return
         self.cur = key
-        self._record(t, key, self._left(cur), since, cause)
+        self._record(t, key, None if cur is _HUB else self._left(cur), since, cause)
+
+    def _switch(self, key: Any, t: float) -> None:
+        cur = self.cur
+        if key is not cur:
+            self.cur = key
+            self._record(t, key, self._left(cur))
 
     def _task_lane(self, task: Any) -> Any:
         # A task's lane is the task, named after it (or its coroutine, when
