@@ -19,8 +19,9 @@ from . import (
     debug,  # noqa: F401  (minievent.debug.blocking_detection without a second import)
     tpool,  # noqa: F401  (minievent.tpool.execute without a second import)
 )
+from .convenience import StopServe, connect, listen, serve
 from .event import Event
-from .greenio import GreenSocket, StopServe, connect, create_connection, listen, serve
+from .greenio import GreenSocket, create_connection
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
 from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .patcher import monkey_patch

@@ -29,22 +29,13 @@ import errno
 import os
 import socket as _stdsocket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
 from .hub import READ, WRITE, Hub, _local, get_hub
 
-__all__ = [
-    "GreenSocket",
-    "listen",
-    "connect",
-    "serve",
-    "StopServe",
-    "create_connection",
-    "socketpair",
-]
+__all__ = ["GreenSocket", "create_connection", "socketpair"]
 
 # Captured now, before monkey_patch can replace socket.socket with us.
 _BaseSocket: type = _stdsocket.socket
@@ -80,7 +71,9 @@ def _hub() -> Hub:
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     """``socket.socket`` whose blocking calls park the greenthread instead of the OS thread."""
 
-    __slots__ = ("_timeout", "_armed")
+    # "__dict__": attributes may be set on an instance, as on eventlet's (and tests' mocks); the dict
+    # is only made on the first such assignment.
+    __slots__ = ("_timeout", "_armed", "__dict__")
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
         super().__init__(family, type, proto, fileno)
@@ -300,33 +293,6 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
 
 # ---------------------------------------------------------------- helpers
-def listen(addr: Any, family: int = _stdsocket.AF_INET, backlog: int = 128, reuse_addr: bool = True) -> GreenSocket:
-    """A listening ``GreenSocket`` bound to ``addr`` (eventlet's ``listen``)."""
-    sock = GreenSocket(family, _stdsocket.SOCK_STREAM)
-    try:
-        if reuse_addr and os.name == "posix":
-            sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEADDR, 1)
-        sock.bind(addr)
-        sock.listen(backlog)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def connect(addr: Any, family: int = _stdsocket.AF_INET, bind: Any = None) -> GreenSocket:
-    """A ``GreenSocket`` connected to ``addr`` (eventlet's ``connect``)."""
-    sock = GreenSocket(family, _stdsocket.SOCK_STREAM)
-    try:
-        if bind is not None:
-            sock.bind(bind)
-        sock.connect(addr)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
 def create_connection(address: tuple[str, int], timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
                       source_address: Any = None) -> GreenSocket:
     """``socket.create_connection``, green: try each address ``getaddrinfo`` gives, first that connects wins."""
@@ -355,50 +321,3 @@ def socketpair(family: int = _stdsocket.AF_UNIX, type: int = _stdsocket.SOCK_STR
     a, b = _socket.socketpair(family, type, proto)
     return (GreenSocket(family, type, proto, fileno=a.detach()),
             GreenSocket(family, type, proto, fileno=b.detach()))
-
-
-class StopServe(Exception):
-    """Raise it in a ``serve`` handler to make ``serve`` return."""
-
-
-def serve(sock: GreenSocket, handle: Callable[[GreenSocket, Any], Any], concurrency: int = 1000) -> None:
-    """Accept on ``sock`` forever; run ``handle(conn, addr)`` in a greenthread per client.
-
-    At most ``concurrency`` handlers run at once (then ``accept`` waits: back
-    pressure rather than unbounded memory). The client socket is closed when
-    its handler returns. A handler raising ``StopServe`` makes ``serve``
-    return; other errors are printed and the server goes on.
-    """
-    from .pool import GreenPool
-
-    # Check now: a bad handler would otherwise fail once per client, long after this call.
-    if not callable(getattr(sock, "accept", None)):
-        raise TypeError(f"serve() needs a listening socket, not {type(sock).__name__}")
-    if not callable(handle):
-        raise TypeError(f"serve() needs a callable handler, not {type(handle).__name__}")
-    pool = GreenPool(concurrency)
-    hub = _hub()
-    server = _getcurrent()
-    done = False
-
-    def stop() -> None:
-        # Runs from the hub; serve may have returned meanwhile.
-        if not done and not server.dead:
-            server.throw(StopServe())
-
-    def run(conn: GreenSocket, addr: Any) -> None:
-        try:
-            handle(conn, addr)
-        except StopServe:
-            hub.ready.append(stop)
-        finally:
-            conn.close()
-
-    try:
-        while True:
-            conn, addr = sock.accept()
-            pool.spawn_n(run, conn, addr)
-    except StopServe:
-        return
-    finally:
-        done = True

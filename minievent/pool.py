@@ -21,8 +21,8 @@ __all__ = ["GreenPool", "GreenPile"]
 
 class GreenPool:
     def __init__(self, size: int = 1000) -> None:
-        if not isinstance(size, (int, float)):  # (eventlet takes 1e3)
-            raise TypeError(f"GreenPool size must be a number, not {type(size).__name__}")
+        if not (isinstance(size, int) or isinstance(size, float) and size.is_integer()):  # (eventlet takes 1e3)
+            raise TypeError(f"GreenPool size must be a whole number, not {size!r}")
         if size < 0:
             raise ValueError("GreenPool size must be >= 0")
         self.size = size = int(size)

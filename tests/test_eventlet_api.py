@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -308,3 +310,56 @@ def test_spew_prints_lines_and_the_values_they_use(capsys):
     assert sys.gettrace() is None
     sys.settrace(before)
     assert answer == 41
+
+
+# ---------------------------------------------------------------- convenience
+def test_listen_shares_an_explicit_port_but_not_a_random_one():
+    first = minievent.listen(("127.0.0.1", 0))
+    try:
+        assert first.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 0
+        port = first.getsockname()[1]
+        first.close()
+        first = minievent.listen(("127.0.0.1", port))  # an explicit port: shared by default
+        assert first.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) == 1
+        second = minievent.listen(("127.0.0.1", port))
+        second.close()
+        with pytest.raises(OSError):
+            minievent.listen(("127.0.0.1", port), reuse_port=False)
+    finally:
+        first.close()
+    with pytest.warns(minievent.convenience.ReuseRandomPortWarning):
+        minievent.listen(("127.0.0.1", 0), reuse_port=True).close()
+
+
+def test_listen_warns_when_the_platform_refuses_reuse_port(monkeypatch):
+    def refuse(self, level, option, value):
+        raise OSError(errno.ENOPROTOOPT, "Protocol not available")
+
+    monkeypatch.setattr(minievent.GreenSocket, "setsockopt", refuse)
+    with pytest.warns(minievent.convenience.ReusePortUnavailableWarning):
+        minievent.listen(("127.0.0.1", 0), reuse_addr=False, reuse_port=True).close()
+
+
+def test_a_green_socket_takes_attributes_like_a_python_object():
+    s = minievent.GreenSocket()
+    s.label = "mine"
+    s.close()
+    assert s.label == "mine"
+
+
+def test_serve_raises_a_handlers_exception_and_closes_its_client():
+    srv = minievent.listen(("127.0.0.1", 0))
+
+    def handle(conn, addr):
+        conn.recv(10)
+        raise LookupError("handler broke")
+
+    server = minievent.spawn(minievent.serve, srv, handle)
+    client = minievent.connect(srv.getsockname())
+    client.sendall(b"x")
+    with pytest.raises(LookupError, match="handler broke"):
+        server.wait()
+    assert client.recv(10) == b""
+    client.close()
+    srv.close()
+    assert minievent.listen is minievent.convenience.listen and minievent.serve is minievent.convenience.serve
