@@ -274,12 +274,17 @@ class _Rec:
 
     def __init__(self, tl: Timeline | None) -> None:
         self.tl = tl
+        self._woke: dict[str, float] = {}  # lane -> when its last sleep returned
 
     def sleep(self, lane: str, sleep: Callable[[float], Any], seconds: float, label: str) -> None:
-        # Due at start + seconds; anything after that it was ready, not waiting.
+        # Due at start + seconds; anything after that it was ready, not waiting. From the
+        # end of the previous sleep to this one the thread ran (the beat itself).
         start = clock()
+        if lane in self._woke:
+            self.ran(lane, self._woke[lane], "running")
         sleep(seconds)
-        self.waited(lane, start, seconds, clock(), label)
+        self._woke[lane] = end = clock()
+        self.waited(lane, start, seconds, end, label)
 
     def waited(self, lane: str, start: float, seconds: float, end: float, label: str) -> None:
         if self.tl is None:
@@ -291,7 +296,8 @@ class _Rec:
 
     def ran(self, lane: str, start: float, label: str) -> None:
         if self.tl is not None:
-            self.tl.add_span(lane, start, clock(), "running", label)
+            self._woke[lane] = end = clock()  # (the next sleep's running span starts here)
+            self.tl.add_span(lane, start, end, "running", label)
 
 
 class ServiceGroup(Protocol):
