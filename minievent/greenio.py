@@ -29,10 +29,13 @@ import errno
 import os
 import socket as _stdsocket
 import time
+import types
+from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
+from .green import selectors as _gselectors
 from .hub import READ, WRITE, Hub, _local, get_hub
 
 __all__ = ["GreenSocket", "create_connection", "socketpair"]
@@ -48,12 +51,18 @@ _recv = _socket.socket.recv
 _recv_into = _socket.socket.recv_into
 _recvfrom = _socket.socket.recvfrom
 _recvfrom_into = _socket.socket.recvfrom_into
+_recvmsg = _socket.socket.recvmsg
+_recvmsg_into = _socket.socket.recvmsg_into
 _send = _socket.socket.send
+_sendmsg = _socket.socket.sendmsg
 _sendto = _socket.socket.sendto
 _accept = _socket.socket._accept
 _connect_ex = _socket.socket.connect_ex
 _fileno = _socket.socket.fileno
 _set_os_timeout = _socket.socket.settimeout
+_gettimeout = _socket.socket.gettimeout
+# One call that won't wait, whatever the fd's O_NONBLOCK flag says (0 where the platform lacks it).
+_DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 
 _getcurrent = greenlet.getcurrent
 _clock = time.monotonic
@@ -74,13 +83,26 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     # "__dict__": attributes may be set on an instance, as on eventlet's (and tests' mocks); the dict
     # is only made on the first such assignment.
     __slots__ = ("_timeout", "_armed", "__dict__")
+    #: A socket in blocking mode keeps a blocking fd, as the stdlib documents, when every call can
+    #: pass MSG_DONTWAIT; TLS can't (OpenSSL reads the fd itself), nor can a platform without it.
+    _blocking_fd = bool(_DONTWAIT)
+    #: What "not now" looks like, and (for TLS, whose reads may need a write) which way to wait then.
+    _would_block: tuple[type[BaseException], ...] = (BlockingIOError,)
+    _wants: dict[type[BaseException], int] = {}
 
     def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
         super().__init__(family, type, proto, fileno)
-        self._timeout: float | None = _stdsocket.getdefaulttimeout()
         # The hub whose poller has already seen this fd (see _wait).
         self._armed: Hub | None = None
-        _set_os_timeout(self, 0.0)  # the OS socket never blocks; we do the waiting
+        # The C code has applied SOCK_NONBLOCK and the default timeout: take its answer.
+        self._timeout: float | None = _gettimeout(self)
+        self._sync_fd()
+
+    def _sync_fd(self) -> None:
+        # The C level never keeps a timeout > 0: it would wait in poll() itself, holding the hub.
+        mode = None if self._timeout is None and self._blocking_fd else 0.0
+        if _gettimeout(self) != mode:
+            _set_os_timeout(self, mode)
 
     # ------------------------------------------------------------ waiting
     def _wait(self, evtype: int, timeout: float | None) -> None:
@@ -119,18 +141,40 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             raise socket_timeout("timed out")
         return left
 
+    def _io(self, evtype: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` until it stops saying "not now", parking on the hub in between.
+
+        The loop of every method but the hot few (recv, recv_into, send, sendall:
+        inlined, which measured faster). As in the stdlib, the timeout bounds the whole call.
+        """
+        timeout = self._timeout
+        deadline = _clock() + timeout if timeout else None
+        while True:
+            try:
+                return fn(*args)
+            except self._would_block as e:
+                if timeout == 0.0:
+                    raise
+                evtype = self._wants.get(e.__class__, evtype)
+            self._wait(evtype, self._deadline_left(deadline))
+
+    def _nonblocking(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` with the fd non-blocking: accept, connect and os.sendfile have no MSG_DONTWAIT."""
+        if _gettimeout(self) == 0.0:
+            return fn(*args)
+        _set_os_timeout(self, 0.0)
+        try:
+            return fn(*args)
+        finally:
+            if _fileno(self) >= 0:  # (another greenthread may have closed it meanwhile)
+                self._sync_fd()
+
     # ------------------------------------------------------------ timeouts
     def settimeout(self, timeout: float | None) -> None:
         """``None``: block; ``0``: non-blocking (raise ``BlockingIOError``); ``t > 0``: raise ``socket.timeout``."""
-        if timeout is not None:
-            if not isinstance(timeout, (int, float)):
-                raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
-            timeout = float(timeout)
-            if timeout != timeout:
-                raise ValueError("Invalid value NaN (not a number)")
-            if timeout < 0.0:
-                raise ValueError("Timeout value out of range")
-        self._timeout = timeout
+        _set_os_timeout(self, timeout)  # the C code checks the value: the stdlib's own errors
+        self._timeout = _gettimeout(self)
+        self._sync_fd()
 
     def gettimeout(self) -> float | None:
         return self._timeout
@@ -153,7 +197,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         # without waiting), and parking blindly would cost a switch each time.
         while True:
             try:
-                return _recv(self, bufsize, flags)
+                return _recv(self, bufsize, flags | _DONTWAIT)
             except BlockingIOError:
                 if self._timeout == 0.0:
                     raise
@@ -162,35 +206,30 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         while True:
             try:
-                return _recv_into(self, buffer, nbytes, flags)
+                return _recv_into(self, buffer, nbytes, flags | _DONTWAIT)
             except BlockingIOError:
                 if self._timeout == 0.0:
                     raise
             self._wait(READ, self._timeout)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        while True:
-            try:
-                return _recvfrom(self, bufsize, flags)
-            except BlockingIOError:
-                if self._timeout == 0.0:
-                    raise
-            self._wait(READ, self._timeout)
+        return self._io(READ, _recvfrom, self, bufsize, flags | _DONTWAIT)
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
-        while True:
-            try:
-                return _recvfrom_into(self, buffer, nbytes, flags)
-            except BlockingIOError:
-                if self._timeout == 0.0:
-                    raise
-            self._wait(READ, self._timeout)
+        return self._io(READ, _recvfrom_into, self, buffer, nbytes, flags | _DONTWAIT)
+
+    def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, list, int, Any]:
+        return self._io(READ, _recvmsg, self, bufsize, ancbufsize, flags | _DONTWAIT)
+
+    def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> tuple[int, list, int, Any]:
+        # (a retry must see the same buffers: an iterator would be used up by the first try)
+        return self._io(READ, _recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT)
 
     # ------------------------------------------------------------ sending
     def send(self, data: Any, flags: int = 0) -> int:
         while True:
             try:
-                return _send(self, data, flags)
+                return _send(self, data, flags | _DONTWAIT)
             except BlockingIOError:
                 if self._timeout == 0.0:
                     raise
@@ -201,6 +240,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
         As in the stdlib, the timeout bounds the whole call, not each wait.
         """
+        flags |= _DONTWAIT
         try:
             sent = _send(self, data, flags)  # str raises TypeError here, as in the stdlib
         except BlockingIOError:
@@ -221,34 +261,27 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
                     self._wait(WRITE, self._deadline_left(deadline))
         return None
 
-    def sendto(self, data: Any, flags_or_addr: Any, addr: Any = None) -> int:
-        args = (data, flags_or_addr) if addr is None else (data, flags_or_addr, addr)
-        while True:
-            try:
-                return _sendto(self, *args)
-            except BlockingIOError:
-                if self._timeout == 0.0:
-                    raise
-            self._wait(WRITE, self._timeout)
+    def sendto(self, *args: Any) -> int:
+        # sendto(data, address) or sendto(data, flags, address); the C code checks the arguments.
+        if len(args) == 2:
+            args = (args[0], 0, args[1])
+        if len(args) == 3:
+            args = (args[0], args[1] | _DONTWAIT, args[2])
+        return self._io(WRITE, _sendto, self, *args)
 
-    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
-        # The stdlib's os.sendfile path waits in a real selector (blocking the
-        # hub); the plain send path goes through our green send.
-        return self._sendfile_use_send(file, offset, count)
+    def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
+        return self._io(WRITE, _sendmsg, self, _listed(buffers), _listed(ancdata), flags | _DONTWAIT, address)
+
+    def _sendfile_use_sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        # socket.sendfile tries this first (then falls back on send): the stdlib's os.sendfile loop.
+        return self._nonblocking(_sendfile_loop, self, file, offset, count)
 
     # ------------------------------------------------------------ connections
     def accept(self) -> tuple[GreenSocket, Any]:
-        while True:
-            try:
-                fd, addr = _accept(self)
-                break
-            except BlockingIOError:
-                if self._timeout == 0.0:
-                    raise
-            self._wait(READ, self._timeout)
+        fd, addr = self._nonblocking(self._io, READ, _accept, self)
         return GreenSocket(self.family, self.type, self.proto, fileno=fd), addr
 
-    def connect_ex(self, address: Any) -> int:
+    def _connect(self, address: Any, timeout_raises: bool) -> int:
         err = _connect_ex(self, address)
         if err in _CONNECT_PENDING and self._timeout != 0.0:
             # A non-blocking connect finishes in the background; the socket
@@ -256,15 +289,17 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             try:
                 self._wait(WRITE, self._timeout)
             except socket_timeout:
+                if timeout_raises:
+                    raise
                 return errno.EAGAIN
             err = self.getsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_ERROR)
         return err
 
+    def connect_ex(self, address: Any) -> int:
+        return self._nonblocking(self._connect, address, False)
+
     def connect(self, address: Any) -> None:
-        err = _connect_ex(self, address)
-        if err in _CONNECT_PENDING and self._timeout != 0.0:
-            self._wait(WRITE, self._timeout)  # raises socket.timeout
-            err = self.getsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_ERROR)
+        err = self._nonblocking(self._connect, address, True)
         if err:
             raise OSError(err, os.strerror(err))  # OSError picks the subclass: ConnectionRefusedError...
 
@@ -286,10 +321,14 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         self._forget_fd()
         return super().detach()
 
-    def dup(self) -> GreenSocket:
-        sock = GreenSocket(self.family, self.type, self.proto, fileno=os.dup(_fileno(self)))
-        sock.settimeout(self._timeout)
-        return sock
+
+def _listed(items: Any) -> Any:
+    return items if isinstance(items, (list, tuple)) else list(items)
+
+
+# The stdlib's os.sendfile loop waits in selectors.PollSelector: the same code, reading a green one.
+_sendfile_loop = types.FunctionType(_BaseSocket._sendfile_use_sendfile.__code__,
+                                    {**vars(_stdsocket), "selectors": _gselectors})
 
 
 # ---------------------------------------------------------------- helpers

@@ -36,7 +36,10 @@ def _patch(modname: str, attrs: dict[str, Any]) -> None:
     for name, value in attrs.items():
         if name not in saved:  # patching twice must not save our own patch as "original"
             saved[name] = getattr(module, name, _MISSING)
-        setattr(module, name, value)
+        if value is not _MISSING:
+            setattr(module, name, value)
+        elif hasattr(module, name):  # _MISSING: remove it (select.epoll, as eventlet does)
+            delattr(module, name)
 
 
 def monkey_patch(socket: bool | None = None, time: bool | None = None, select: bool | None = None) -> None:
@@ -54,16 +57,15 @@ def monkey_patch(socket: bool | None = None, time: bool | None = None, select: b
 
         _patch("socket", {"socket": GreenSocket})
     if "time" in wanted:
-        from .greenthread import sleep
+        from .green.time import sleep
 
         _patch("time", {"sleep": sleep})
     if "select" in wanted:
         from .green import select as gselect
         from .green import selectors as gselectors
 
-        _patch("select", {"select": gselect.select})
-        real = importlib.import_module("selectors")
-        _patch("selectors", {n: gselectors.GreenSelector for n in gselectors.SELECTOR_NAMES if hasattr(real, n)})
+        _patch("select", {"select": gselect.select, "poll": gselect.poll, **dict.fromkeys(gselect.REMOVED, _MISSING)})
+        _patch("selectors", gselectors.PATCHED)
 
 
 def is_monkey_patched(name: str) -> bool:

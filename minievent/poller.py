@@ -41,6 +41,7 @@ from collections.abc import Callable
 # Bound at import, before monkey_patch can replace them with green versions
 # (which would wait on the hub -- from inside the hub).
 _DefaultSelector = selectors.DefaultSelector
+_epoll = getattr(select, "epoll", None)  # (monkey_patch removes select.epoll, as eventlet does)
 _sleep = time.sleep
 
 #: Bits of a poll result, in the poller-neutral form the hub understands.
@@ -87,7 +88,7 @@ if hasattr(select, "epoll"):
         _WRITE_BITS = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
 
         def __init__(self) -> None:
-            self._epoll = select.epoll()
+            self._epoll = _epoll()
             self._registered: set[int] = set()
 
         def fileno(self) -> int:

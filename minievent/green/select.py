@@ -1,30 +1,32 @@
-"""The stdlib's ``select`` module, green: ``select()`` parks the greenthread on the hub.
+"""The stdlib's ``select`` module, green: ``select()`` and ``poll()`` park the greenthread on the hub.
 
-It first asks the kernel with a zero timeout (the real ``select``): what is
-ready now is returned at once. Otherwise it registers a listener per fd with
-the hub and parks; any wake-up just means "ask the kernel again", so a
-spurious one costs a retry, never a wrong answer. ``poll``/``epoll`` are not
-offered: code that picks the best mechanism available falls back to
-``select``, which is the green one.
+Both first ask the kernel with a zero timeout (the real call): what is ready
+now is returned at once. Otherwise they register a listener per fd with the
+hub and park; any wake-up just means "ask the kernel again", so a spurious
+one costs a retry, never a wrong answer. ``epoll`` (and ``devpoll``,
+``kqueue``) are not offered, as in eventlet: ``selectors.EpollSelector``, the
+way most code uses epoll, is green in ``green.selectors``.
 """
 
 from __future__ import annotations
 
 import select as _std
 import time as _time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
 
 from ..hub import READ, WRITE, Listener, get_hub
 from ..waiter import _TIMED_OUT, Waiter
 
-_HIDDEN = {"poll", "epoll", "devpoll", "kqueue", "kevent", "select"}
+#: The names monkey_patch removes from the stdlib module (those it has).
+REMOVED = ("epoll", "devpoll", "kqueue", "kevent")
+_HIDDEN = {"poll", "select", *REMOVED}
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__") and k not in _HIDDEN})
 
-# The real one, captured before monkey_patch replaces it.
+# The real ones, captured before monkey_patch replaces them.
 _real_select = _std.select
-
+_real_poll = _std.poll
 
 
 def _fd(obj: Any) -> int:
@@ -34,18 +36,8 @@ def _fd(obj: Any) -> int:
     return fd
 
 
-def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
-           timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
-    """``select.select``, but waiting parks only this greenthread."""
-    if timeout is not None:
-        if not isinstance(timeout, (int, float)):
-            raise TypeError(f"timeout must be a number or None, not {type(timeout).__name__}")
-        if timeout < 0:
-            raise ValueError("timeout must be non-negative")
-    rlist, wlist, xlist = list(rlist), list(wlist), list(xlist)
-    ready = _real_select(rlist, wlist, xlist, 0)
-    if ready[0] or ready[1] or ready[2] or timeout == 0:
-        return ready
+def _wait_for(ask: Callable[[], Any], reads: Iterable[Any], writes: Iterable[Any], timeout: float | None) -> Any:
+    """Repeat ``ask()`` (a zero-timeout question to the kernel) until it answers, parking between; None on timeout."""
     hub = get_hub()
     deadline = None if timeout is None else _time.monotonic() + timeout
     current: list[Waiter | None] = [None]
@@ -58,20 +50,81 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
 
     listeners: list[Listener] = []
     try:
-        # Exceptional conditions (out-of-band data) show up as readable.
-        for fd in {_fd(o) for o in chain(rlist, xlist)}:
-            listeners.append(hub.add(READ, fd, wake, rearm=True))
-        for fd in {_fd(o) for o in wlist}:
-            listeners.append(hub.add(WRITE, fd, wake, rearm=True))
+        for evtype, objs in ((READ, reads), (WRITE, writes)):
+            for fd in {_fd(o) for o in objs}:
+                listeners.append(hub.add(evtype, fd, wake, rearm=True))
         while True:
             waiter = current[0] = Waiter()
             left = None if deadline is None else max(0.0, deadline - _time.monotonic())
             if waiter.wait(left, why="select()") is _TIMED_OUT:
-                return [], [], []
-            ready = _real_select(rlist, wlist, xlist, 0)
-            if ready[0] or ready[1] or ready[2]:
-                return ready
+                return None
+            answer = ask()
+            if answer:
+                return answer
     finally:
         current[0] = None
         for listener in listeners:
             hub.remove(listener)
+
+
+def _seq(objs: Any) -> Any:
+    # The stdlib reads a list or tuple as it is (even one that changes as it is read), any other iterable once.
+    if isinstance(objs, (list, tuple)):
+        return objs
+    try:
+        return list(objs)
+    except TypeError:
+        raise TypeError("arguments 1-3 must be sequences") from None
+
+
+def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
+           timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+    """``select.select``, but waiting parks only this greenthread."""
+    rlist, wlist, xlist = _seq(rlist), _seq(wlist), _seq(xlist)
+    if timeout is not None:  # (the stdlib's own messages)
+        if not isinstance(timeout, (int, float)):
+            raise TypeError("timeout must be a float or None")
+        if timeout != timeout:
+            raise ValueError("Invalid value NaN (not a number)")
+        if timeout < 0:
+            raise ValueError("timeout must be non-negative")
+    ready = _real_select(rlist, wlist, xlist, 0)
+    if ready[0] or ready[1] or ready[2] or timeout == 0:
+        return ready
+
+    def ask() -> Any:
+        ready = _real_select(rlist, wlist, xlist, 0)
+        return ready if ready[0] or ready[1] or ready[2] else None
+
+    # Exceptional conditions (out-of-band data) show up as readable.
+    return _wait_for(ask, chain(rlist, xlist), wlist, timeout) or ([], [], [])
+
+
+class poll:
+    """``select.poll``, green: a real poll set answers (asked with a zero timeout); the hub does the waiting."""
+
+    def __init__(self) -> None:
+        self._poll = _real_poll()
+        self._masks: dict[int, int] = {}
+
+    def register(self, fd: Any, eventmask: int = _std.POLLIN | _std.POLLPRI | _std.POLLOUT) -> None:
+        self._poll.register(fd, eventmask)
+        self._masks[_fd(fd)] = eventmask
+
+    def modify(self, fd: Any, eventmask: int) -> None:
+        self._poll.modify(fd, eventmask)
+        self._masks[_fd(fd)] = eventmask
+
+    def unregister(self, fd: Any) -> None:
+        self._poll.unregister(fd)
+        del self._masks[_fd(fd)]
+
+    def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
+        """Like the stdlib's: ``timeout`` in milliseconds, ``None`` or negative waits for ever."""
+        ready = self._poll.poll(0)
+        if ready or timeout == 0:
+            return ready
+        # Every fd is watched for reading: a hang-up or an error is reported as that.
+        writes = [fd for fd, mask in self._masks.items() if mask & _std.POLLOUT]
+        seconds = None if timeout is None or timeout < 0 else timeout / 1000
+        return _wait_for(lambda: self._poll.poll(0), self._masks, writes, seconds) or []

@@ -1,33 +1,54 @@
-"""The stdlib's ``selectors`` module, green: every selector class is ``GreenSelector``.
+"""The stdlib's ``selectors`` module, green.
 
-``socketserver``, ``subprocess`` and others wait in a selector. The stdlib's
-``SelectSelector`` already funnels all waiting through one method,
-``_select``; ours is the same class with the green ``select`` in that slot.
+``socketserver``, ``subprocess`` and others wait in a selector. Where epoll
+exists, ``DefaultSelector``, ``EpollSelector`` and ``PollSelector`` are
+``GreenSelector``: the stdlib's ``EpollSelector`` (so any fd number works),
+whose ``select`` asks its epoll set with a zero timeout and otherwise parks
+until the hub reports the epoll fd itself readable -- an epoll fd is
+readable whenever one of the fds in its set is ready. ``SelectSelector``
+stays ``select()``-based, as in the stdlib (and limited, as there, to fds
+below ``FD_SETSIZE``), waiting in the green ``select``.
 """
 
 from __future__ import annotations
 
 import selectors as _std
+import time as _time
+from typing import Any
 
+from ..hub import trampoline
 from .select import select as _green_select
 
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
 
-# The real class, captured before monkey_patch replaces the name.
-_RealSelectSelector = _std.SelectSelector
 
-
-class GreenSelector(_RealSelectSelector):  # type: ignore[misc,valid-type]
+class GreenSelectSelector(_std.SelectSelector):  # type: ignore[misc,valid-type]
     """A ``selectors.SelectSelector`` that waits on the hub."""
 
     _select = staticmethod(_green_select)
 
 
-#: The selector class names the stdlib may define; each becomes GreenSelector.
-SELECTOR_NAMES = ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
-                  "DevpollSelector", "KqueueSelector")
+GreenSelector: type = GreenSelectSelector
+if hasattr(_std, "EpollSelector"):
 
-for _name in SELECTOR_NAMES:
-    if hasattr(_std, _name):
-        globals()[_name] = GreenSelector
-del _name
+    class GreenSelector(_std.EpollSelector):  # type: ignore[no-redef]
+        """A ``selectors.EpollSelector`` that waits on the hub."""
+
+        def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
+            deadline = None if timeout is None else _time.monotonic() + timeout
+            while True:
+                ready = super().select(0)
+                if ready or deadline is not None and deadline <= _time.monotonic():
+                    return ready
+                try:
+                    left = None if deadline is None else deadline - _time.monotonic()
+                    trampoline(self.fileno(), read=True, timeout=left)
+                except TimeoutError:
+                    pass  # one last look, above
+
+
+#: What monkey_patch puts in the stdlib module: every selector class it has.
+PATCHED = {name: GreenSelectSelector if name == "SelectSelector" else GreenSelector
+           for name in ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
+                        "DevpollSelector", "KqueueSelector") if hasattr(_std, name)}
+globals().update(PATCHED)

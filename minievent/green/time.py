@@ -8,4 +8,9 @@ from ..greenthread import sleep as _green_sleep
 
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
 
-sleep = _green_sleep
+
+def sleep(secs: float) -> None:
+    """``time.sleep``, green; a negative time is the stdlib's ``ValueError`` (``minievent.sleep`` takes it as 0)."""
+    if secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    _green_sleep(secs)
