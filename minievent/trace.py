@@ -218,9 +218,17 @@ class Recording:
     marks: list[Mark]
     timers: list[TimerRecord]
     dropped: int = 0
+    _trace: dict = field(default_factory=dict, repr=False)
 
     def spans(self) -> list[Span]:
         return list(self._spans)
+
+    def to_chrome_trace(self, path: Any = None) -> dict:
+        """The trace it was read from (written to ``path`` if given), as ``Timeline.to_chrome_trace``."""
+        if path is not None:
+            with open(path, "w") as f:
+                json.dump(self._trace, f)
+        return self._trace
 
     def blocked(self, threshold: float) -> list[Span]:
         return [s for s in self._spans if s.state == "running" and s.lane != "hub" and s.duration > threshold]
@@ -252,7 +260,8 @@ def load(trace: Any) -> Recording:
     spans.sort(key=lambda s: (s.start, s.lane))
     other = trace.get("otherData", {})
     duration = other.get("recorded_seconds") or max((s.end for s in spans), default=0.0)
-    return Recording([names[t] for t in sorted(names)], duration, spans, marks, timers, other.get("dropped", 0))
+    return Recording([names[t] for t in sorted(names)], duration, spans, marks, timers, other.get("dropped", 0),
+                     trace)
 
 
 def _hub_kind(g: Any) -> str | None:

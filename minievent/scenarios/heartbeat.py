@@ -43,10 +43,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from ..foreign import timeline_for as record_loop
 from ..timeline import Timeline
+from ..trace import load
 
 __all__ = ["run", "Params", "HeartbeatResult", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
 
@@ -455,20 +457,31 @@ def _run_subprocess(p: Params, backend: str) -> dict:
     env.setdefault("EVENTLET_NO_GREENDNS", "yes")
     proc = subprocess.run(
         [sys.executable, "-W", "ignore", "-c", "from minievent.scenarios.heartbeat import _child; _child()",
-         backend, json.dumps(asdict(replace(p, record=False)))],
+         backend, json.dumps(asdict(p))],
         capture_output=True, text=True, env=env, timeout=p.duration * 3 + p.task_seconds + 60,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"the {backend} run failed:\n{proc.stderr[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    out["timeline"] = None
+    trace = out.pop("trace", None)  # the child's recording, as a Chrome trace
+    out["timeline"] = load(trace) if trace is not None else None
     return out
 
 
 def _child() -> None:
     """Entry point of the eventlet or gevent subprocess: run, print the result as JSON."""
     backend, p = sys.argv[1], Params(**json.loads(sys.argv[2]))
-    out = _run_green(_GreenOps(backend), p, None)
+    ops = _GreenOps(backend)
+    tl = record_loop(backend) if p.record else None  # minievent.foreign: eventlet's or gevent's switches
+    if tl is not None:
+        tl.start()
+    try:
+        out = _run_green(ops, p, tl)
+    finally:
+        if tl is not None:
+            tl.stop()
+    if tl is not None:
+        out["trace"] = tl.to_chrome_trace()
     print(json.dumps(out))
 
 
@@ -554,8 +567,8 @@ def _run_asyncio(p: Params) -> dict:
     # The same service as coroutines: await is the only place a coroutine
     # yields, so a long synchronous task holds the event loop exactly as a
     # greenthread holds the hub.
-    tl = Timeline() if p.record else None
-    rec = _Rec(tl)
+    tl = record_loop("asyncio") if p.record else None  # minievent.foreign: each task step, each ready handle
+    rec = _Rec(tl)  # (only for the heartbeat thread of fix="thread": the loop's tasks are recorded as they run)
     interval, kind, fix, seconds = p.interval, p.kind, p.fix, p.task_seconds
     out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
     warnings: list[str] = []
@@ -571,12 +584,9 @@ def _run_asyncio(p: Params) -> dict:
                 start = clock()
                 looping.f()
                 idle = looping.idle_for(clock() - start)
-                before = clock()
                 await asyncio.sleep(idle)
-                rec.waited("heartbeat", before, idle, clock(), f"asyncio.sleep({idle:.2f})")
 
         async def long_task() -> None:
-            start = clock()
             if kind == "green":
                 await asyncio.sleep(seconds)
             elif fix == "tpool":
@@ -590,7 +600,6 @@ def _run_asyncio(p: Params) -> dict:
                 compute_for(seconds)
             else:
                 time.sleep(seconds)
-            rec.ran("periodic_tasks", start, f"long task ({kind})")
 
         async def periodic_tasks() -> None:
             next_run = t0 + interval / 2
@@ -617,7 +626,7 @@ def _run_asyncio(p: Params) -> dict:
 
             hb = threading.Thread(target=looping.run_until, args=(end, hb_sleep), daemon=True)
             hb.start()
-            await periodic_tasks()
+            await asyncio.create_task(periodic_tasks())  # (a task of its own: its own lane)
             await loop.run_in_executor(None, hb.join)
         else:
             await asyncio.gather(heartbeat(), periodic_tasks())
@@ -626,7 +635,7 @@ def _run_asyncio(p: Params) -> dict:
         out["service_end"] = end() - t0
 
     if tl is not None:
-        tl.start(greenlets=False)  # spans only: the event loop has no greenlets
+        tl.start()  # records the loop _run_in_own_loop starts (in a thread of its own under Jupyter)
     try:
         _run_in_own_loop(main)
     finally:
