@@ -71,6 +71,18 @@ def case_redis(url: str, kind: str) -> dict:
     return out
 
 
+def case_servicegroup(url: str = "") -> dict:
+    # nova ran under eventlet.monkey_patch(): the same servicegroup run, patched.
+    from minievent.scenarios import servicegroup
+
+    out = {}
+    for fix in ("none", "sleep0"):
+        r = servicegroup.run(url or None, interval=0.2, task_seconds=2.0, fix=fix, record=False)
+        out[fix] = {"reported_down": r.reported_down, "max_age": r.max_age, "report_count": r.report_count,
+                    "beats": len(r.heartbeat.beats), "url": r.url.split(":")[0]}
+    return out
+
+
 if __name__ == "__main__":
     import minievent
 

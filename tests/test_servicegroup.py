@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timedelta
 
 import pytest
-from test_real_stack import need_server
+from test_real_stack import need_server, run_case
 
 from minievent.scenarios import heartbeat, servicegroup
 from minievent.scenarios.servicegroup import DbServiceGroup, is_up
@@ -58,6 +58,14 @@ def test_on_mariadb():
     assert r.url.startswith("mysql+pymysql://")
     check_down(r)
     check_up(servicegroup.run(url, fix="sleep0", **RUN))
+
+
+def test_under_monkey_patch():
+    # As nova ran: the whole process patched (the scheduler's pipe, the waits, SQLAlchemy's pool).
+    out = run_case("servicegroup")
+    assert out["none"]["reported_down"] and out["none"]["max_age"] > DOWN
+    assert not out["sleep0"]["reported_down"] and out["sleep0"]["max_age"] < DOWN / 2
+    assert all(r["report_count"] == r["beats"] > 3 and r["url"] == "sqlite" for r in out.values())
 
 
 def test_is_up_as_nova_judges():

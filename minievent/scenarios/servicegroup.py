@@ -201,9 +201,9 @@ class ServiceGroupResult:
 
     @property
     def seen_while_running(self) -> list[Seen]:
-        """The looks up to the service's end (after it, silence is expected)."""
+        """The looks from the service's start to its end (before and after, no beat was due)."""
         end = self.heartbeat.service_end or self.heartbeat.duration
-        return [s for s in self.seen if s.t <= end]
+        return [s for s in self.seen if 0 <= s.t <= end]
 
     @property
     def reported_down(self) -> bool:
