@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import _socket
 import errno
+import io
 import os
 import socket as _stdsocket
 import time
@@ -36,9 +37,9 @@ from typing import Any
 import greenlet
 
 from .green import selectors as _gselectors
-from .hub import READ, WRITE, Hub, _local, get_hub
+from .hub import READ, WRITE, Hub, _local, get_hub, trampoline
 
-__all__ = ["GreenSocket", "create_connection", "socketpair"]
+__all__ = ["GreenSocket", "GreenPipe", "create_connection", "socketpair", "shutdown_safe", "set_nonblocking"]
 
 # Captured now, before monkey_patch can replace socket.socket with us.
 _BaseSocket: type = _stdsocket.socket
@@ -90,13 +91,18 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     _would_block: tuple[type[BaseException], ...] = (BlockingIOError,)
     _wants: dict[type[BaseException], int] = {}
 
-    def __init__(self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
+    def __init__(self, family: Any = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
+        sock = None
+        if isinstance(family, _BaseSocket):  # GreenSocket(a_socket), as in eventlet: take over its fd and timeout
+            sock, family, type, proto, fileno = family, family.family, family.type, family.proto, family.detach()
         super().__init__(family, type, proto, fileno)
         # The hub whose poller has already seen this fd (see _wait).
         self._armed: Hub | None = None
         # The C code has applied SOCK_NONBLOCK and the default timeout: take its answer.
         self._timeout: float | None = _gettimeout(self)
         self._sync_fd()
+        if sock is not None:
+            self.settimeout(sock.gettimeout())
 
     def _sync_fd(self) -> None:
         # The C level never keeps a timeout > 0: it would wait in poll() itself, holding the hub.
@@ -175,6 +181,11 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         _set_os_timeout(self, timeout)  # the C code checks the value: the stdlib's own errors
         self._timeout = _gettimeout(self)
         self._sync_fd()
+
+    @property
+    def fd(self) -> GreenSocket:
+        """eventlet's wrapper keeps the OS socket here; a minievent green socket is its own."""
+        return self
 
     def gettimeout(self) -> float | None:
         return self._timeout
@@ -360,3 +371,67 @@ def socketpair(family: int = _stdsocket.AF_UNIX, type: int = _stdsocket.SOCK_STR
     a, b = _socket.socketpair(family, type, proto)
     return (GreenSocket(family, type, proto, fileno=a.detach()),
             GreenSocket(family, type, proto, fileno=b.detach()))
+
+
+def shutdown_safe(sock: Any) -> Any:
+    """``sock.shutdown(SHUT_RDWR)``, quietly doing nothing if it is closed or not connected."""
+    try:
+        return sock.shutdown(_stdsocket.SHUT_RDWR)
+    except OSError as e:
+        if e.errno not in (errno.ENOTCONN, errno.EBADF, errno.ENOTSOCK):
+            raise
+
+
+def set_nonblocking(fd: Any) -> None:
+    """Put a socket, a file object or an fd in non-blocking mode."""
+    os.set_blocking(fd if isinstance(fd, int) else fd.fileno(), False)
+
+
+# ---------------------------------------------------------------- pipes and files
+class _GreenFileIO(io.FileIO):
+    """An OS file (a pipe's end, typically) whose reads and writes wait on the hub, not in the kernel.
+
+    In non-blocking mode ``FileIO`` returns ``None`` where it would block: then we park until the
+    fd is ready. (A regular file is always "ready", so it simply never waits.)
+    """
+
+    def __init__(self, file: Any, mode: str = "r") -> None:
+        super().__init__(file, mode)
+        os.set_blocking(self.fileno(), False)
+
+    def readinto(self, buffer: Any) -> int:
+        while (n := super().readinto(buffer)) is None:
+            trampoline(self.fileno(), read=True)
+        return n
+
+    # RawIOBase's read and readall go through readinto (FileIO's own stop at the first EAGAIN).
+    read, readall = io.RawIOBase.read, io.RawIOBase.readall
+
+    def write(self, data: Any) -> int:
+        view, done = memoryview(data).cast("B"), 0  # all of it, as a blocking write to a pipe does
+        while done < len(view):
+            n = super().write(view[done:])
+            if n is None:
+                trampoline(self.fileno(), write=True)
+            done += n or 0
+        return done
+
+    def close(self) -> None:
+        if not self.closed:
+            hub = getattr(_local, "hub", None)
+            if hub is not None:
+                hub.notify_close(self.fileno())
+        super().close()
+
+
+def GreenPipe(file: Any, mode: str = "r", buffering: int = -1, encoding: str | None = None,  # noqa: N802 (eventlet's name)
+              errors: str | None = None, newline: str | None = None) -> Any:
+    """``open()`` for an fd (a pipe's end) or a path, with reads and writes that park only the greenthread."""
+    raw = _GreenFileIO(file, mode.replace("b", "").replace("t", ""))
+    if buffering == 0:
+        return raw
+    size = io.DEFAULT_BUFFER_SIZE if buffering in (-1, 1) else buffering
+    kind = io.BufferedRandom if "+" in mode else io.BufferedWriter if raw.writable() else io.BufferedReader
+    if "b" in mode:
+        return kind(raw, size)
+    return io.TextIOWrapper(kind(raw, size), encoding, errors, newline, line_buffering=buffering == 1)

@@ -363,3 +363,107 @@ def test_serve_raises_a_handlers_exception_and_closes_its_client():
     client.close()
     srv.close()
     assert minievent.listen is minievent.convenience.listen and minievent.serve is minievent.convenience.serve
+
+
+# ---------------------------------------------------------------- greenio
+def test_green_socket_takes_over_an_existing_socket_and_its_timeout():
+    plain = socket.socket()
+    plain.settimeout(0.05)
+    fd = plain.fileno()
+    green = minievent.GreenSocket(plain)
+    try:
+        assert green.fileno() == fd and plain.fileno() == -1  # the fd changed hands
+        assert green.gettimeout() == 0.05 and green.fd is green
+        assert not os.get_blocking(fd)  # the OS socket never blocks; the green one waits on the hub
+        green.bind(("127.0.0.1", 0))
+        green.listen(1)
+        t0 = time.monotonic()
+        with pytest.raises(socket.timeout):
+            green.accept()
+        assert time.monotonic() - t0 >= 0.04
+    finally:
+        green.close()
+
+
+def test_get_fileno_takes_an_fd_or_an_object_with_fileno():
+    from minievent.green import select
+
+    class HasFileno:
+        def fileno(self):
+            return 7
+
+    assert select.get_fileno(5) == 5 and select.get_fileno(HasFileno()) == 7
+    with pytest.raises(TypeError, match="Expected int"):
+        select.get_fileno("5")
+    with pytest.raises(ValueError):
+        select.get_fileno(-1)
+
+
+def test_shutdown_safe_and_set_nonblocking():
+    a, b = minievent.greenio.socketpair()
+    minievent.greenio.shutdown_safe(a)
+    assert b.recv(1) == b""  # the peer saw the shutdown
+    a.close()
+    minievent.greenio.shutdown_safe(a)  # closed: nothing to do, no error
+    b.close()
+    r, w = os.pipe()
+    try:
+        minievent.greenio.set_nonblocking(r)
+        assert not os.get_blocking(r)
+        with open(w, "wb", closefd=False) as f:
+            minievent.greenio.set_nonblocking(f)
+        assert not os.get_blocking(w)
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_green_pipe_reader_waits_without_blocking_the_others():
+    r, w = os.pipe()
+    reader = minievent.greenio.GreenPipe(r, "rb")
+    writer = minievent.greenio.GreenPipe(w, "wb", 0)  # unbuffered: each write reaches the pipe
+    ticks = []
+
+    def tick():
+        for _ in range(5):
+            ticks.append(1)
+            minievent.sleep(0.005)
+
+    def write_slowly():
+        for chunk in (b"one\n", b"two\r\n", b"x" * 200_000):  # more than a pipe holds: the writer waits too
+            minievent.sleep(0.01)
+            writer.write(chunk)
+        writer.close()
+
+    minievent.spawn(tick)
+    gt = minievent.spawn(write_slowly)
+    assert reader.readline() == b"one\n" and reader.readline() == b"two\r\n"
+    assert reader.read() == b"x" * 200_000  # to the end of the stream
+    gt.wait()
+    reader.close()
+    assert len(ticks) == 5
+
+
+def test_green_pipe_on_a_path_behaves_as_open(tmp_path):
+    path = tmp_path / "f"
+    with minievent.greenio.GreenPipe(str(path), "w") as f:
+        f.write("text ")
+    with minievent.greenio.GreenPipe(str(path), "a") as f:
+        f.write("appended")
+    with minievent.greenio.GreenPipe(str(path), "r+b", 16) as f:
+        assert f.read(4) == b"text"
+        f.seek(0, 2)
+        assert f.tell() == 13
+    assert path.read_text() == "text appended"
+
+
+def test_closing_a_green_pipe_wakes_its_reader():
+    r, w = os.pipe()
+    reader = minievent.greenio.GreenPipe(r, "rb", 0)
+    gt = minievent.spawn(reader.read, 10)
+    minievent.sleep(0)
+    reader.close()
+    with pytest.raises((OSError, ValueError)):
+        with minievent.Timeout(2):
+            gt.wait()
+    os.close(w)

@@ -29,9 +29,12 @@ _real_select = _std.select
 _real_poll = _std.poll
 
 
-def _fd(obj: Any) -> int:
-    fd = obj if isinstance(obj, int) else obj.fileno()
-    if not isinstance(fd, int) or fd < 0:
+def get_fileno(obj: Any) -> int:
+    """``obj`` if it is an fd, else ``obj.fileno()`` (eventlet's name and messages)."""
+    fd = obj.fileno() if hasattr(obj, "fileno") else obj
+    if not isinstance(fd, int):
+        raise TypeError(f"Expected int or long, got {type(fd)}")
+    if fd < 0:
         raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
     return fd
 
@@ -51,7 +54,7 @@ def _wait_for(ask: Callable[[], Any], reads: Iterable[Any], writes: Iterable[Any
     listeners: list[Listener] = []
     try:
         for evtype, objs in ((READ, reads), (WRITE, writes)):
-            for fd in {_fd(o) for o in objs}:
+            for fd in {get_fileno(o) for o in objs}:
                 listeners.append(hub.add(evtype, fd, wake, rearm=True))
         while True:
             waiter = current[0] = Waiter()
@@ -109,15 +112,15 @@ class poll:
 
     def register(self, fd: Any, eventmask: int = _std.POLLIN | _std.POLLPRI | _std.POLLOUT) -> None:
         self._poll.register(fd, eventmask)
-        self._masks[_fd(fd)] = eventmask
+        self._masks[get_fileno(fd)] = eventmask
 
     def modify(self, fd: Any, eventmask: int) -> None:
         self._poll.modify(fd, eventmask)
-        self._masks[_fd(fd)] = eventmask
+        self._masks[get_fileno(fd)] = eventmask
 
     def unregister(self, fd: Any) -> None:
         self._poll.unregister(fd)
-        del self._masks[_fd(fd)]
+        del self._masks[get_fileno(fd)]
 
     def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
         """Like the stdlib's: ``timeout`` in milliseconds, ``None`` or negative waits for ever."""
