@@ -20,14 +20,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["swimlanes", "heartbeat", "heartbeat_figure", "COLORS"]
+__all__ = ["swimlanes", "heartbeat", "heartbeat_figure", "state_handles", "COLORS", "LOOPS"]
 
+#: The course's one colour code: every picture of every lesson and of the CLI uses these.
 COLORS = {"running": "#1f77b4", "ready": "#ff7f0e", "waiting": "#d0d4d9"}
+#: What schedules the lanes -> (what a ready lane waits for, why it waits, the y-axis label).
+LOOPS = {
+    "hub": ("the hub", "another greenthread holds the hub (an OS thread: the GIL)", "lane (greenthread, hub, thread)"),
+    "event loop": ("the event loop", "another coroutine holds the event loop", "lane (coroutine, thread)"),
+    "threads": ("the GIL", "another thread holds the GIL", "lane (OS thread)"),
+}
+#: The event loop each heartbeat backend runs on, as the pictures name it.
+BACKEND_LOOPS = {"asyncio": "event loop", "threads": "threads"}
 _HEIGHT = {"running": 0.7, "ready": 0.7, "waiting": 0.25}
 _DRAW_ORDER = ("waiting", "ready", "running")  # running on top
 # The heartbeat picture's own colours, none of them one of the three states.
 _AGE = "#212529"  # the age-of-last-report line: near black
 _TASK = "#ece4ff"  # the long task's time: pale violet (it may run or wait: a green task waits)
+
+
+def state_handles(states: Sequence[str] = ("running", "ready", "waiting")) -> list[Any]:
+    """Legend handles in the course's colours, for a picture drawn by hand: ``ax.legend(handles=...)``."""
+    from matplotlib.patches import Patch
+
+    return [Patch(color=COLORS[s], label=s) for s in states]
 
 
 def _plt() -> Any:
@@ -51,14 +67,20 @@ def _busy_time(spans: Sequence[Any]) -> dict[str, float]:
 
 def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
               window: tuple[float, float] | None = None, max_lanes: int = 30,
-              title: str | None = None) -> Any:
+              title: str | None = None, loop: str | None = None) -> Any:
     """Draw ``tl`` (a ``Timeline``) as one row per lane: running, ready and waiting over time.
 
     ``lanes`` picks and orders the rows (default: every lane, the hub first).
     ``window=(start, end)`` zooms in (seconds). Beyond ``max_lanes`` rows the
     busiest lanes are kept and the others are folded into one last row, so a
-    server with 100 connections still gives a readable picture.
+    server with 100 connections still gives a readable picture. ``loop`` is
+    what a ready lane waits for, in the legend: one of ``LOOPS`` (default
+    "hub" when the recording has a hub lane, else "threads").
     """
+    if loop is None:
+        loop = "hub" if "hub" in tl.lanes else "threads"
+    if loop not in LOOPS:
+        raise ValueError(f"loop must be one of {', '.join(LOOPS)}, not {loop!r}")
     from matplotlib.patches import Patch
 
     spans = tl.spans()
@@ -115,13 +137,13 @@ def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
     ax.set_ylim(len(order) - 0.5, -0.5)  # first lane on top
     ax.set_xlim(t_start, t_end)
     ax.set_xlabel("time since the recording started (s)")
-    ax.set_ylabel("lane (greenthread, hub, thread)")
+    ax.set_ylabel(LOOPS[loop][2])
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title or f"Who held the CPU: {len(order)} lanes over {t_end - t_start:.2f} s", pad=22)
     ax.legend(
         handles=[
             Patch(color=COLORS["running"], label="running"),
-            Patch(color=COLORS["ready"], label="ready: could run, but another holds the CPU (greenthread, GIL)"),
+            Patch(color=COLORS["ready"], label=f"ready: could run, but {LOOPS[loop][1]}"),
             Patch(color=COLORS["waiting"], label="waiting (for a timer, an fd, an event...)"),
         ],
         loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small",
@@ -197,14 +219,16 @@ def heartbeat_figure(result: Any, path: Any = None, dpi: int = 110) -> Any:
         fig, ax = plt.subplots(figsize=(11, 4.2), layout="constrained")
         heartbeat(result, ax=ax)
     else:
-        preferred = ["heartbeat", "heartbeat thread", "periodic_tasks", "tpool thread", "hub", "main"]
+        preferred = ["heartbeat", "heartbeat thread", "periodic_tasks", "tpool thread", "executor thread", "hub",
+                     "main"]
         lanes = [lane for lane in preferred if lane in tl.lanes]
         lanes += [lane for lane in tl.lanes if lane not in lanes]
         fig, (top, bottom) = plt.subplots(
             2, 1, figsize=(11, 2.6 + 0.45 * len(lanes) + 3.6), sharex=True, layout="constrained",
             gridspec_kw={"height_ratios": [0.6 + 0.45 * len(lanes), 3.4]},
         )
-        swimlanes(tl, ax=top, lanes=lanes, window=(0.0, result.duration),
+        loop = BACKEND_LOOPS.get(result.backend, "hub")
+        swimlanes(tl, ax=top, lanes=lanes, window=(0.0, result.duration), loop=loop,
                   title="The timeline: during the long task the heartbeat is ready (orange) but cannot run"
                   if result.down else "The timeline: who held the CPU")
         top.set_xlabel("")
@@ -225,11 +249,13 @@ def _label_the_task(ax: Any, result: Any, lanes: list[str]) -> None:
     long_runs = [s for s in tl.spans() if s.lane == "periodic_tasks" and s.state == "running"
                  and s.duration > 0.5 * result.task_seconds]
     if long_runs:
-        ax.text(mid, lanes.index("periodic_tasks"), f"long task: {result.kind} for {result.task_seconds:g} s, no yield",
+        how = "in its own OS thread" if result.backend == "threads" else "no yield"
+        ax.text(mid, lanes.index("periodic_tasks"), f"long task: {result.kind} for {result.task_seconds:g} s, {how}",
                 ha="center", va="center", color="white", fontsize="small", fontweight="bold")
     ready = [s for s in tl.spans() if s.lane == "heartbeat" and s.state == "ready" and s.duration > result.interval]
     if ready:
         r = max(ready, key=lambda s: s.duration)
         ax.text((r.start + r.end) / 2, lanes.index("heartbeat"),
-                f"heartbeat due at {r.start:.1f} s, ready, waits {r.duration:.1f} s for the hub",
+                f"heartbeat due at {r.start:.1f} s, ready, waits {r.duration:.1f} s for "
+                f"{LOOPS[BACKEND_LOOPS.get(result.backend, 'hub')][0]}",
                 ha="center", va="center", color="black", fontsize="small", fontweight="bold")

@@ -16,6 +16,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 import minievent  # noqa: E402
 from minievent import plot  # noqa: E402
 from minievent.scenarios import heartbeat  # noqa: E402
+from minievent.timeline import Timeline  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -145,3 +146,44 @@ def test_matplotlib_is_imported_only_when_drawing():
     code = "import sys, minievent, minievent.plot; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def figure_words(fig):
+    texts = [fig.axes[0].get_title(), fig.axes[0].get_ylabel(), *(t.get_text() for t in fig.axes[0].texts)]
+    texts += [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    return " ".join(texts)
+
+
+@pytest.mark.parametrize("backend, loop_words, not_words", [
+    ("asyncio", ["event loop", "coroutine"], ["hub", "greenthread"]),
+    ("threads", ["GIL", "OS thread"], ["hub", "greenthread", "event loop"]),
+    ("minievent", ["hub", "greenthread"], ["event loop"]),
+])
+def test_the_picture_names_what_schedules_the_lanes(backend, loop_words, not_words):
+    r = heartbeat.run(interval=0.1, task_seconds=0.7, kind="cpu", backend=backend, service_down_time=0.5)
+    words = figure_words(plot.heartbeat_figure(r))
+    for w in loop_words:
+        assert w in words, words
+    for w in not_words:
+        assert w not in words, words
+
+
+@pytest.mark.parametrize("backend, fix, lane", [("threads", None, "heartbeat"), ("asyncio", None, "heartbeat"),
+                                                ("minievent", "thread", "heartbeat thread")])
+def test_thread_and_coroutine_lanes_show_their_running_spans(backend, fix, lane):
+    r = heartbeat.run(interval=0.1, task_seconds=0.3, kind="green" if fix is None else "cpu", fix=fix,
+                      backend=backend)
+    ax = plot.swimlanes(r.timeline)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    running = [a for row, a, _b in bars(ax, "running") if row == labels.index(lane)]
+    assert len(running) >= len(r.beats) - 2, "a running tick for (nearly) every report_state"
+
+
+def test_one_colour_code_for_every_picture():
+    assert list(plot.COLORS) == ["running", "ready", "waiting"]
+    assert len(set(plot.COLORS.values())) == 3
+    handles = plot.state_handles()
+    assert [h.get_label() for h in handles] == ["running", "ready", "waiting"]
+    assert [to_hex(h.get_facecolor()) for h in handles] == list(plot.COLORS.values())
+    with pytest.raises(ValueError, match="loop"):
+        plot.swimlanes(Timeline().start(greenlets=False).stop(), loop="reactor")

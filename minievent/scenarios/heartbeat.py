@@ -272,34 +272,42 @@ class _Deadline:
 
 # ---------------------------------------------------------------- recording helpers
 class _Rec:
-    """Spans for what the greenlet tracer cannot see (OS threads, asyncio); no-ops when not recording."""
+    """Spans for what the greenlet tracer cannot see (OS threads, asyncio); no-ops when not recording.
+
+    A lane runs from the moment its wait ended until its next wait (or a span
+    recorded with ``ran``), so its running spans are drawn like a greenthread's.
+    """
 
     def __init__(self, tl: Timeline | None) -> None:
         self.tl = tl
-        self._woke: dict[str, float] = {}  # lane -> when its last sleep returned
+        self.woke: dict[str, float] = {}  # lane -> when its last wait ended
 
     def sleep(self, lane: str, sleep: Callable[[float], Any], seconds: float, label: str) -> None:
-        # Due at start + seconds; anything after that it was ready, not waiting. From the
-        # end of the previous sleep to this one the thread ran (the beat itself).
+        # Due at start + seconds; anything after that it was ready, not waiting.
         start = clock()
-        if lane in self._woke:
-            self.ran(lane, self._woke[lane], "running")
         sleep(seconds)
-        self._woke[lane] = end = clock()
-        self.waited(lane, start, seconds, end, label)
+        self.waited(lane, start, seconds, clock(), label)
+
+    def _ran_until(self, lane: str, t: float) -> None:
+        woke = self.woke.pop(lane, None)
+        if woke is not None and t > woke:
+            self.tl.add_span(lane, woke, t, "running", "running")  # type: ignore[union-attr]
 
     def waited(self, lane: str, start: float, seconds: float, end: float, label: str) -> None:
         if self.tl is None:
             return
+        self._ran_until(lane, start)
         due = min(start + seconds, end)
         self.tl.add_span(lane, start, due, "waiting", label)
         if end > due:
             self.tl.add_span(lane, due, end, "ready", "due")
+        self.woke[lane] = end
 
     def ran(self, lane: str, start: float, label: str) -> None:
         if self.tl is not None:
-            self._woke[lane] = end = clock()  # (the next sleep's running span starts here)
-            self.tl.add_span(lane, start, end, "running", label)
+            self._ran_until(lane, start)
+            self.woke[lane] = now = clock()
+            self.tl.add_span(lane, start, now, "running", label)
 
 
 class ServiceGroup(Protocol):
@@ -523,6 +531,7 @@ def _run_threads(p: Params) -> dict:
     ]
     if tl is not None:
         tl.start(greenlets=False)  # spans only: no greenlets here
+        rec.woke.update(heartbeat=clock(), periodic_tasks=clock())
     for t in threads:
         t.start()
     for t in threads:
