@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import time
+import warnings
 
 import minievent
 
@@ -34,6 +35,7 @@ def _yields(loop: str, n: int) -> float:
             return time.perf_counter() - t
 
         return asyncio.run(body())
+    warnings.simplefilter("ignore")  # eventlet warns that it is deprecated
     lib = __import__(loop)
     out: list[float] = []
 

@@ -62,6 +62,7 @@ __all__ = ["LOOPS", "ForeignTimeline", "capture_for", "detect", "timeline_for"]
 #: What ``record(loop=...)`` and ``python -m minievent trace`` know how to record.
 LOOPS = ("minievent", "eventlet", "gevent", "asyncio")
 
+_NO_TPL = (None, (), None)  # an eventlet Timer called or cancelled has no tpl
 _TIMER = "timer due"
 _WOKEN = "woken"
 _IO = "I/O ready"
@@ -169,6 +170,8 @@ class _GreenletCapture(_Capture):
         greenlet.settrace(self._tracer(self.prev))
 
     def uninstall(self) -> None:
+        if threading.get_ident() != self.tl._thread:  # settrace is per thread
+            raise RuntimeError("stop() must be called from the OS thread that called start()")
         greenlet.settrace(self.prev)
         self.prev = None
         self._remove_hub_hooks()
@@ -217,6 +220,7 @@ class _GreenletCapture(_Capture):
         sw, extra, keys, timers = tl._sw, tl._sw_extra, tl._keys, tl._timers
         append, cap = sw.append, 3 * tl.cap
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
+        now = clock
 
         def trace(event: str, args: Any) -> None:
             try:
@@ -224,7 +228,7 @@ class _GreenletCapture(_Capture):
                     tl.dropped += 1
                     return
                 origin, target = args
-                t = clock()
+                t = now()
                 if origin is hub_g:
                     why = None
                 elif origin.dead:
@@ -353,8 +357,8 @@ class _EventletCapture(_GreenletCapture):
         nt = self.hub.next_timers  # sleep() added a timer that switches back to it: the newest one
         if nt:
             due, timer = nt[-1]
-            cb = getattr(timer, "tpl", (None,))[0]
-            if getattr(cb, "__self__", None) is origin and getattr(cb, "__name__", None) == "switch":
+            cb, args, _ = getattr(timer, "tpl", _NO_TPL)
+            if not args and getattr(cb, "__self__", None) is origin:  # origin.switch, no args (not a Timeout's throw)
                 if timer.seconds <= 0:
                     return _YIELD
                 self.pend[id(origin)] = (due, _TIMER)
