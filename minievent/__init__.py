@@ -29,7 +29,7 @@ from .pool import GreenPile, GreenPool
 from .queue import Empty, Full, Queue
 from .semaphore import BoundedSemaphore, Semaphore
 from .timeline import Timeline, record
-from .timeout import Timeout, with_timeout
+from .timeout import Timeout, is_timeout, with_timeout, wrap_is_timeout
 
 __version__ = "0.1.0"
 
@@ -64,5 +64,7 @@ __all__ = [
     "spawn_after",
     "spawn_n",
     "trampoline",
+    "is_timeout",
     "with_timeout",
+    "wrap_is_timeout",
 ]

@@ -19,7 +19,7 @@ import greenlet
 
 from .hub import Timer, get_hub
 
-__all__ = ["Timeout", "with_timeout"]
+__all__ = ["Timeout", "with_timeout", "is_timeout", "wrap_is_timeout"]
 
 _NONE = object()
 
@@ -96,3 +96,14 @@ def with_timeout(seconds: float | None, fn: Callable[..., Any], *args: Any, **kw
         raise
     finally:
         timeout.cancel()
+
+
+def is_timeout(obj: object) -> bool:
+    """True for a ``Timeout``, a ``TimeoutError`` (``socket.timeout`` is one), or what is marked ``is_timeout``."""
+    return isinstance(obj, (Timeout, TimeoutError)) or getattr(obj, "is_timeout", False) is True
+
+
+def wrap_is_timeout(cls: type) -> type:
+    """Mark a class (an exception of a library's own, say) so that ``is_timeout`` says True of its instances."""
+    cls.is_timeout = True  # type: ignore[attr-defined]  (a non-class raises AttributeError or TypeError here)
+    return cls

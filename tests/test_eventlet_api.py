@@ -467,3 +467,23 @@ def test_closing_a_green_pipe_wakes_its_reader():
         with minievent.Timeout(2):
             gt.wait()
     os.close(w)
+
+
+# ---------------------------------------------------------------- is_timeout
+def test_is_timeout_knows_timeouts_and_what_is_marked_as_one():
+    assert minievent.is_timeout(minievent.Timeout()) and minievent.is_timeout(TimeoutError("x"))
+    assert not minievent.is_timeout(OSError("x")) and not minievent.is_timeout(None)
+
+    @minievent.wrap_is_timeout
+    class Slow(Exception):
+        pass
+
+    assert minievent.is_timeout(Slow())
+    assert not minievent.is_timeout(OSError("late"))
+    a, b = minievent.greenio.socketpair()
+    a.settimeout(0.01)
+    with pytest.raises(OSError) as info:
+        a.recv(1)
+    assert minievent.is_timeout(info.value)
+    a.close()
+    b.close()
