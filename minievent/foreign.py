@@ -4,6 +4,14 @@
         run_the_service()
     tl.spans(); tl.blocked(0.1); tl.to_chrome_trace("t.json"); minievent.plot.swimlanes(tl)
 
+The heartbeat scenario records every backend this way (lesson 10):
+``heartbeat.run(backend="eventlet" | "gevent" | "asyncio").timeline`` (eventlet
+and gevent run in a subprocess; their recording comes back as a Chrome trace,
+read by ``minievent.trace.load``), drawn by ``plot.swimlanes`` or
+``plot.heartbeat_figure`` as minievent's is. Any script:
+``python -m minievent trace --plot p.png --trace t.json script.py``, then
+``minievent.trace.load("t.json")``.
+
 Each capture here writes the raw records minievent's own recorder writes
 (``Timeline``: a flat list of switches -- time, lane entered, why the lane
 that left did -- plus "ready since, because" for some switches, timer

@@ -185,3 +185,77 @@ def test_bad_loop_name_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="loop must be one of"):
         with minievent.record(loop="twisted"):
             pass
+
+
+def test_socket_and_event_waits_on_gevent_and_asyncio() -> None:
+    # gevent: a socket wait is ready from the end of the poll that reported it (prepare/check watchers).
+    src = textwrap.dedent("""
+        import json
+        import gevent, gevent.event, gevent.socket
+        import minievent
+        def reader(sock):
+            sock.recv(1)
+        with minievent.record(loop="gevent") as tl:
+            a, b = gevent.socket.socketpair()
+            r = gevent.spawn(reader, a)
+            gevent.sleep(0.05)
+            b.send(b"x")
+            r.join()
+        print(json.dumps([[s.lane, s.state, s.why] for s in tl.spans()]))
+    """)
+    reader = [s for s in run_program("gevent", src) if s[0] == "reader"]
+    assert ["reader", "waiting", "recv on a socket"] in reader, reader
+    assert ["reader", "ready", "I/O ready"] in reader, reader
+    # asyncio: a stream read and an Event wait, by the innermost coroutine awaited.
+    src = textwrap.dedent("""
+        import asyncio, json, socket
+        import minievent
+        async def reader(r):
+            await r.read(1)
+        async def waiter(ev):
+            await ev.wait()
+        async def main():
+            a, b = socket.socketpair()
+            r, _ = await asyncio.open_connection(sock=a)
+            ev = asyncio.Event()
+            t1 = asyncio.create_task(reader(r), name="reader")
+            t2 = asyncio.create_task(waiter(ev), name="waiter")
+            await asyncio.sleep(0.05)
+            b.send(b"x"); ev.set()
+            await asyncio.gather(t1, t2)
+        with minievent.record(loop="asyncio") as tl:
+            asyncio.run(main())
+        print(json.dumps([[s.lane, s.state, s.why] for s in tl.spans()]))
+    """)
+    spans = run_program("asyncio", src)
+    assert ["reader", "waiting", "StreamReader._wait_for_data"] in spans, spans
+    assert ["reader", "ready", "I/O ready"] in spans, spans
+    assert ["waiter", "waiting", "Event.wait"] in spans and ["waiter", "ready", "woken"] in spans, spans
+
+
+def test_record_detects_a_monkey_patched_program() -> None:
+    for loop in ("eventlet", "gevent"):
+        src = textwrap.dedent(f"""
+            import minievent
+            import {loop}
+            {loop}.monkey_patch() if "{loop}" == "eventlet" else __import__("gevent.monkey").monkey.patch_all()
+            with minievent.record() as tl:
+                {loop}.sleep(0.01)
+            print(tl.loop, len(tl.switches) >= 2)
+        """)
+        env = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore")
+        proc = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=90, env=env)
+        assert proc.stdout.split() == [loop, "True"], proc.stderr[-2000:]
+
+
+def test_a_loop_not_built_on_base_event_loop_is_refused() -> None:
+    import minievent
+
+    uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed (the test extra has it)")
+    loop = uvloop.new_event_loop()
+    try:
+        with pytest.raises(TypeError, match="BaseEventLoop"):
+            with minievent.record(loop=loop):
+                pass
+    finally:
+        loop.close()
