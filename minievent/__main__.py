@@ -124,7 +124,6 @@ def _expected_seconds(args: argparse.Namespace, task_at: float) -> float:
 
 def _check(args: argparse.Namespace) -> float:
     """Reject what would never end or would silently do nothing; return the expected length of the run."""
-    from .scenarios import heartbeat
 
     task_at = 2.5 * args.interval
     if args.interval < MIN_INTERVAL:
@@ -142,8 +141,6 @@ def _check(args: argparse.Namespace) -> float:
     if args.duration is not None and args.duration <= task_at:
         raise ValueError(f"--duration {args.duration:g} ends before the long task starts ({task_at:g} s, "
                          "2.5 intervals in): the run would show nothing")
-    if args.trace and args.backend in heartbeat.SUBPROCESS_BACKENDS:
-        raise ValueError(f"--trace needs a recording; the {args.backend} backend runs in a subprocess and records none")
     seconds = _expected_seconds(args, task_at)
     if seconds > MAX_RUN:
         raise ValueError(f"the run would last about {seconds:.3g} s, more than {MAX_RUN:g} s: surely a typo")

@@ -133,7 +133,9 @@ def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
     for m in getattr(tl, "marks", []):
         if m.lane in row and t_start <= m.time <= t_end:
             ax.plot([m.time, m.time], [row[m.lane] - 0.4, row[m.lane] + 0.4], color="black", linewidth=0.8)
-    ax.set_yticks(range(len(order)), order)
+    # asyncio's loop is recorded on the lane every loop has, "hub"; call it what asyncio calls it.
+    hub = "event loop" if loop == "event loop" else "hub"
+    ax.set_yticks(range(len(order)), [hub if lane == "hub" else lane for lane in order])
     ax.set_ylim(len(order) - 0.5, -0.5)  # first lane on top
     ax.set_xlim(t_start, t_end)
     ax.set_xlabel("time since the recording started (s)")
@@ -212,17 +214,20 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
 
 
 def heartbeat_figure(result: Any, path: Any = None, dpi: int = 110) -> Any:
-    """The heartbeat's gaps and, when recorded, the swimlanes above them on one time axis; saved to ``path``."""
+    """The heartbeat's gaps and, when recorded, the swimlanes above them on one time axis; saved to ``path``.
+
+    The swimlanes show the service (its greenthreads, tasks or threads, and the
+    hub or event loop), not the caller, which only waits for the run to end.
+    """
     plt = _plt()
     tl = result.timeline
     if tl is None:
         fig, ax = plt.subplots(figsize=(11, 4.2), layout="constrained")
         heartbeat(result, ax=ax)
     else:
-        preferred = ["heartbeat", "heartbeat thread", "periodic_tasks", "tpool thread", "executor thread", "hub",
-                     "main"]
+        preferred = ["heartbeat", "heartbeat thread", "periodic_tasks", "tpool thread", "hub"]
         lanes = [lane for lane in preferred if lane in tl.lanes]
-        lanes += [lane for lane in tl.lanes if lane not in lanes]
+        lanes += [lane for lane in tl.lanes if lane not in lanes and lane not in ("main", "MainThread")]
         fig, (top, bottom) = plt.subplots(
             2, 1, figsize=(11, 2.6 + 0.45 * len(lanes) + 3.6), sharex=True, layout="constrained",
             gridspec_kw={"height_ratios": [0.6 + 0.45 * len(lanes), 3.4]},

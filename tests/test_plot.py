@@ -155,13 +155,14 @@ def figure_words(fig):
 
 
 @pytest.mark.parametrize("backend, loop_words, not_words", [
-    ("asyncio", ["event loop", "coroutine"], ["hub", "greenthread"]),
+    ("asyncio", ["event loop", "coroutine"], ["hub", "greenthread", "main"]),
     ("threads", ["GIL", "OS thread"], ["hub", "greenthread", "event loop"]),
     ("minievent", ["hub", "greenthread"], ["event loop"]),
 ])
 def test_the_picture_names_what_schedules_the_lanes(backend, loop_words, not_words):
     r = heartbeat.run(interval=0.1, task_seconds=0.7, kind="cpu", backend=backend, service_down_time=0.5)
-    words = figure_words(plot.heartbeat_figure(r))
+    fig = plot.heartbeat_figure(r)
+    words = figure_words(fig) + " " + " ".join(t.get_text() for t in fig.axes[0].get_yticklabels())
     for w in loop_words:
         assert w in words, words
     for w in not_words:
