@@ -604,14 +604,33 @@ class _AsyncioCapture(_Capture):
         if key is cur and key is _HUB:
             return  # (a task's next step is a switch: it left, ready, and came back)
         t = clock()
+        tl = self.tl
+        keys = tl._keys
+        kid = id(key)
         if key is _HUB:
             cause = None
-        elif id(key) not in self.tl._keys:
+        elif kid not in keys:
             since, cause = None, _SPAWN
-        elif cause is _TIMER and len(self.tl._timers) < self.tl.cap:
-            self.tl._timers.append((key, since, t))
+            keys[kid] = key
+        elif cause is _TIMER and len(tl._timers) < tl.cap:
+            tl._timers.append((key, since, t))
         self.cur = key
-        self._record(t, key, None if cur is _HUB else self._left(cur), since, cause)
+        # Why the lane before left: the common case (a task that yielded) without a call.
+        if cur is _HUB:
+            why = None
+        elif cur.__class__ in self._tasks and cur._fut_waiter is None and not cur.done():
+            why = _YIELD
+        else:
+            why = self._left(cur)
+        sw = tl._sw  # (what _record does, inline: this runs once a task step)
+        if len(sw) >= 3 * tl.cap:
+            tl.dropped += 1
+            return
+        if cause is not None:
+            tl._sw_extra[len(sw) // 3] = (since, cause)
+        sw.append(t)
+        sw.append(kid)
+        sw.append(why)
 
     def _switch(self, key: Any, t: float) -> None:
         cur = self.cur
