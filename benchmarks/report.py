@@ -77,22 +77,36 @@ def goal_line(g: dict) -> str:
     return f"{state} {g['goal']}: {value}"
 
 
+def best_of(mt: dict, libs: list[str]) -> set[str]:
+    """The libraries among ``libs`` with the best median of metric ``mt`` (several on a tie)."""
+    med = {lib: mt["results"][lib]["median"] for lib in libs if lib in mt["results"]}
+    if not med:
+        return set()
+    top = (max if mt["better"] == "higher" else min)(med.values())
+    return {lib for lib, v in med.items() if v == top}
+
+
 def markdown(doc: dict) -> str:
-    """The README table: metrics down, libraries across, minievent's advantage in parentheses."""
+    """The README table: metrics down, libraries across, minievent's advantage in parentheses.
+
+    Bold is the best median of the row, whoever it is: minievent is not bolded where it loses.
+    """
     libs = ["minievent"] + [p for p in PEERS if any(p in mt["libs"] for mt in doc["metrics"])]
     head = "| | " + " | ".join(libs) + " |"
     lines = [head, "|" + " --- |" * (len(libs) + 1)]
     for mt in doc["metrics"]:
         cells = []
+        best = best_of(mt, libs)
         for lib in libs:
             r = mt["results"].get(lib)
             if r is None:
                 cells.append("-")
-            elif lib == "minievent":
-                cells.append(f"**{fmt(r['median'])}**")
-            else:
-                a = mt["advantage"].get(lib)
-                cells.append(fmt(r["median"]) + (f" ({a:.2f})" if a is not None else ""))
+                continue
+            cell = fmt(r["median"])
+            if lib in best:
+                cell = f"**{cell}**"
+            a = mt["advantage"].get(lib)
+            cells.append(cell + (f" ({a:.2f})" if a is not None and lib != "minievent" else ""))
         arrow = "↑" if mt["better"] == "higher" else "↓"
         lines.append(f"| {mt['title']} ({mt['unit']} {arrow}) | " + " | ".join(cells) + " |")
     extra = []
@@ -110,55 +124,96 @@ def markdown(doc: dict) -> str:
     return "\n".join(lines + [""] + extra)
 
 
+#: The chart's panels: related metrics share one, so a reader compares like with like.
+GROUPS = [
+    ("Switching and spawning", ["switch", "spawn"]),
+    ("Timers: 10,000 sleepers", ["timers_p50", "timers_p99"]),
+    ("Echo throughput", ["echo10", "echo100", "echo1000"]),
+    ("Echo: the server's CPU per round trip", ["echo10_cpu", "echo100_cpu", "echo1000_cpu"]),
+    ("Memory", ["mem_thread", "mem_conn"]),
+    ("C10K: 10,000 connections", ["c10k_hb_p99", "c10k_burst_ms", "c10k_burst_hb_max"]),
+]
+#: One colour per library, the same in every panel.
+LIB_COLORS = {"eventlet": "#9467bd", "gevent": "#2ca02c", "asyncio": "#8c564b", "uvloop": "#17becf",
+              "threads": "#7f7f7f", "minievent+rec": "#bcbd22", "greenlet": "#e377c2"}
+#: The ratio axis, the same in every panel: minievent's advantage on a log scale.
+RATIO_LIMITS = (1 / 16, 64)
+
+
 def chart(doc: dict, path: Path) -> None:
-    """One small bar panel per metric, minievent in orange, so its place is seen at a glance."""
+    """One panel per group of metrics, one scale for all: minievent's advantage over each library.
+
+    Every bar is one library in one metric, drawn from 1 (a tie with minievent)
+    to minievent's advantage, the number in the README table's parentheses: to
+    the right minievent did better, to the left that library did. The label
+    gives the library's own median and the ratio; each metric's header gives
+    minievent's median. Beyond the axis a bar is cut, and its label says so.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FixedLocator, NullLocator
 
-    metrics = [mt for mt in doc["metrics"] if mt["results"]]
-    cols = 4
-    rows = (len(metrics) + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 2.9 * rows), squeeze=False)
-    colors = {"minievent": "#e8710a", "minievent+rec": "#f6b26b", "greenlet": "#bbbbbb", "threads": "#8e8e8e"}
-    for ax, mt in zip(axes.flat, metrics, strict=False):
-        libs = [lib for lib in mt["libs"] if lib in mt["results"]][::-1]  # minievent on top
-        med = [mt["results"][lib]["median"] for lib in libs]
-        lo = [m - mt["results"][lib]["min"] for lib, m in zip(libs, med, strict=True)]
-        hi = [mt["results"][lib]["max"] - m for lib, m in zip(libs, med, strict=True)]
-        bars = ax.barh(range(len(libs)), med, xerr=[lo, hi], color=[colors.get(lib, "#4a7ab5") for lib in libs],
-                       error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#333333"})
-        for lib, b in zip(libs, bars, strict=True):
-            if lib == "greenlet":
-                b.set_hatch("//")
-        ax.set_yticks(range(len(libs)))
-        ax.set_yticklabels([label(lib) for lib in libs], fontsize=8)
-        positive = [v for v in med if v > 0]
-        if positive and max(positive) / min(positive) > 30:
-            ax.set_xscale("log")
-        for i, (v, up) in enumerate(zip(med, hi, strict=True)):
-            ax.text(v + up, i, "  " + fmt(v), va="center", fontsize=7)  # past the error bar
-        ax.set_xlim(right=ax.get_xlim()[1] * (3 if ax.get_xscale() == "log" else 1.25))
-        arrow = "higher is better →" if mt["better"] == "higher" else "← lower is better"
-        ax.set_title(f"{mt['title']}\n{mt['unit']}, {arrow}", fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt(v) if v else "0"))
-        ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(metrics):]:
+    metrics = {mt["id"]: mt for mt in doc["metrics"] if mt["results"]}
+    grouped = {i for _, ids in GROUPS for i in ids}
+    groups = [(title, [metrics[i] for i in ids if i in metrics]) for title, ids in GROUPS]
+    groups.append(("Other", [mt for i, mt in metrics.items() if i not in grouped]))
+    groups = [(t, mts) for t, mts in groups if any(mt["advantage"] for mt in mts)]
+    cols = 2 if len(groups) > 1 else 1
+    nrows = -(-len(groups) // cols)
+    sizes = [sum(1 + len(mt["advantage"]) for mt in mts) for _, mts in groups]
+    row_h = max(sizes) * 0.27 + 1.3
+    fig, axes = plt.subplots(nrows, cols, figsize=(9 * cols, row_h * nrows + 1.2), squeeze=False)
+    lo, hi = RATIO_LIMITS
+    for ax, (title, mts) in zip(axes.flat, groups, strict=False):
+        y = 0
+        for mt in mts:
+            me = mt["results"].get("minievent")
+            arrow = "higher" if mt["better"] == "higher" else "lower"
+            head = f"{mt['title']} ({mt['unit']}, {arrow} is better)"
+            if me is not None:
+                head += f": minievent {fmt(me['median'])}"
+            ax.text(lo * 1.08, y, head, va="center", ha="left", fontsize=10, fontweight="bold",
+                    bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1})
+            y += 1
+            for lib, adv in mt["advantage"].items():
+                shown = min(max(adv, lo), hi)
+                ax.barh(y, abs(shown - 1), left=min(shown, 1), height=0.75, color=LIB_COLORS.get(lib, "#4a7ab5"),
+                        hatch="//" if lib == "greenlet" else None)
+                text = f" {label(lib)} {fmt(mt['results'][lib]['median'])} ({adv:.2f}) "
+                if shown != adv:  # cut at the axis: the label goes inside the bar, and says so
+                    ax.text(shown, y, text.rstrip() + ", off the axis ", va="center", ha="right" if adv > 1 else "left",
+                            fontsize=9, color="white", fontweight="bold")
+                else:
+                    ax.text(shown, y, text, va="center", ha="left" if adv >= 1 else "right", fontsize=9)
+                y += 1
+        ax.axvline(1, color="black", linewidth=1)
+        ax.axvspan(lo, 1, color="#fbe9e7", zorder=0)
+        ax.axvspan(1, hi, color="#e8f5e9", zorder=0)
+        ax.set_xscale("log")
+        ax.set_xlim(lo, hi)
+        ticks = [lo, 1 / 4, 1, 4, 16, hi]
+        ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticklabels([f"1/{round(1 / t)}" if t < 1 else f"{t:g}" for t in ticks])
+        ax.set_ylim(y - 0.4, -0.6)
+        ax.set_yticks([])
+        ax.set_title(title, fontsize=12, fontweight="bold", loc="left")
+        ax.set_xlabel("minievent's advantage: < 1 that library did better, > 1 minievent did better (log scale)",
+                      fontsize=9)
+        ax.tick_params(axis="x", labelsize=9)
+        ax.grid(axis="x", alpha=0.4)
+    for ax in list(axes.flat)[len(groups):]:
         ax.axis("off")
     m = doc["machine"]
-    fig.suptitle(f"minievent vs eventlet, gevent, asyncio, uvloop, threads: median of {doc['runs']} run(s), "
-                 f"bars min..max (size {doc['size']}; {m['nproc']} cores, {m['cpu']}, Python {m['python']})",
-                 fontsize=10)
-    legend = [Patch(color=colors["minievent"], label="minievent"),
-              Patch(color=colors["minievent+rec"], label="minievent inside minievent.record()"),
-              Patch(color="#4a7ab5", label="eventlet, gevent, asyncio, uvloop"),
-              Patch(color=colors["threads"], label="native threads"),
-              Patch(facecolor=colors["greenlet"], hatch="//", label="bare greenlet switches (ceiling)")]
-    fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.suptitle(f"minievent against each library: how many times better minievent did, median of {doc['runs']} "
+                 f"run(s) (size {doc['size']}; {m['nproc']} cores, {m['cpu']}, Python {m['python']})", fontsize=12)
+    present = {lib for _, mts in groups for mt in mts for lib in mt["advantage"]}
+    legend = [Patch(facecolor=c, hatch="//" if lib == "greenlet" else None, label=label(lib))
+              for lib, c in LIB_COLORS.items() if lib in present]
+    fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=72)
     plt.close(fig)

@@ -88,3 +88,53 @@ def test_a_skipping_worker_is_reported_not_raised():
     """A library without a scenario (bare greenlet has no echo) comes back as a skip."""
     out = runner.run_one("greenlet", "spawn", {"n": 10}, timeout=60)
     assert "skip" in out
+
+
+# ---------------------------------------------------------------- the report, from a results document
+def _metric(mid, better, medians):
+    me = medians["minievent"]
+    adv = {lib: (me / v if better == "higher" else v / me) for lib, v in medians.items() if lib != "minievent"}
+    return {"id": mid, "title": mid, "unit": "u", "better": better, "libs": list(medians), "notes": {},
+            "results": {lib: {"median": v, "min": v, "max": v} for lib, v in medians.items()}, "advantage": adv}
+
+
+def _doc():
+    return {"size": "full", "runs": 3, "machine": {"nproc": 2, "cpu": "cpu", "python": "3.11"}, "skipped": {},
+            "errors": [], "goals": [],
+            "metrics": [_metric("switch", "higher", {"minievent": 800.0, "gevent": 600.0, "uvloop": 1000.0}),
+                        _metric("timers_p50", "lower", {"minievent": 0.5, "eventlet": 0.06, "gevent": 0.6}),
+                        _metric("spawn", "higher", {"minievent": 300.0, "eventlet": 45.0, "threads": 12.0}),
+                        _metric("c10k_burst_hb_max", "lower", {"minievent": 2.0, "threads": 5000.0})]}
+
+
+def test_the_table_bolds_the_best_of_each_row_not_minievent():
+    from benchmarks import report
+
+    lines = [line for line in report.markdown(_doc()).splitlines()[2:] if line.startswith("|")]
+    rows = {line.split(" (")[0].strip("| "): line for line in lines}
+    assert "**1,000**" in rows["switch"] and "**800**" not in rows["switch"], "uvloop wins: minievent not bold"
+    assert "**0.06**" in rows["timers_p50"] and "**0.5**" not in rows["timers_p50"], "lower is better"
+    assert "**300**" in rows["spawn"], "where minievent wins, it is bold"
+    assert rows["switch"].count("**") == 2
+
+
+def test_the_chart_draws_every_ratio_on_one_scale(tmp_path, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchmarks import report
+
+    figs = []
+    monkeypatch.setattr(plt, "close", figs.append)  # keep the figure to look at it
+    report.chart(_doc(), tmp_path / "r.png")
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (fig,) = figs
+    axes = [ax for ax in fig.axes if ax.get_visible() and ax.patches]
+    assert len(axes) == 3, "switch+spawn, timers, c10k and nothing else: grouped panels"
+    assert {ax.get_xscale() for ax in axes} == {"log"} and {ax.get_xlim() for ax in axes} == {report.RATIO_LIMITS}
+    texts = " ".join(t.get_text() for ax in axes for t in ax.texts)
+    for ratio in ("(0.80)", "(1.33)", "(0.12)", "(6.67)", "(25.00)", "(2500.00), off the axis"):
+        assert ratio in texts, texts
+    assert "minievent 800" in texts
