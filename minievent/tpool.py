@@ -75,6 +75,8 @@ def _worker() -> None:
 
 def setup() -> None:
     """Start the worker threads (``execute`` does it on first use)."""
+    if _nthreads < 1:  # (else every execute() would wait forever for a thread that never comes)
+        raise ValueError(f"the thread pool needs at least one thread, not {_nthreads} (*_THREADPOOL_SIZE)")
     with _lock:
         while len(_threads) < _nthreads:
             t = threading.Thread(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)

@@ -487,3 +487,11 @@ def test_is_timeout_knows_timeouts_and_what_is_marked_as_one():
     assert minievent.is_timeout(info.value)
     a.close()
     b.close()
+
+
+def test_a_thread_pool_of_no_threads_is_refused_rather_than_a_hang():
+    env = dict(os.environ, MINIEVENT_THREADPOOL_SIZE="0", PYTHONPATH=os.pathsep.join(sys.path))
+    code = ("from minievent import tpool\n"
+            "try:\n    tpool.execute(print)\nexcept ValueError as e:\n    print('refused', e)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("refused") and "at least one thread" in out.stdout, out.stderr
