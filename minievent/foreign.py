@@ -24,9 +24,11 @@ are the same whatever the loop. What each library lets us see differs:
   hub's newest timer gives its seconds and deadline, so a due timer shows as
   *ready* until the hub resumes it: lateness), ``trampoline`` (the fd; the hub's
   poll is timed, so a reported fd shows as ready from the poll's end),
-  anything else by name (``Event.wait``, ``LightQueue.get``...). Not seen: when
-  an ``Event.send`` happened (eventlet delivers it by a 0 s timer), so a woken
-  greenthread waits until it runs.
+  anything else by name (``Event.wait``, ``LightQueue.get``...); ``Event.send``
+  is noted, so its waiters (``GreenThread.wait`` too) are ready from then. Not
+  seen: when other wakers (queues, semaphores) made a waiter ready: eventlet
+  delivers those through 0 s timers that name no greenlet, so the waiter shows
+  waiting until it runs.
 * **gevent** (libev/libuv in C, greenlet and hub primitives compiled with
   Cython): switches are exact, as for eventlet. ``gevent.sleep`` is pure Python,
   so its seconds are read from its frame; a prepare and a check watcher time
@@ -339,10 +341,29 @@ class _EventletCapture(_GreenletCapture):
                     polled.append(now)
 
             hub.do_poll = timed_do_poll
+        # Event.send wakes each waiter through a 0 s timer: note when it was
+        # sent, so that a waiter the hub resumes later shows ready since then.
+        # (The class's method, put back on uninstall; other threads pass through.)
+        import eventlet.event
+
+        self._send = send = eventlet.event.Event.send
+        pend, thread = self.pend, threading.get_ident()
+
+        def noted_send(event: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == thread:
+                now = clock()
+                for w in event._waiters:
+                    pend[id(w)] = (now, "event sent")
+            return send(event, *args, **kwargs)
+
+        eventlet.event.Event.send = noted_send
 
     def _remove_hub_hooks(self) -> None:
         for name in ("wait", "do_poll", "add"):
             self.hub.__dict__.pop(name, None)
+        import eventlet.event
+
+        eventlet.event.Event.send = self._send
 
     def _hint(self, target: Any, origin: Any) -> str | None:
         # eventlet.spawn queues a 0 s timer: Timer.__call__ calls g.switch(func, args, kwargs).

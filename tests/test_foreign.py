@@ -159,6 +159,7 @@ def test_what_each_wait_is_called() -> None:
     assert any(s[1] == "waiting" and s[2].startswith("read on fd ") for s in reader), reader
     assert any(s[1] == "ready" and s[2].startswith("fd ") for s in reader), reader
     assert any(s[0] == "waiter" and s[1] == "waiting" and s[2] == "Event.wait" for s in spans), spans
+    assert any(s[0] == "waiter" and s[1] == "ready" and s[2] == "event sent" for s in spans), spans
 
 
 def test_asyncio_loop_already_running_is_recorded_when_passed() -> None:
