@@ -156,10 +156,11 @@ def test_gevent_sleep0_keeps_the_service_up_but_runs_timers_late():
     # gevent.sleep(0) runs the other ready greenlets but not the loop's timers: gevent
     # runs its callbacks for up to 50 at a time before it looks at the clock (its docs:
     # "this greenlet may be scheduled again before the event loop cycles"). A sleep(0)
-    # every 5 ms lets the heartbeat's timer fire only every ~0.25 s: up, but late.
-    r = run(kind="cpu", fix="sleep0", backend="gevent")
+    # every 5 ms lets the heartbeat's timer fire only every 0.25 s or so: late, but
+    # still far better than no yield at all (measured: gaps of 0.25-0.57 s here).
+    r = run(kind="cpu", fix="sleep0", backend="gevent", task_seconds=1.5, service_down_time=1.2)
     assert not r.down, r.gaps
-    assert r.max_gap < TASK - INTERVAL, r.gaps
+    assert 1.5 * INTERVAL < r.max_gap < 1.0, r.gaps
 
 
 def test_record_false_keeps_no_timeline():
@@ -220,7 +221,7 @@ def test_a_green_task_gives_gaps_of_one_interval():
     # The defect of issue 10: this run reported a max gap of 0.146 s (the silence until
     # the run ended) while the longest gap between two beats was 0.101 s.
     r = heartbeat.run(interval=0.1, task_seconds=0.5, kind="green", record=False)
-    assert r.max_gap == pytest.approx(0.1, abs=0.025), r.gaps
+    assert r.max_gap == max([r.beats[0], *r.gaps]) == pytest.approx(0.1, abs=0.035), r.gaps
     assert r.service_end is not None and r.service_end <= r.duration
     assert 0 < r.silence_expected <= r.max_gap + 0.03
     assert not r.down

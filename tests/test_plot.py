@@ -129,8 +129,9 @@ def test_a_healthy_run_never_shows_the_age_above_the_interval():
 
 def test_a_real_healthy_run_is_drawn_under_the_interval():
     r = heartbeat.run(interval=0.1, task_seconds=0.5, kind="green", record=False)
-    _xs, ys = age_line(plot.heartbeat(r))
-    assert max(ys) == pytest.approx(r.max_gap) and max(ys) < 0.125, r.beats
+    xs, ys = age_line(plot.heartbeat(r))
+    assert max(ys) == pytest.approx(r.max_gap) and max(ys) < 0.14, r.beats
+    assert max(xs) == pytest.approx(min(r.service_end, r.duration)), "no line after the service stopped"
 
 
 def test_heartbeat_figure_writes_a_png(late, tmp_path):

@@ -23,8 +23,8 @@ task in a real thread), ``"thread"`` (run the heartbeat in a native thread).
 The same service runs on ``backend`` minievent, eventlet or gevent (each in a
 subprocess, so that its hub never meets minievent's), plain threads, or asyncio.
 On gevent, ``sleep(0)`` runs the other ready greenlets but not the loop's
-timers (gevent looks at the clock only every 50 callbacks), so ``fix="sleep0"``
-keeps the service up there but its beats come about 0.25 s late.
+timers (gevent looks at the clock only every 50 callbacks), so with
+``fix="sleep0"`` (a ``sleep(0)`` every 5 ms) its beats come 0.1 to 0.4 s late.
 
     >>> r = run(interval=0.2, task_seconds=1.0, kind="cpu")
     >>> r.max_gap > 1.0, r.down
