@@ -10,9 +10,12 @@ does not need it. Every function returns the matplotlib Axes (or Figure) it
 drew on, with a title and labelled axes, for the caller to adjust.
 
 Colours: **running** in blue, **ready** in orange -- the state the lessons are
-about: could run, but another greenthread holds the hub (or, for an OS
-thread, another thread holds the GIL) -- and **waiting** in
-light grey, drawn thinner so that it reads as "nothing to do".
+about: could run, but another greenthread holds the hub (an asyncio task: the
+event loop; an OS thread: the GIL) -- and **waiting** in light grey, drawn
+thinner so that it reads as "nothing to do". ``COLORS`` is the one source of
+that code for every picture of the course: a lesson that draws by hand takes
+its colours from it (and ``state_handles()`` for the legend); the heartbeat
+pictures' other colours are in ``HEARTBEAT_COLORS``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["swimlanes", "heartbeat", "heartbeat_figure", "state_handles", "COLORS", "LOOPS"]
+__all__ = ["swimlanes", "heartbeat", "heartbeat_figure", "state_handles", "COLORS", "HEARTBEAT_COLORS", "LOOPS"]
 
 #: The course's one colour code: every picture of every lesson and of the CLI uses these.
 COLORS = {"running": "#1f77b4", "ready": "#ff7f0e", "waiting": "#d0d4d9"}
@@ -34,9 +37,10 @@ LOOPS = {
 BACKEND_LOOPS = {"asyncio": "event loop", "threads": "threads"}
 _HEIGHT = {"running": 0.7, "ready": 0.7, "waiting": 0.25}
 _DRAW_ORDER = ("waiting", "ready", "running")  # running on top
-# The heartbeat picture's own colours, none of them one of the three states.
-_AGE = "#212529"  # the age-of-last-report line: near black
-_TASK = "#ece4ff"  # the long task's time: pale violet (it may run or wait: a green task waits)
+#: The heartbeat pictures' own colours, none of them one of the three states: the age of the
+#: last report (near black), the interval (green), service_down_time and DOWN (red), the long
+#: task's time (pale violet: it may run or wait, a green task waits).
+HEARTBEAT_COLORS = {"age": "#212529", "interval": "#2b8a3e", "down": "#c92a2a", "task": "#ece4ff"}
 
 
 def state_handles(states: Sequence[str] = ("running", "ready", "waiting")) -> list[Any]:
@@ -173,14 +177,14 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
     end = max(result.duration, beats[-1] if beats else 0.0)
     stop = end if result.service_end is None else min(max(result.service_end, beats[-1] if beats else 0.0), end)
     if result.task_start is not None and result.task_end is not None:
-        ax.axvspan(result.task_start, result.task_end, color=_TASK, linewidth=0, zorder=0,
+        ax.axvspan(result.task_start, result.task_end, color=HEARTBEAT_COLORS["task"], linewidth=0, zorder=0,
                    label=f"long task ({result.kind}, {result.task_seconds:g} s)")
     if end - stop > end / 200:  # visible
         ax.axvspan(stop, end, color=COLORS["waiting"], alpha=0.5, linewidth=0, zorder=0,
                    label="service stopping: no beat due")
-    ax.axhline(result.interval, color="#2b8a3e", linestyle="--", linewidth=1.2,
+    ax.axhline(result.interval, color=HEARTBEAT_COLORS["interval"], linestyle="--", linewidth=1.2,
                label=f"interval ({result.interval:g} s)")
-    ax.axhline(down_at, color="#c92a2a", linestyle="-", linewidth=1.5,
+    ax.axhline(down_at, color=HEARTBEAT_COLORS["down"], linestyle="-", linewidth=1.5,
                label=f"service_down_time ({down_at:g} s)")
     # The sawtooth: (0, 0) -> (b0, b0), (b0, 0) -> (b1, gap1), ... (b_last, 0) -> (stop, its age then)
     xs: list[float] = []
@@ -189,17 +193,18 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
         xs += [a, b]
         ys += [0.0, b - a]
     x, y = np.array(xs), np.array(ys)
-    ax.plot(x, y, color=_AGE, linewidth=1.5, zorder=3, label="age of the last report")
+    ax.plot(x, y, color=HEARTBEAT_COLORS["age"], linewidth=1.5, zorder=3, label="age of the last report")
     if result.down:
-        ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color="#c92a2a", alpha=0.35,
+        ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color=HEARTBEAT_COLORS["down"], alpha=0.35,
                         zorder=2, label="reported DOWN")
     ax.plot(beats, [0.0] * len(beats), linestyle="none", marker="o", markersize=5, color="black",
             zorder=5, clip_on=False, label="beat (report_state ran)")
     for a, b in zip([0.0, *beats], [*beats, stop], strict=True):
         if b - a > down_at:  # point at the moment the scheduler gives up on the service
+            red = HEARTBEAT_COLORS["down"]
             ax.annotate(f"reported down at {a + down_at:.1f} s", xy=(a + down_at, down_at),
                         xytext=(a + down_at - 0.25 * (end / 10), down_at * 1.12), ha="right", fontsize="small",
-                        color="#c92a2a", arrowprops={"arrowstyle": "->", "color": "#c92a2a"})
+                        color=red, arrowprops={"arrowstyle": "->", "color": red})
             break
     ax.set_ylim(0, max([down_at, result.interval, *ys]) * 1.2)
     ax.set_xlim(0, end)
