@@ -53,9 +53,12 @@ def monkey_patch(socket: bool | None = None, time: bool | None = None, select: b
     wanted = {k for k, v in flags.items() if (default if v is None else v)}
     # Import the green modules before patching: they capture the real objects.
     if "socket" in wanted:
-        from .greenio import GreenSocket
+        from .green import socket as gsocket
+        from .green import ssl as gssl
 
-        _patch("socket", {"socket": GreenSocket})
+        _patch("socket", gsocket.PATCHED)
+        _saved.setdefault("ssl", {})  # (ssl's one change is a class attribute: gssl.patch)
+        gssl.patch()
     if "time" in wanted:
         from .green.time import sleep
 

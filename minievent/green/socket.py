@@ -5,7 +5,18 @@ sockets (``create_connection``, ``create_server``, ``socketpair``,
 ``fromfd``) are the stdlib's very code, re-bound to this module's globals:
 a Python function looks up a global like ``socket`` at call time, in the
 namespace it was defined in, so giving it ours makes it build green sockets.
-That is also why ``monkey_patch`` only needs to replace ``socket.socket``.
+That is also why ``monkey_patch`` needs to replace only ``socket.socket``
+for sockets -- and the resolver functions.
+
+DNS: ``getaddrinfo``, ``gethostbyname(_ex)``, ``gethostbyaddr`` and
+``getnameinfo`` call the C library's resolver, which blocks the thread. Here
+they run it in a ``tpool`` thread (as gevent does by default), so the answer
+is exactly the libc's -- ``/etc/hosts``, nsswitch, search domains,
+``resolv.conf`` options, address sorting -- and the hub goes on meanwhile.
+Two shortcuts: an address that needs no lookup (``getaddrinfo("127.0.0.1",
+...)``, as every ``create_connection`` to an address makes) is answered here,
+without a thread hand-over; and a thread that has no hub (a tpool worker, a
+plain thread) has no greenthread to hold up, so it resolves directly.
 """
 
 from __future__ import annotations
@@ -14,7 +25,9 @@ import socket as _std
 import types as _types
 from typing import Any
 
+from .. import tpool
 from ..greenio import GreenSocket
+from ..hub import _local
 
 # The stdlib module's names first (constants, errors, getaddrinfo, ...).
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
@@ -36,3 +49,37 @@ socketpair = _rebind(_std.socketpair)
 fromfd = _rebind(_std.fromfd)
 
 del _rebind
+
+
+def _off_the_hub(name: str) -> Any:
+    real = getattr(_std, name)
+
+    def resolve(*args: Any, **kwargs: Any) -> Any:
+        if getattr(_local, "hub", None) is None:
+            return real(*args, **kwargs)
+        return tpool.execute(real, *args, **kwargs)
+
+    resolve.__name__ = resolve.__qualname__ = name
+    resolve.__doc__ = f"``socket.{name}``, in a tpool thread: the libc resolver, without holding the hub."
+    return resolve
+
+
+gethostbyname, gethostbyname_ex, gethostbyaddr, getnameinfo = map(
+    _off_the_hub, ("gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo"))
+_pooled_getaddrinfo = _off_the_hub("getaddrinfo")
+_real_getaddrinfo = _std.getaddrinfo  # (captured: monkey_patch replaces the module's)
+
+
+def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0) -> list:
+    """``socket.getaddrinfo``: an address is parsed here, a name looked up in a tpool thread."""
+    try:
+        return _real_getaddrinfo(host, port, family, type, proto, flags | _std.AI_NUMERICHOST)
+    except _std.gaierror as e:
+        if e.errno != _std.EAI_NONAME:
+            raise  # (a bad port or family: the same error the lookup would give)
+    return _pooled_getaddrinfo(host, port, family, type, proto, flags)
+
+
+#: What monkey_patch puts in the stdlib module.
+PATCHED = {"socket": GreenSocket, "getaddrinfo": getaddrinfo, "gethostbyname": gethostbyname,
+           "gethostbyname_ex": gethostbyname_ex, "gethostbyaddr": gethostbyaddr, "getnameinfo": getnameinfo}

@@ -1,0 +1,57 @@
+"""The stdlib's ``ssl`` module, green: TLS sockets whose handshake, reads and writes park on the hub.
+
+``GreenSSLSocket`` is the stdlib's ``SSLSocket`` put in front of ``GreenSocket``:
+the TLS logic is all the stdlib's, the socket underneath (connect, accept,
+the plain I/O before a handshake and after ``unwrap``) is green. OpenSSL
+reads and writes the fd itself, so that fd is always non-blocking: a TLS
+call that would wait raises ``SSLWantReadError`` or ``SSLWantWriteError``,
+and the one retry loop of green sockets (``GreenSocket._io``) turns it into
+a wait for the fd to be readable or writable -- a read may need a write
+(a renegotiation), so the exception, not the call, says which.
+
+``monkey_patch`` makes it every ``SSLContext``'s ``sslsocket_class``. That is
+a class attribute, patched on the one ``SSLContext`` class, so it holds
+whether ``ssl`` was imported before or after patching, and covers everything
+that wraps a socket: ``SSLContext.wrap_socket``, ``ssl.wrap_socket``,
+``get_server_certificate``, ``http.client``, ``urllib3``, ``smtplib``...
+"""
+
+from __future__ import annotations
+
+import ssl as _std
+from typing import Any
+
+from ..greenio import GreenSocket
+from ..hub import READ, WRITE
+
+globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
+
+
+class GreenSSLSocket(_std.SSLSocket, GreenSocket):  # type: ignore[misc]
+    """``ssl.SSLSocket`` on a ``GreenSocket``: made by ``SSLContext.wrap_socket``, never directly."""
+
+    _blocking_fd = False
+    _would_block = (BlockingIOError, _std.SSLWantReadError, _std.SSLWantWriteError)
+    _wants = {_std.SSLWantReadError: READ, _std.SSLWantWriteError: WRITE}
+
+    # Each stdlib method below calls OpenSSL once; the loop waits and calls again. (recv,
+    # recv_into and sendall go through read and send; sendfile and makefile through those.)
+    def do_handshake(self, block: bool = False) -> None:
+        self._io(READ, super().do_handshake, block)
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        return self._io(READ, super().read, len, buffer)
+
+    def write(self, data: Any) -> int:
+        return self._io(WRITE, super().write, data)
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        return self._io(WRITE, super().send, data, flags)
+
+    def unwrap(self) -> Any:
+        return self._io(READ, super().unwrap)
+
+
+def patch() -> None:
+    """Make ``GreenSSLSocket`` the socket class of every ``SSLContext`` (monkey_patch calls it)."""
+    _std.SSLContext.sslsocket_class = GreenSSLSocket
