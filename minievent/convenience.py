@@ -22,7 +22,8 @@ from typing import Any
 
 import greenlet
 
-from .greenio import GreenSocket, _hub
+from .greenio import GreenSocket
+from .hub import get_hub
 from .pool import GreenPool
 
 __all__ = ["listen", "connect", "serve", "StopServe", "ReuseRandomPortWarning", "ReusePortUnavailableWarning"]
@@ -97,7 +98,7 @@ def serve(sock: GreenSocket, handle: Callable[[GreenSocket, Any], Any], concurre
     if not callable(handle):
         raise TypeError(f"serve() needs a callable handler, not {type(handle).__name__}")
     pool = GreenPool(concurrency)
-    hub = _hub()
+    hub = get_hub()
     server = greenlet.getcurrent()
     done = False
 
@@ -110,7 +111,7 @@ def serve(sock: GreenSocket, handle: Callable[[GreenSocket, Any], Any], concurre
         try:
             handle(conn, addr)
         except Exception as e:
-            hub.ready.append(lambda exc=e: stop(exc))
+            hub.schedule(lambda exc=e: stop(exc))
         finally:
             conn.close()
 

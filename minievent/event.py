@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .waiter import _TIMED_OUT, Waiter
+from .waiter import TIMED_OUT, WaitQueue
 
 __all__ = ["Event"]
 
@@ -19,7 +19,7 @@ class Event:
     def __init__(self) -> None:
         self._value: Any = _NOT_SENT
         self._exc: BaseException | None = None
-        self._waiters: list[Waiter] = []
+        self._waiters = WaitQueue()
 
     def __repr__(self) -> str:
         state = "sent" if self.ready() else "not sent"
@@ -44,9 +44,7 @@ class Event:
             raise AssertionError("send() of an Event that was already sent; reset() it first")
         self._value = result
         self._exc = exc
-        waiters, self._waiters = self._waiters, []
-        for w in waiters:
-            w.wake()
+        self._waiters.wake_all()
 
     def send_exception(self, *args: Any) -> None:
         """``send_exception(ExcClass, arg)`` or ``send_exception(exc)``: waiters raise it."""
@@ -60,14 +58,7 @@ class Event:
         if not self.ready():
             if timeout is not None and timeout <= 0:
                 return None
-            waiter = Waiter()
-            self._waiters.append(waiter)
-            try:
-                got = waiter.wait(timeout, why=f"an Event (id 0x{id(self):x})")
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-            if got is _TIMED_OUT:
+            if self._waiters.wait(timeout, ("wait", self)) is TIMED_OUT:
                 return None
         if self._exc is not None:
             raise self._exc

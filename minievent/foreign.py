@@ -705,7 +705,7 @@ def detect() -> str:
     has monkey-patched the program, else minievent. (A running asyncio loop is not a sign: Jupyter runs one.)"""
     from . import hub as _hub
 
-    if getattr(_hub._local, "hub", None) is not None:
+    if _hub.existing_hub() is not None:
         return "minievent"
     ev = sys.modules.get("eventlet.patcher")
     if ev is not None and (getattr(sys.modules["eventlet.hubs"]._threadlocal, "hub", None) is not None

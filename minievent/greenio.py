@@ -37,7 +37,7 @@ from typing import Any
 import greenlet
 
 from .green import selectors as _gselectors
-from .hub import READ, WRITE, Hub, _local, get_hub, trampoline
+from .hub import READ, WRITE, Hub, existing_hub, get_hub, trampoline
 
 __all__ = ["GreenSocket", "GreenPipe", "create_connection", "socketpair", "shutdown_safe", "set_nonblocking"]
 
@@ -69,13 +69,6 @@ _getcurrent = greenlet.getcurrent
 _clock = time.monotonic
 _TIMED_OUT = object()  # what the timeout timer resumes a parked greenthread with
 _CONNECT_PENDING = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
-
-
-def _hub() -> Hub:
-    try:
-        return _local.hub
-    except AttributeError:
-        return get_hub()
 
 
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
@@ -113,7 +106,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     # ------------------------------------------------------------ waiting
     def _wait(self, evtype: int, timeout: float | None) -> None:
         """Park until the hub reports this fd ready for ``evtype``; raise ``socket.timeout`` after ``timeout``."""
-        hub = _hub()
+        hub = get_hub()
         fd = _fileno(self)
         if fd < 0:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
@@ -121,15 +114,13 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         # The first wait of this socket in this hub asks the poller to check
         # the fd afresh (rearm): the number may have belonged to a file that
         # was closed behind the hub's back, leaving a stale registration.
-        listener = hub.add(evtype, fd, cur.switch, self._armed is not hub)
+        listener = hub.add(evtype, fd, cur.switch, rearm=self._armed is not hub)
         self._armed = hub
-        if hub.instrument is not None:  # the recorder: why it parks
-            hub.instrument.why = ("read" if evtype == READ else "write", fd)
         timer = None
         if timeout is not None:
             timer = hub.schedule_call(timeout, cur.switch, _TIMED_OUT)
         try:
-            woke = hub.switch()
+            woke = hub.park(("read" if evtype == READ else "write", fd))
         finally:
             # Whatever woke us (data, timeout, close, a kill), the other one
             # must not resume us later: both entries check these flags.
@@ -318,7 +309,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     def _forget_fd(self) -> None:
         fd = _fileno(self)
         if fd >= 0:
-            hub = getattr(_local, "hub", None)
+            hub = existing_hub()  # (closing must not make a hub for a thread that has none)
             if hub is not None:
                 hub.notify_close(fd)  # wake waiters, drop the poller's registration
 
@@ -418,7 +409,7 @@ class _GreenFileIO(io.FileIO):
 
     def close(self) -> None:
         if not self.closed:
-            hub = getattr(_local, "hub", None)
+            hub = existing_hub()
             if hub is not None:
                 hub.notify_close(self.fileno())
         super().close()

@@ -19,8 +19,8 @@ from typing import Any
 
 import greenlet
 
-from .hub import Timer, _local, get_hub
-from .waiter import Waiter
+from .hub import YIELD, Timer, current, get_hub
+from .waiter import WaitQueue
 
 __all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "sleep", "kill", "getcurrent"]
 
@@ -40,43 +40,17 @@ def sleep(seconds: float = 0) -> None:
     This is the only way a CPU-bound greenthread lets the heartbeat in.
     """
     try:
-        hub = _local.hub
+        hub = current.hub
     except AttributeError:
         hub = get_hub()
-    cur = _getcurrent()
     if seconds <= 0:
-        # The hot path: to the back of the ready queue, no timer.
-        hub_greenlet = hub.greenlet
-        if cur is hub_greenlet:
-            hub.switch()  # raises BlockingSwitchOutError
-        resume = cur.switch
-        hub.ready.append(resume)
-        if hub.instrument is not None:  # the recorder: it parks, but stays ready
-            hub.instrument.why = "sleep(0)"
-        try:
-            hub_greenlet.switch()
-        except BaseException:
-            # Thrown into (Timeout, KeyboardInterrupt) before our turn came: void
-            # our resume entry, or it would wake whatever we wait on next. (Not
-            # removed: the hub may be counting down the ready queue right now.)
-            ready = hub.ready
-            try:
-                ready[ready.index(resume)] = _nothing
-            except ValueError:
-                pass
-            raise
+        hub.park(YIELD)  # the hot path: to the back of the ready queue, no timer
         return
-    timer = hub.schedule_call(seconds, cur.switch)
-    if hub.instrument is not None:  # the recorder: why it parks
-        hub.instrument.why = ("sleep", seconds)
+    timer = hub.schedule_call(seconds, _getcurrent().switch)
     try:
-        hub.switch()
+        hub.park(("sleep", seconds))
     finally:
         timer.cancel()  # no-op when it fired; removes it when we were killed
-
-
-def _nothing() -> None:
-    """A voided ready entry."""
 
 
 class _Worker(greenlet.greenlet):
@@ -100,19 +74,22 @@ class _Worker(greenlet.greenlet):
         gt: GreenThread = self._first  # type: ignore[assignment]
         self._first = None
         hub = gt._hub
-        idle, hub_greenlet = hub.idle_workers, hub.greenlet
+        idle = hub.idle_workers
         while True:
             self.gt = gt
             gt._worker = self
             gt._run()
             self.gt = None
-            if len(idle) >= MAX_IDLE_WORKERS:
-                return  # enough spares: let this greenlet die
-            idle.append(self)
             # Parked until _start hands us the next one; meanwhile we must not
-            # keep the last one alive (its result, its traceback's frames).
+            # keep the last one alive (its result, its traceback's frames): the
+            # reason names it by number only.
+            done = ("done", id(gt))
             gt = None  # type: ignore[assignment]
-            gt = hub_greenlet.switch()
+            if len(idle) < MAX_IDLE_WORKERS:
+                idle.append(self)
+            else:  # enough spares: once we have parked, the hub ends this greenlet (GreenletExit)
+                hub.schedule(self.throw)
+            gt = hub.park(done)
 
     def __repr__(self) -> str:
         return f"<worker greenlet running {self.gt!r}>"
@@ -138,7 +115,8 @@ class GreenThread:
         self._hub = hub
         self._worker: _Worker | None = None
         self._exit: tuple[bool, Any] | None = None  # (ok, result or exception)
-        self._observers: list[Any] | None = None  # Waiters and links
+        self._waiters: WaitQueue | None = None  # made on the first wait(): most greenthreads have none
+        self._links: list[tuple] | None = None
         self._start_timer: Timer | None = None
         self._kill_before_start: tuple | None = None
 
@@ -187,21 +165,18 @@ class GreenThread:
 
     def _finish(self, ok: bool, value: Any) -> None:
         self._exit = (ok, value)
-        observers, self._observers = self._observers, None
+        if self._waiters is not None:
+            self._waiters.wake_all()
+        links, self._links = self._links, None
         interrupt = None
-        if observers:
-            for obs in observers:
-                if isinstance(obs, Waiter):
-                    obs.wake()
-                else:
-                    fn, args, kwargs = obs
-                    try:
-                        fn(self, *args, **kwargs)
-                    except (KeyboardInterrupt, SystemExit) as e:
-                        interrupt = e  # the main greenlet's business, once every observer is told
-                    except BaseException:
-                        print(f"minievent: link callback {fn!r} of {self.name!r} raised:", file=sys.stderr)
-                        traceback.print_exc()
+        for fn, args, kwargs in links or ():
+            try:
+                fn(self, *args, **kwargs)
+            except (KeyboardInterrupt, SystemExit) as e:
+                interrupt = e  # the main greenlet's business, once every link is told
+            except BaseException:
+                print(f"minievent: link callback {fn!r} of {self.name!r} raised:", file=sys.stderr)
+                traceback.print_exc()
         if interrupt is not None:
             raise interrupt
 
@@ -221,15 +196,9 @@ class GreenThread:
             if getcurrent() is self:
                 raise RuntimeError(f"{self!r} cannot wait for itself")
             _check_thread(self, "wait for")
-            waiter = Waiter()
-            if self._observers is None:
-                self._observers = []
-            self._observers.append(waiter)
-            try:
-                waiter.wait(why=f"greenthread {self.name!r} to finish")
-            finally:
-                if self._observers is not None and waiter in self._observers:
-                    self._observers.remove(waiter)
+            if self._waiters is None:
+                self._waiters = WaitQueue()
+            self._waiters.wait(why=("greenthread", self))
         ok, value = self._exit  # type: ignore[misc]
         if ok:
             return value
@@ -241,14 +210,14 @@ class GreenThread:
             fn(self, *args, **kwargs)
             return
         _check_thread(self, "link to")
-        if self._observers is None:
-            self._observers = []
-        self._observers.append((fn, args, kwargs))
+        if self._links is None:
+            self._links = []
+        self._links.append((fn, args, kwargs))
 
     def unlink(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-        if self._observers:
+        if self._links:
             try:
-                self._observers.remove((fn, args, kwargs))
+                self._links.remove((fn, args, kwargs))
                 return True
             except ValueError:
                 pass
@@ -273,7 +242,7 @@ class GreenThread:
             if worker is not None and worker.gt is self and self._exit is None:
                 worker.throw(exc)
 
-        self._hub.ready.append(throw)
+        self._hub.schedule(throw)
 
 
 def kill(gt: GreenThread, *throw_args: Any) -> None:
@@ -291,7 +260,7 @@ def kill(gt: GreenThread, *throw_args: Any) -> None:
         gt._kill_before_start = (exc,)
         if gt._start_timer is not None and gt._start_timer.pending:
             gt._start_timer.cancel()
-            hub.ready.append(gt._start)
+            hub.schedule(gt._start)
     elif gt._worker is cur:
         raise exc
     else:
@@ -330,7 +299,7 @@ def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
     _check(fn)
     hub = get_hub()
     gt = GreenThread(hub, fn, args, kwargs)
-    hub.ready.append(gt._start)
+    hub.schedule(gt._start)
     return gt
 
 

@@ -10,9 +10,16 @@ hub. The hub runs in a greenlet of its own and loops over three phases:
 2. **timers**: every timer whose deadline has passed becomes ready, at the
    *front* of the queue: it is overdue already.
 3. **run**: call what is ready, in FIFO order. This is the *only* place where
-   greenthreads are resumed and callbacks are called, so the recorder hooks
-   in here (and times the poll of phase 1); when off it costs one attribute
-   check per loop iteration.
+   greenthreads are resumed and callbacks are called.
+
+Three single points carry all scheduling, so an instrument (the recorder,
+``minievent.instrument``) has exactly three places to hook, and costs one
+``is None`` check at each when none is installed:
+
+* ``schedule(entry)``: the one way anything becomes ready;
+* ``park(why)``: the one place a greenthread switches to the hub, saying why
+  (a cheap tuple, made into text only if somebody reads it);
+* the resume in the run phase.
 
 Ready entries are plain callables: ``greenlet.switch`` for the cheapest wake-up
 (``sleep(0)``), or a ``Timer`` / ``Listener`` / ``Waiter``, which check on call
@@ -33,6 +40,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -54,14 +62,20 @@ __all__ = [
     "WRITE",
 ]
 
-getcurrent = greenlet.getcurrent
+_getcurrent = greenlet.getcurrent  # the raw greenlet (minievent.getcurrent gives the GreenThread)
 clock = time.monotonic
-#: A bare ``greenlet.switch`` entry (sleep(0) queues one): the recorder's tracer sees that resume, run_entry is skipped.
+#: The type of a bare ``greenlet.switch`` entry, as ``sleep(0)`` queues: no ``resumed`` hook for it.
 _SWITCH = type(greenlet.getcurrent().switch)
-
+#: ``park(YIELD)``: the greenthread stays ready, at the back of the ready queue (``sleep(0)``).
+YIELD = "sleep(0)"
 
 #: The longest the hub blocks in one poll (seconds); a later timer just means another poll.
 MAX_POLL_TIMEOUT = 3600.0
+#: Run at most this many ready entries between two looks at the clock for due timers.
+SLICE = 64
+_SLICE_MASK = SLICE - 1  # (SLICE is a power of two: `left & mask` is the cheap `left % SLICE`)
+#: Rebuild the timer heap once this many cancelled timers sit in it (and they are the majority).
+MAX_CANCELLED_TIMERS = 256
 
 
 class LoopExit(Exception):
@@ -72,12 +86,46 @@ class BlockingSwitchOutError(RuntimeError):
     """A blocking call was made from inside the hub (e.g. in a timer callback)."""
 
 
+def _an(obj: Any) -> str:
+    name = type(obj).__name__
+    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name} (id 0x{id(obj):x})"
+
+
+#: How ``describe`` words each kind of park reason.
+_WORDING: dict[str, Callable[[Any], str]] = {
+    "sleep": lambda s: f"sleep({s:g})",
+    "read": "read on fd {}".format,
+    "write": "write on fd {}".format,
+    "fd": "fd {} ready".format,
+    "wait": _an,
+    "acquire": _an,
+    "get": lambda q: f"an item from an empty {type(q).__name__} (id 0x{id(q):x})",
+    "put": lambda q: f"room in a full {type(q).__name__} (id 0x{id(q):x})",
+    "join": lambda q: f"{type(q).__name__}.join()",
+    "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",
+    "tpool": lambda fn: f"tpool.execute({getattr(fn, '__qualname__', fn)!r})",
+    "select": lambda n: "select()",
+}
+
+
+def describe(why: Any) -> str | None:
+    """A park reason as text: ``("sleep", 0.5)`` -> "sleep(0.5)", ``("read", 7)`` -> "read on fd 7"."""
+    if why is None or isinstance(why, str):
+        return why
+    wording = _WORDING.get(why[0])
+    return wording(why[1]) if wording is not None else " ".join(map(str, why))
+
+
+def _nothing() -> None:
+    """A voided ready entry."""
+
+
 def _cancelled() -> None:
     """What a cancelled ``Timer`` holds instead of its callback."""
 
 
 class Timer:
-    """A callback due at ``deadline`` (``hub.clock()`` seconds). ``cancel()`` is safe any time."""
+    """A callback due at ``deadline`` (``time.monotonic()`` seconds). ``cancel()`` is safe any time."""
 
     __slots__ = ("deadline", "fn", "args", "hub", "cancelled", "called")
 
@@ -122,7 +170,7 @@ class Listener:
         self.fd = fd
         self.cb = cb
         self.active = True
-        self.greenlet = getcurrent()
+        self.greenlet = _getcurrent()
 
     def __call__(self) -> None:
         if self.active:
@@ -134,7 +182,7 @@ class Listener:
 
 
 def _root_greenlet() -> greenlet.greenlet:
-    g = getcurrent()
+    g = _getcurrent()
     while g.parent is not None:
         g = g.parent
     return g
@@ -157,17 +205,19 @@ class Hub:
         self.thread_id = threading.get_ident()
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
-        self.instrument: Any = None  # the recorder, when one is installed
+        self.instrument: Any = None  # see minievent.instrument; install() / uninstall()
+        self._parked: Callable[[Any, Any], Any] | None = None  # instrument.parked, bound once: park is hot
         self.print_exceptions = True  # a greenthread's uncaught error is printed (debug.hub_exceptions)
-        self.clock = clock
+        self.main_why: Any = None  # what the main greenlet parked for (named by LoopExit)
         # The doorbell other OS threads ring (call_threadsafe). Made now, in
         # this thread: registering it later from another thread would race
         # with a poll that is already blocked.
         self._waker = Waker()
+        self._inbox: deque[Callable[[], Any]] = deque()
         self._closed = False
         self._internal_fds.add(self._waker.fileno())
         self.poller.watch(self._waker.fileno(), True, False)
-        self.readers[self._waker.fileno()] = Listener(READ, self._waker.fileno(), self._waker.drain)
+        self.readers[self._waker.fileno()] = Listener(READ, self._waker.fileno(), self._drain_inbox)
 
     def __repr__(self) -> str:
         return (
@@ -175,18 +225,73 @@ class Hub:
             f"timers={len(self.timers) - self._cancelled} listeners={len(self.listeners())}>"
         )
 
-    # ------------------------------------------------------------ switching
-    def switch(self) -> Any:
-        """Park the current greenthread and run the hub until something wakes it."""
-        cur = getcurrent()
+    # ------------------------------------------------------------ the three single points
+    def schedule(self, entry: Callable[[], Any]) -> None:
+        """Make ``entry`` ready: the run phase calls it soon, in FIFO order. The one way in."""
+        self.ready.append(entry)
+        if self.instrument is not None:
+            try:
+                self.instrument.scheduled(entry)
+            except Exception:
+                self._drop_instrument("scheduled")
+
+    def park(self, why: Any = None) -> Any:
+        """Switch from the current greenthread to the hub until an entry resumes it; the one way out.
+
+        ``why`` is what it waits for, as a cheap tuple (``("sleep", 0.5)``,
+        ``("read", fd)``...): LoopExit names it, the recorder files it, nobody
+        formats it unless asked. ``YIELD`` parks and stays ready: the
+        greenthread's own resume goes to the back of the ready queue (the one
+        entry that is not made ready by ``schedule``: a yield is ready from the
+        moment it parks, which ``parked`` already says). Returns what the
+        greenthread is resumed with.
+        """
+        cur = _getcurrent()
         if cur is self.greenlet:
             raise BlockingSwitchOutError(
                 "a blocking call (sleep, socket wait, event wait...) was made from inside "
                 "the hub, e.g. in a schedule_call callback; spawn a greenthread for it instead"
             )
-        if self.greenlet.dead:  # the loop died of a bug; give the thread a new one
-            self.greenlet = greenlet.greenlet(self.run, parent=self.main)
-        return self.greenlet.switch()
+        if why is YIELD:
+            self.ready.append(cur.switch)
+        elif cur is self.main:
+            self.main_why = why
+        hook = self._parked
+        if hook is not None:
+            try:
+                hook(cur, why)
+            except Exception:
+                self._drop_instrument("parked")
+        try:
+            return self.greenlet.switch()
+        except BaseException:
+            if why is YIELD:
+                # Thrown into (Timeout, KeyboardInterrupt) before our turn came:
+                # void our resume entry, or it would wake whatever we wait on next.
+                # (Not removed: the hub may be counting down the ready queue now.)
+                ready = self.ready
+                try:
+                    ready[ready.index(cur.switch)] = _nothing
+                except ValueError:
+                    pass
+            raise
+
+    # ------------------------------------------------------------ instruments
+    def install(self, instrument: Any) -> None:
+        """Install an instrument (see ``minievent.instrument``); one at a time."""
+        if self.instrument is not None:
+            raise RuntimeError(f"an instrument is already installed on this hub: {self.instrument!r}")
+        self.instrument, self._parked = instrument, instrument.parked
+
+    def uninstall(self, instrument: Any) -> None:
+        if self.instrument is instrument:
+            self.instrument = self._parked = None
+
+    def _drop_instrument(self, hook: str) -> None:
+        # An observer that fails must not break the program it observes.
+        inst, self.instrument, self._parked = self.instrument, None, None
+        warnings.warn(f"minievent: instrument {inst!r} raised in {hook}(), so it was removed:\n"
+                      f"{traceback.format_exc()}", RuntimeWarning, stacklevel=2)
 
     # ------------------------------------------------------------ timers
     def schedule_call(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
@@ -207,7 +312,7 @@ class Hub:
         # Cancelled timers stay in the heap (removing from the middle of a heap
         # is O(n)) until they reach the top -- unless they pile up: then rebuild.
         self._cancelled += 1
-        if self._cancelled > 256 and self._cancelled > len(self.timers) // 2:
+        if self._cancelled > MAX_CANCELLED_TIMERS and self._cancelled > len(self.timers) // 2:
             self.timers = [e for e in self.timers if not e[2].cancelled]
             heapq.heapify(self.timers)
             self._cancelled = 0
@@ -276,14 +381,22 @@ class Hub:
         for table in (self.readers, self.writers):
             listener = table.pop(fd, None)
             if listener is not None:
-                self.ready.append(listener)
+                self.schedule(listener)
         self.poller.forget(fd)
 
     # ------------------------------------------------------------ threads
     def call_threadsafe(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` in this hub soon; may be called from any OS thread."""
-        self.ready.append(lambda: fn(*args))  # deque.append is atomic
+        # Not schedule(): an instrument's hooks run in the hub's thread only. The
+        # doorbell's listener moves the inbox onto the ready queue (deque.append is atomic).
+        self._inbox.append(lambda: fn(*args))
         self._waker.wake()
+
+    def _drain_inbox(self) -> None:
+        self._waker.drain()
+        inbox = self._inbox
+        while inbox:
+            self.schedule(inbox.popleft())
 
     def close(self) -> None:
         """Release the poller and the waker fd (the hub is unusable afterwards). Safe to call twice."""
@@ -315,7 +428,10 @@ class Hub:
         internal = len(self._internal_fds)
         while True:
             timers = self.timers  # _timer_cancelled may have rebuilt it
-            instrument = self.instrument  # the recorder, or None: the only cost when off
+            while timers and timers[0][2].cancelled:  # only live timers count, below
+                heappop(timers)
+                self._cancelled -= 1
+            instrument = self.instrument  # None when nothing observes: the only cost then
 
             # ---- phase 1: poll the fds --------------------------------------
             # Don't block if something is ready; else block until the next timer.
@@ -329,17 +445,21 @@ class Hub:
                 self._loop_exit()  # nothing can ever wake anyone
                 continue
             if timeout != 0.0 or len(readers) + len(writers) > internal:
-                # (The recorder wraps the poll to note when each fd was reported.)
-                events = poll(timeout) if instrument is None else instrument.poll(poll, timeout)
+                if instrument is not None:
+                    instrument = self._hook(instrument.before_poll, timeout)
+                events = poll(timeout)
+                if instrument is not None:
+                    instrument = self._hook(instrument.after_poll, events)
                 for fd, bits in events:
                     if bits & READ and fd in readers:
-                        ready.append(readers[fd])
+                        self.schedule(readers[fd])
                     if bits & WRITE and fd in writers:
-                        ready.append(writers[fd])
+                        self.schedule(writers[fd])
 
             # ---- phase 2: due timers go to the front of the ready queue -----
             # They are overdue already; behind a long backlog (10,000 fresh
-            # spawns, say) they would be later still.
+            # spawns, say) they would be later still. (Not schedule(): a timer
+            # says itself since when it is ready, its deadline.)
             ndue = 0
             if timers and timers[0][0] <= clock():
                 now = clock()
@@ -362,19 +482,26 @@ class Hub:
             while left:
                 left -= 1
                 entry = popleft()
+                if instrument is not None and type(entry) is not _SWITCH:
+                    instrument = self._hook(instrument.resumed, entry)
                 try:
-                    if instrument is None or type(entry) is _SWITCH:
-                        entry()  # <- the one place greenthreads are resumed
-                    else:
-                        instrument.run_entry(entry)
+                    entry()  # <- the one place greenthreads are resumed
                 except (KeyboardInterrupt, SystemExit) as e:
                     self.main.throw(e)  # they belong to the main greenlet
                 except BaseException:
                     self.handle_error(entry)
                 # (never while this batch's due timers still wait: timers due
                 # later would go in front of them and fire first)
-                if not left & 63 and left <= rest and timers and timers[0][0] <= clock():
+                if not left & _SLICE_MASK and left <= rest and timers and timers[0][0] <= clock():
                     break
+
+    def _hook(self, hook: Callable[..., Any], *args: Any) -> Any:
+        """Call an instrument hook from the loop; the instrument, or None once a failing one is dropped."""
+        try:
+            hook(*args)
+        except Exception:
+            self._drop_instrument(hook.__name__)
+        return self.instrument
 
     def handle_error(self, entry: Any) -> None:
         """A callback raised: print it once and keep the loop running."""
@@ -382,7 +509,7 @@ class Hub:
         traceback.print_exc()
 
     def _loop_exit(self) -> None:
-        why = getattr(self.main, "minievent_waiting_for", None) or "something"
+        why = describe(self.main_why) if self.main_why is not None else "something"
         self.main.throw(
             LoopExit(
                 f"the main greenlet waits for {why}, but nothing can deliver it: "
@@ -391,7 +518,9 @@ class Hub:
         )
 
 
-_local = threading.local()
+#: This OS thread's slot: ``current.hub`` is its hub, once ``get_hub()`` has made one. The two
+#: hottest paths (``sleep``, green socket waits) read it directly; everything else calls ``get_hub()``.
+current = threading.local()
 
 
 class _CloseAtThreadExit:
@@ -414,25 +543,30 @@ class _CloseAtThreadExit:
 def get_hub() -> Hub:
     """The hub of the calling OS thread, created on first use (and closed when the thread ends)."""
     try:
-        return _local.hub
+        return current.hub
     except AttributeError:
-        hub = _local.hub = Hub()
-        closer = getattr(_local, "closer", None)
+        hub = current.hub = Hub()
+        closer = getattr(current, "closer", None)
         if closer is None:
-            _local.closer = _CloseAtThreadExit(hub)
+            current.closer = _CloseAtThreadExit(hub)
         else:
             closer.hub = hub
         return hub
 
 
+def existing_hub() -> Hub | None:
+    """This thread's hub if it has made one, else None (without making one)."""
+    return getattr(current, "hub", None)
+
+
 def use_hub(hub: Hub | None) -> None:
     """Replace this thread's hub (``None``: make a fresh one on next use). For tests and tools."""
-    old = getattr(_local, "hub", None)
+    old = getattr(current, "hub", None)
     if hub is None:
         if old is not None:
-            del _local.hub
+            del current.hub
     else:
-        _local.hub = hub
+        current.hub = hub
 
 
 def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float | None = None,
@@ -451,18 +585,16 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
         except AttributeError:
             raise TypeError("fd must be an int, or have a fileno() method") from None
     hub = get_hub()
-    cur = getcurrent()
+    cur = _getcurrent()
     if cur is hub.greenlet:
-        hub.switch()  # raises BlockingSwitchOutError
+        hub.park()  # raises BlockingSwitchOutError
     listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
     timer = None
     try:  # (from here on: a bad timeout must not leave the listener behind)
-        if hub.instrument is not None:  # the recorder: why it parks
-            hub.instrument.why = ("read" if read else "write", fd)
         if timeout is not None:
             exc = timeout_exc if timeout_exc is not None else TimeoutError(f"timed out waiting for fd {fd}")
             timer = hub.schedule_call(timeout, cur.throw, exc)
-        hub.switch()
+        hub.park(("read" if read else "write", fd))
     finally:
         hub.remove(listener)
         if timer is not None:

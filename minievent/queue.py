@@ -12,7 +12,7 @@ import queue as _stdqueue
 from collections import deque
 from typing import Any
 
-from .waiter import _TIMED_OUT, Waiter
+from .waiter import TIMED_OUT, WaitQueue
 
 __all__ = ["Queue", "Empty", "Full"]
 
@@ -28,10 +28,10 @@ class Queue:
             raise ValueError("maxsize must be >= 0 (0 means unbounded)")
         self.maxsize = maxsize
         self._items: deque[Any] = deque()
-        self._getters: deque[Waiter] = deque()
-        self._putters: deque[tuple[Waiter, Any]] = deque()
+        self._getters = WaitQueue()
+        self._putters = WaitQueue()  # each carries the item it puts
         self._unfinished = 0
-        self._joiners: list[Waiter] = []
+        self._joiners = WaitQueue()
 
     def __repr__(self) -> str:
         return (f"<Queue maxsize={self.maxsize} items={len(self._items)} "
@@ -57,31 +57,17 @@ class Queue:
     # ------------------------------------------------------------ put
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         self._check_timeout(timeout)
-        self._unfinished += 1
-        while self._getters:  # someone is waiting: hand it over
-            if self._getters.popleft().wake(item):
+        # (An item counts as unfinished from the moment it is in, as in the stdlib.)
+        if self._getters.wake_one(item) is None:  # nobody waiting to take it at once
+            if self.full():
+                if not block or timeout == 0:
+                    raise Full
+                # Parked with the item; _admit_putter puts it in when a slot frees up.
+                if self._putters.wait(timeout, ("put", self), item=item) is TIMED_OUT:
+                    raise Full
                 return
-        if not self.full():
             self._items.append(item)
-            return
-        if not block or timeout == 0:
-            self._unfinished -= 1
-            raise Full
-        waiter = Waiter()
-        entry = (waiter, item)
-        self._putters.append(entry)
-        try:
-            got = waiter.wait(timeout, why=f"room in a full Queue (id 0x{id(self):x})")
-        except BaseException:
-            if not waiter.woken or waiter.value is _TIMED_OUT:
-                self._unfinished -= 1  # never went in
-            raise
-        finally:
-            if entry in self._putters:
-                self._putters.remove(entry)
-        if got is _TIMED_OUT:
-            self._unfinished -= 1
-            raise Full
+        self._unfinished += 1
 
     def put_nowait(self, item: Any) -> None:
         self.put(item, block=False)
@@ -95,18 +81,9 @@ class Queue:
             return item
         if not block or timeout == 0:
             raise Empty
-        waiter = Waiter()
-        self._getters.append(waiter)
-        try:
-            got = waiter.wait(timeout, why=f"an item from an empty Queue (id 0x{id(self):x})")
-        except BaseException:
-            if waiter.woken and waiter.value is not _TIMED_OUT:
-                self._give_back(waiter.value)  # handed to us as we died: not lost
-            raise
-        finally:
-            if waiter in self._getters:
-                self._getters.remove(waiter)
-        if got is _TIMED_OUT:
+        # An item handed to us as we die is given back: not lost.
+        got = self._getters.wait(timeout, ("get", self), lost=self._give_back)
+        if got is TIMED_OUT:
             raise Empty
         return got
 
@@ -116,15 +93,14 @@ class Queue:
     def _admit_putter(self) -> None:
         # A slot just freed up: the oldest blocked putter's item goes in.
         while self._putters and not self.full():
-            waiter, item = self._putters.popleft()
-            if waiter.wake(None):
-                self._items.append(item)
+            putter = self._putters.wake_one()
+            if putter is not None:
+                self._items.append(putter.item)
+                self._unfinished += 1
 
     def _give_back(self, item: Any) -> None:
-        while self._getters:
-            if self._getters.popleft().wake(item):
-                return
-        self._items.appendleft(item)
+        if self._getters.wake_one(item) is None:
+            self._items.appendleft(item)
 
     # ------------------------------------------------------------ join
     def task_done(self) -> None:
@@ -132,18 +108,10 @@ class Queue:
             raise ValueError("task_done() called too many times")
         self._unfinished -= 1
         if self._unfinished == 0:
-            joiners, self._joiners = self._joiners, []
-            for w in joiners:
-                w.wake()
+            self._joiners.wake_all()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every item put has been marked ``task_done``; False on timeout."""
         if self._unfinished == 0:
             return True
-        waiter = Waiter()
-        self._joiners.append(waiter)
-        try:
-            return waiter.wait(timeout, why="Queue.join()") is not _TIMED_OUT
-        finally:
-            if waiter in self._joiners:
-                self._joiners.remove(waiter)
+        return self._joiners.wait(timeout, ("join", self)) is not TIMED_OUT

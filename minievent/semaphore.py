@@ -7,10 +7,9 @@ greenthread that loops on acquire/release cannot starve the others.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
-from .waiter import _TIMED_OUT, Waiter
+from .waiter import TIMED_OUT, WaitQueue
 
 __all__ = ["Semaphore", "BoundedSemaphore"]
 
@@ -22,7 +21,7 @@ class Semaphore:
         if value < 0:
             raise ValueError("Semaphore initial value must be >= 0")
         self.counter = value
-        self._waiters: deque[Waiter] = deque()
+        self._waiters = WaitQueue()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} counter={self.counter} waiting={len(self._waiters)}>"
@@ -39,27 +38,18 @@ class Semaphore:
             return True
         if not blocking:
             return False
-        waiter = Waiter()
-        self._waiters.append(waiter)
-        try:
-            got = waiter.wait(timeout, why=f"a {type(self).__name__} (id 0x{id(self):x})")
-        except BaseException:
-            if waiter.woken and waiter.value is not _TIMED_OUT:
-                self._release_one()  # a unit was handed to us as we were killed: pass it on
-            raise
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-        return got is not _TIMED_OUT
+        # A unit handed to us as we are killed passes on to the next waiter.
+        return self._waiters.wait(timeout, ("acquire", self), lost=self._pass_on) is not TIMED_OUT
 
     def release(self, blocking: bool = True) -> None:
         self._release_one()
 
     def _release_one(self) -> None:
-        while self._waiters:
-            if self._waiters.popleft().wake(True):
-                return  # the unit goes straight to that waiter
-        self.counter += 1
+        if self._waiters.wake_one(True) is None:  # else the unit went straight to that waiter
+            self.counter += 1
+
+    def _pass_on(self, _unit: Any) -> None:
+        self._release_one()
 
     def __enter__(self) -> Semaphore:
         self.acquire()

@@ -1,39 +1,38 @@
-"""The recorder: write down every switch, so a run can be *seen* afterwards.
+"""The timeline: a recording of who ran, who waited and who was ready, and what to make of it.
 
     with minievent.record() as tl:
         ...                       # anything that uses greenthreads
     tl.spans()                    # who ran, who waited (on what), who was ready
     tl.to_chrome_trace("t.json")  # open in https://ui.perfetto.dev
 
-Three sources feed it, all installed by ``start()`` and removed by ``stop()``:
+This module is the *analysis and export* half; the *capture* half for
+minievent is ``minievent.recorder`` (an instrument on the hub's three single
+points), which ``start()`` installs. Both meet in the raw records below, so a
+capture for another loop can feed the same analysis.
 
-* ``greenlet.settrace``: greenlet calls our tracer on *every* switch, with
-  the greenlet left (origin) and the one entered (target). That gives the
-  "running" spans. Greenthreads run on reusable worker greenlets, so a greenlet
-  is named after the greenthread it runs *at that moment* (``worker.gt``).
-* the hub's ``instrument`` hook (``hub.instrument is self``): the hub hands us
-  each ready entry to call (``run_entry``; bare ``greenlet.switch`` entries,
-  as ``sleep(0)`` queues, it calls itself: there is nothing to add) and each
-  poll (``poll``). That tells us *why* a greenthread was resumed and since
-  when it could have been: a timer was due at its deadline, the kernel
-  reported its fd at the end of a poll.
-* the wait sites (``sleep``, ``trampoline``, ``Waiter``) tell us why a
-  greenthread parks (they set ``why``; a ``Waiter`` names what it waits for
-  and calls ``on_wake``), when a recorder is installed.
+Each greenthread's life is a sequence of three states: **running**;
+**waiting** (for a timer, an fd, an event...); and **ready**: what it waited
+for has happened, but it cannot run, because another greenthread holds the
+hub. A long "ready" span is the picture of cooperative scheduling going wrong:
+the heartbeat was due, and nobody let it in.
 
-From these, each greenthread's life is a sequence of three states:
-**running**; **waiting** (for a timer, an fd, an event...); and **ready**:
-what it waited for has happened, but it cannot run, because another
-greenthread holds the hub. A long "ready" span is the picture of cooperative
-scheduling going wrong: the heartbeat was due, and nobody let it in.
+The raw records, written while recording and read only when somebody asks:
 
-What recording costs is decided by the tracer: greenlet calls it twice per
-``sleep(0)``, so it stores one small tuple per switch -- a raw
-``time.monotonic()``, the GreenThread (or greenlet) entered, the reason the
-other one left -- and lanes get their names, records become objects, only
-when somebody asks. (So a recording keeps the greenthreads it saw alive until
-it is dropped.) It keeps at most ``cap`` records of each kind and counts the
-rest in ``dropped``.
+* ``_sw``: the switches, stored *flat*, three slots a switch -- the time, the
+  ``id()`` of the lane entered (``_keys`` maps it back to the GreenThread,
+  greenlet or "hub"), and why the lane that left did (a park reason, as
+  ``minievent.hub.describe`` words them; None when the hub left). A tuple per
+  switch would cost more: the garbage collector tracks every new tuple, and
+  leaves floats, ints and strings alone. The lane that left is the one the
+  record before entered.
+* ``_sw_extra[n] = (ready since, cause)`` for switch ``n`` when the entered
+  lane was made ready earlier than it ran (a timer's deadline, a poll's report).
+* ``_timers`` (lane key, due, fired), ``_io`` (lane key, fd, READ/WRITE,
+  reported, resumed), ``_polls`` (start, end) of polls that could block.
+
+Lanes get their names when somebody looks. So a recording keeps the
+greenthreads it saw alive until it is dropped. It keeps at most ``cap``
+records of each kind and counts the rest in ``dropped``.
 """
 
 from __future__ import annotations
@@ -44,21 +43,19 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from types import MethodType
 from typing import Any
 
 import greenlet
 
 from .greenthread import GreenThread
-from .hub import READ, Listener, Timer, get_hub
+from .hub import READ, YIELD, describe, get_hub
 
 __all__ = ["Timeline", "record", "Switch", "TimerRecord", "IORecord", "Span", "Mark"]
 
 clock = time.monotonic
-_START = GreenThread._start
-_YIELD = "sleep(0)"  # why a greenthread that yields left: it is still ready to run
-_DONE = "done"  # (_DONE, text): why a greenthread that finished left
-_EXITED = (_DONE, None)  # ... as the tracer records it; the text is found when somebody looks
+_YIELD = YIELD  # why a greenthread that yields left: it is still ready to run
+_DONE = "done"  # (_DONE, id of the greenthread or None) as recorded; (_DONE, text) once read
+_EXITED = (_DONE, None)  # a capture's "it finished": the text is found when somebody looks
 _SPAWN = "spawn"  # cause of a first switch into a greenthread that was just started
 _HUB = "hub"  # the lane key of the hub
 _HUB_ID = id(_HUB)
@@ -142,19 +139,10 @@ class _LaneState:
 
 
 def _why_text(why: Any) -> str | None:
-    """Wait sites hand us cheap tuples; they become text only when somebody looks."""
-    if why is None or isinstance(why, str):
-        return why
-    kind, arg = why
-    if kind == _DONE:
-        return arg
-    if kind == "sleep":
-        return f"sleep({arg:g})"
-    if kind in ("read", "write"):
-        return f"{kind} on fd {arg}"
-    if kind == "fd":
-        return f"fd {arg} ready"
-    return f"{kind} {arg}"
+    """Park reasons are cheap tuples while recording; they become text only when somebody looks."""
+    if type(why) is tuple and why[0] == _DONE:
+        return why[1]
+    return describe(why)
 
 
 def _exit_why(key: Any) -> tuple[str, str]:
@@ -195,16 +183,7 @@ class Timeline:
         self._named_upto = 0  # switch records whose lanes have names
         self._hub: Any = None
         self._thread: int | None = None
-        self._prev_trace: Any = None
-        # State shared by the hooks while recording (see the module docstring).
-        #: Set by a wait site right before it switches to the hub: why it parks.
-        #: A plain attribute, not a method call: this is on every wait's path.
-        self.why: Any = None
-        self._since: float | None = None  # set by run_entry: the entry being run was ready since then
-        self._cause: Any = None  # ... and this made it ready
-        self._starting: GreenThread | None = None  # run_entry is starting this greenthread
-        self._woken: dict[Any, float] = {}  # greenlet -> when a Waiter woke it
-        self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
+        self._recorder: Any = None  # the HubRecorder installed by start()
 
     # ------------------------------------------------------------ start / stop
     def start(self, greenlets: bool = True) -> Timeline:
@@ -219,33 +198,30 @@ class Timeline:
             self._thread = threading.get_ident()
             self.t0 = clock()
             return self
+        from .recorder import HubRecorder  # (capture imports this module: import it late)
+
         hub = get_hub()
         if hub.instrument is not None:
             raise RuntimeError("another recorder is already installed on this thread's hub")
         self._hub = hub
         self._thread = threading.get_ident()
-        self._hub_g = hub.greenlet
         self._main_g = hub.main
         cur = greenlet.getcurrent()
         self._first_key = _HUB if cur is hub.greenlet else getattr(cur, "gt", None) or cur
         self.t0 = clock()
-        hub.instrument = self
-        prev = greenlet.gettrace()
-        self._prev_trace = prev
-        greenlet.settrace(self._make_tracer(prev))
+        self._recorder = HubRecorder(self, hub, _HUB_ID, _SPAWN)
+        hub.install(self._recorder)
         return self
 
     def stop(self) -> Timeline:
-        """Stop recording; put back whatever tracer was installed before ``start``."""
+        """Stop recording (from the OS thread that started it)."""
         if self.t0 is None or self.t1 is not None:
             return self
         if threading.get_ident() != self._thread:
             raise RuntimeError("stop() must be called from the OS thread that called start()")
-        if self._hub is not None:
-            greenlet.settrace(self._prev_trace)
-            self._prev_trace = None
-            if self._hub.instrument is self:
-                self._hub.instrument = None
+        if self._recorder is not None:
+            self._hub.uninstall(self._recorder)
+            self._recorder.finish(greenlet.getcurrent())
         self.t1 = clock()
         return self
 
@@ -289,170 +265,6 @@ class Timeline:
             return str(key.name)
         return "main" if key is self._main_g else "greenlet"
 
-    # ------------------------------------------------------------ hooks (hot)
-    def _make_tracer(self, prev: Any) -> Any:
-        # The function greenlet calls on every switch and throw, in the
-        # switching thread, *before* the target runs. It is the hottest code of
-        # the recorder -- it decides what recording costs -- hence a closure
-        # over locals, and no naming, no formatting: it stores one tuple
-        #     (time, key of the lane entered, why the lane that left did[, ready since, cause])
-        # The lane that left is the one the record before entered.
-        hub_g = self._hub_g
-        sw = self._sw
-        extra = self._sw_extra
-        append = sw.append
-        cap = 3 * self.cap  # three slots a switch
-        st = self
-        woken = self._woken
-        left_without_saying = self._left_without_saying
-        keys = self._keys
-
-        def trace(event: str, args: Any) -> None:
-            try:
-                if len(sw) >= cap:
-                    st.dropped += 1
-                    return
-                origin, target = args
-                # -- the origin leaves: why? (the hub needs no reason)
-                if origin is hub_g:
-                    why = None
-                else:
-                    why = st.why
-                    if why is None:
-                        why = left_without_saying(origin)
-                    else:  # a wait site told us (parking)
-                        st.why = None
-                # -- the target enters: which lane, and since when could it have run?
-                if target is hub_g:
-                    append(clock())
-                    append(_HUB_ID)
-                    append(why)
-                    return
-                try:
-                    key = target.gt  # the greenthread a worker greenlet runs now
-                except AttributeError:
-                    key = target  # main, or a plain greenlet
-                if key is None:  # a worker about to pick up a new greenthread
-                    key = st._starting  # (a GreenThread is falsy until it starts: no `or`)
-                    if key is None:
-                        key = target
-                    st._starting = None
-                    keys[id(key)] = key
-                    extra[len(sw) // 3] = (None, _SPAWN)
-                    append(clock())
-                    append(id(key))
-                    append(why)
-                    return
-                # Records hold the key's id(), an int, which the garbage
-                # collector never scans; a GreenThread it would.
-                kid = id(key)
-                if kid not in keys:
-                    keys[kid] = key  # (and keeps it alive, so the id stays unique)
-                if st._since is not None:  # run_entry knows: a timer's deadline, an fd's report
-                    extra[len(sw) // 3] = (st._since, st._cause)
-                    st._since = None
-                elif woken and target in woken:  # a Waiter woke it earlier
-                    extra[len(sw) // 3] = (woken.pop(target), "woken")
-                append(clock())
-                append(kid)
-                append(why)
-            except Exception:  # a bug here must not take the program down
-                st.dropped += 1
-
-        if prev is None:
-            return trace
-
-        def trace_and_chain(event: str, args: Any) -> None:
-            # Another tracer was installed before us: it still sees every switch.
-            try:
-                trace(event, args)
-            finally:
-                prev(event, args)
-
-        return trace_and_chain
-
-    def _left_without_saying(self, origin: Any) -> Any:
-        # No wait site called parking(): the greenthread finished (its worker
-        # has let go of it, or died), or it waits in a Waiter, which names
-        # what it waits for, or in something we don't know.
-        if getattr(origin, "gt", False) is None or origin.dead:
-            return _EXITED
-        return getattr(origin, "minievent_waiting_for", None) or "unknown"
-
-    def parking(self, why: Any) -> None:
-        """Say why the running greenthread is about to switch to the hub (same as setting ``why``)."""
-        self.why = why
-
-    def on_wake(self, g: Any) -> None:
-        """A ``Waiter`` made greenlet ``g`` ready; it resumes when the hub gets to it."""
-        self._woken[g] = clock()
-
-    def poll(self, poll: Any, timeout: float | None) -> list[tuple[int, int]]:
-        """Run the hub's poll, noting how long it blocked and when it reported each fd."""
-        start = clock()
-        events = poll(timeout)
-        end = clock()
-        if timeout != 0.0:
-            if len(self._polls) < self.cap:
-                self._polls.append((start, end))
-            else:
-                self.dropped += 1
-        seen = self._fd_seen
-        for fd, _bits in events:
-            seen[fd] = end
-        return events
-
-    def _resumed(self, i: int) -> Any:
-        # The first switch recorded after index i is the hub entering whom the entry resumed.
-        sw = self._sw
-        return self._keys[sw[3 * i + 1]] if len(sw) > 3 * i else _HUB
-
-    def run_entry(self, entry: Any) -> None:
-        """The hub's run phase calls each ready entry through here while recording."""
-        cls = type(entry)
-        if cls is Timer:
-            if entry.cancelled or entry.called:
-                return
-            fired = clock()
-            fn = entry.fn
-            if type(fn) is MethodType and fn.__func__ is _START:  # spawn_after
-                self._starting = fn.__self__
-            self._since, self._cause = entry.deadline, "timer due"
-            i = len(self._sw) // 3
-            try:
-                entry()
-            finally:
-                self._since = self._starting = None
-                if len(self._timers) < self.cap:
-                    self._timers.append((self._resumed(i), entry.deadline, fired))
-                else:
-                    self.dropped += 1
-        elif cls is Listener:
-            if not entry.active:
-                return
-            resumed = clock()
-            reported = self._fd_seen.get(entry.fd, resumed)
-            self._since, self._cause = reported, ("fd", entry.fd)
-            i = len(self._sw) // 3
-            try:
-                entry()
-            finally:
-                self._since = None
-                key = self._resumed(i)
-                if key is not _HUB:
-                    if len(self._io) < self.cap:
-                        self._io.append((key, entry.fd, entry.evtype, reported, resumed))
-                    else:
-                        self.dropped += 1
-        elif cls is MethodType and entry.__func__ is _START:  # spawn
-            self._starting = entry.__self__
-            try:
-                entry()
-            finally:
-                self._starting = None
-        else:
-            entry()
-
     # ------------------------------------------------------------ code outside greenthreads
     @contextlib.contextmanager
     def span(self, lane: str, label: str, state: str = "running") -> Iterator[None]:
@@ -487,6 +299,19 @@ class Timeline:
             else:
                 self.dropped += 1
 
+    def _latest(self) -> tuple[int, float, Any]:
+        """(how many records so far, time of the latest, id of the lane it entered, None: unknown).
+
+        Cheap and safe from another OS thread (a watchdog's): it reads, never converts.
+        """
+        if self._recorder is not None:
+            return self._recorder.latest()
+        sw = self._sw
+        n = len(sw) // 3  # switches appended completely
+        if n:
+            return (n, sw[3 * n - 3], sw[3 * n - 2])
+        return (0, self.t0 or 0.0, id(self._first_key) if self._first_key is not None else None)
+
     # ------------------------------------------------------------ reading it
     def _rel(self, t: float) -> float:
         return t - self.t0  # type: ignore[operator]
@@ -495,7 +320,10 @@ class Timeline:
         return self.t1 if self.t1 is not None else clock()
 
     def _ensure_names(self) -> None:
-        # Name every lane in order of first appearance, whatever is asked first.
+        # Every reader comes through here: first turn the capture's raw records
+        # into switch records, then name every lane in order of first appearance.
+        if self._recorder is not None:
+            self._recorder.flush()
         if self._first_key is not None:
             self._name(self._first_key)
         name, sw, keys = self._name, self._sw, self._keys
@@ -514,7 +342,7 @@ class Timeline:
         for n in range(len(sw) // 3):
             t, key, why = sw[3 * n], keys[sw[3 * n + 1]], sw[3 * n + 2]
             since, cause = extra.get(n, nothing)
-            if why is _EXITED:
+            if type(why) is tuple and why[0] == _DONE and not isinstance(why[1], str):
                 why = _exit_why(okey)
             lane = names[key]
             yield t, origin, lane, why, since, cause
@@ -537,7 +365,7 @@ class Timeline:
         self._ensure_names()
         return [
             IORecord(name(key), fd, "read" if ev == READ else "write", r(rep), r(res))
-            for key, fd, ev, rep, res in self._io
+            for key, fd, ev, rep, res in filter(None, self._io)
         ]
 
     @property
@@ -581,7 +409,7 @@ class Timeline:
         seen = set(states)
         for t, origin, target, why, since, cause in self._with_origins():
             close(origin, t)
-            if origin != "hub" and not (type(why) is tuple and why[0] is _DONE):
+            if origin != "hub" and not (type(why) is tuple and why[0] == _DONE):
                 states[origin] = _LaneState("ready" if why == _YIELD else "waiting", t, why)
             prev = states.get(target)
             if prev is None and target not in seen and cause is not _SPAWN and target != "hub":
@@ -641,7 +469,7 @@ class Timeline:
 
     def __repr__(self) -> str:
         state = "recording" if self.recording else "stopped" if self.t1 is not None else "not started"
-        return f"<Timeline {state} {self.duration:.3f}s switches={len(self._sw) // 3} dropped={self.dropped}>"
+        return f"<Timeline {state} {self.duration:.3f}s switches={len(self.switches)} dropped={self.dropped}>"
 
     # ------------------------------------------------------------ export
     def to_chrome_trace(self, path: Any = None) -> dict:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .hub import Hub, get_hub
-from .waiter import Waiter
+from .waiter import WaitQueue
 
 __all__ = ["Proxy", "execute", "setup", "killall", "set_num_threads", "get_num_threads"]
 
@@ -105,16 +105,16 @@ def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     if not _threads:
         setup()
     hub = get_hub()
-    waiter = Waiter()
+    done = WaitQueue()
 
     def deliver(outcome: tuple[bool, Any], hub: Hub = hub) -> None:
-        # Runs in the hub's thread, from the ready queue.
+        # Runs in the hub's thread, from the ready queue (so never before we park below).
         hub.keepalive -= 1
-        waiter.wake(outcome)
+        done.wake_one(outcome)
 
     hub.keepalive += 1
     _jobs.put((fn, args, kwargs, hub, deliver))
-    ok, value = waiter.wait(why=f"tpool.execute({getattr(fn, '__qualname__', fn)!r})")
+    ok, value = done.wait(why=("tpool", fn))
     if ok:
         return value
     raise value

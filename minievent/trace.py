@@ -148,25 +148,20 @@ class Tracer:
                 self._sample(tl)
 
     def _sample(self, tl: Timeline) -> None:
-        sw = tl._sw
-        n = len(sw) // 3  # switches appended completely (three appends each)
-        if n:
-            since, kid = sw[3 * n - 3], sw[3 * n - 2]
-        elif tl.t0 is not None and tl._first_key is not None:
-            since, kid = tl.t0, id(tl._first_key)
-        else:
-            return
+        n, since, kid = tl._latest()
         if kid == _HUB_ID or not tl.recording or clock() - since <= self.threshold:
             return
         frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
-        if frame is None or len(sw) // 3 != n:
+        if frame is None or tl._latest()[0] != n:
             return  # it switched while we looked: not stuck after all
+        if kid is None and _in_minievent_hub(frame):
+            return  # the records can't say who runs (after a yield): the frame says it is the hub
         self._samples.setdefault((id(tl), since), collections.Counter())[_where(frame)] += 1
 
     # ------------------------------------------------------------ results
     def recorded(self) -> list[Timeline]:
         """The recordings that saw a switch, most switches first."""
-        return sorted((tl for tl in self.timelines if tl._sw), key=lambda tl: -len(tl._sw))
+        return sorted((tl for tl in self.timelines if tl._latest()[0]), key=lambda tl: -tl._latest()[0])
 
     def held(self, top: int = 10) -> list[HeldLoop]:
         """The longest runs over ``threshold``, longest first, each with the line it was at."""
@@ -196,7 +191,7 @@ class Tracer:
         lines = []
         for tl in rec:
             loop = getattr(tl, "loop", "minievent")
-            lines.append(f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {len(tl._sw) // 3} switches, "
+            lines.append(f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {len(tl.switches)} switches, "
                          f"{len(tl.lanes)} lanes, {tl.dropped} dropped")
         held = self.held(top)
         if held:
@@ -264,10 +259,19 @@ def load(trace: Any) -> Recording:
                      trace)
 
 
+def _in_minievent_hub(frame: Any) -> bool:
+    """Whether ``frame`` runs in minievent's hub greenlet (the bottom of its stack is ``Hub.run``)."""
+    from .hub import Hub
+
+    while frame.f_back is not None:
+        frame = frame.f_back
+    return frame.f_code is Hub.run.__code__
+
+
 def _hub_kind(g: Any) -> str | None:
     """Which library's hub greenlet ``g`` is, if any (looked up only in libraries already imported)."""
     mh = sys.modules.get("minievent.hub")
-    if mh is not None and g is getattr(getattr(mh._local, "hub", None), "greenlet", None):
+    if mh is not None and g is getattr(mh.existing_hub(), "greenlet", None):
         return "minievent"
     eh = sys.modules.get("eventlet.hubs")
     if eh is not None and g is getattr(getattr(eh._threadlocal, "hub", None), "greenlet", None):

@@ -13,7 +13,7 @@ def fresh_hub():
     """A new hub for each test, so one test's leftovers can't wake another's greenthreads."""
     hubmod.use_hub(None)
     yield
-    h = getattr(hubmod._local, "hub", None)
+    h = hubmod.existing_hub()
     hubmod.use_hub(None)
     if h is not None:
         h.close()

@@ -141,7 +141,7 @@ def test_kill_waiting_greenthread_removes_it_from_the_event():
     minievent.sleep(0)
     assert len(ev._waiters) == 1
     gt.kill()
-    assert ev._waiters == []
+    assert len(ev._waiters) == 0
     with pytest.raises(GreenletExit):
         gt.wait()
 

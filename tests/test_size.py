@@ -42,7 +42,8 @@ def core_files() -> list[pathlib.Path]:
 
 
 def test_counter_counts_code_only() -> None:
-    src = '"""Module doc."""\n\n# a comment\nx = 1  # trailing\n\ndef f():\n    """Doc\n    more."""\n    return (1,\n            2)\n'
+    src = ('"""Module doc."""\n\n# a comment\nx = 1  # trailing\n\n'
+           'def f():\n    """Doc\n    more."""\n    return (1,\n            2)\n')
     assert lines_of_code(src) == 4  # x = 1, def f, and the two lines of the return
 
 

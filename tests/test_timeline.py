@@ -56,7 +56,7 @@ def test_context_manager_and_start_stop_restore_everything():
     try:
         tl = minievent.Timeline()
         tl.start()
-        assert minievent.get_hub().instrument is tl
+        assert minievent.get_hub().instrument is tl._recorder
         minievent.spawn(minievent.sleep, 0).wait()
         tl.stop()
         assert greenlet.gettrace() is tracer, "the tracer installed before must be restored"
@@ -163,14 +163,19 @@ def test_a_due_timer_is_ready_while_another_greenthread_holds_the_hub():
 
 
 def test_a_greenthread_that_yields_is_ready_not_waiting():
+    # Two take turns: each is ready (not waiting) while the other runs.
     def polite():
         for _ in range(3):
             minievent.sleep(0)
+            hog(0.001)
 
     with minievent.record() as tl:
-        minievent.spawn(polite).wait()
-    states = {s.state for s in lane_spans(tl, "polite")}
-    assert states == {"running", "ready"}
+        a, b = minievent.spawn(polite), minievent.spawn(polite)
+        a.wait()
+        b.wait()
+    for lane in ("polite", "polite#2"):
+        assert {s.state for s in lane_spans(tl, lane)} == {"running", "ready"}, lane
+        assert max(s.duration for s in lane_spans(tl, lane, "ready")) >= 0.0009, "ready while the other ran"
 
 
 def test_io_lateness_when_a_neighbour_keeps_the_hub():

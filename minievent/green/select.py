@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any
 
 from ..hub import READ, WRITE, Listener, get_hub
-from ..waiter import _TIMED_OUT, Waiter
+from ..waiter import TIMED_OUT, WaitQueue
 
 #: The names monkey_patch removes from the stdlib module (those it has).
 REMOVED = ("epoll", "devpoll", "kqueue", "kevent")
@@ -43,29 +43,23 @@ def _wait_for(ask: Callable[[], Any], reads: Iterable[Any], writes: Iterable[Any
     """Repeat ``ask()`` (a zero-timeout question to the kernel) until it answers, parking between; None on timeout."""
     hub = get_hub()
     deadline = None if timeout is None else _time.monotonic() + timeout
-    current: list[Waiter | None] = [None]
-
-    def wake() -> None:
-        # Several fds may fire in one loop iteration: the Waiter resumes us once.
-        w = current[0]
-        if w is not None:
-            w.wake()
+    # Several fds may fire in one loop iteration: the first wake_one resumes us,
+    # the others find nobody waiting.
+    wake = WaitQueue()
 
     listeners: list[Listener] = []
     try:
         for evtype, objs in ((READ, reads), (WRITE, writes)):
             for fd in {get_fileno(o) for o in objs}:
-                listeners.append(hub.add(evtype, fd, wake, rearm=True))
+                listeners.append(hub.add(evtype, fd, wake.wake_one, rearm=True))
         while True:
-            waiter = current[0] = Waiter()
             left = None if deadline is None else max(0.0, deadline - _time.monotonic())
-            if waiter.wait(left, why="select()") is _TIMED_OUT:
+            if wake.wait(left, ("select", len(listeners))) is TIMED_OUT:
                 return None
             answer = ask()
             if answer:
                 return answer
     finally:
-        current[0] = None
         for listener in listeners:
             hub.remove(listener)
 

@@ -475,20 +475,20 @@ def fetch_many(address: tuple[str, int], n: int, *, timeout: float = 30.0) -> li
     an idle hub.
     """
     from .. import get_hub
-    from ..waiter import Waiter
+    from ..waiter import WaitQueue
 
     if n < 1:
         raise ValueError("fetch_many needs n >= 1")
     hub = get_hub()
     results: list[ClientResult | None] = [None] * n
     left = [n]
-    all_done = Waiter()
+    all_done = WaitQueue()
 
     def one_done() -> None:  # runs in the hub's thread
         left[0] -= 1
         if not left[0]:
             hub.keepalive -= 1
-            all_done.wake()
+            all_done.wake_one()
 
     def run(i: int) -> None:
         try:
@@ -500,7 +500,7 @@ def fetch_many(address: tuple[str, int], n: int, *, timeout: float = 30.0) -> li
     threads = [threading.Thread(target=run, args=(i,), name=f"fetch_many-{i}", daemon=True) for i in range(n)]
     for t in threads:
         t.start()
-    all_done.wait(why=f"fetch_many: {n} clients")
+    all_done.wait(why=("fetch_many", f"{n} clients"))
     for t in threads:
         t.join()
     return [r for r in results if r is not None]

@@ -1,0 +1,215 @@
+"""The hub recorder: the instrument that writes minievent's switches into a ``Timeline``.
+
+It sits on the hub's three single points (see ``minievent.instrument``) and,
+while recording, only *appends*: one raw record per park (time, greenthread,
+why it parked) and one per resume the run phase announces (time, and what
+made the entry ready since when). Turning those into the switch records that
+``Timeline`` reads (``timeline.py`` documents them) is ``flush()``'s work,
+done when somebody reads the recording, not while the program runs:
+
+* a greenthread resumed by a bare ``greenlet.switch`` entry (a ``sleep(0)``
+  yield) has no resume record -- the hub skips ``resumed`` for those, which
+  keeps the hottest path to one hook call. It started running when the hub
+  last let go of the CPU: the park (or poll) just before its own park;
+* a resume announced by the run phase does not know *whom* it resumes (a
+  timer may run a callback, a waiter wakes a greenlet): the next park names
+  the lane; if another resume comes first, the hub ran a plain callback.
+
+Lanes are the GreenThread a worker greenlet runs at that moment (a worker
+runs many), the main greenlet, or a plain greenlet.
+"""
+
+from __future__ import annotations
+
+import time
+from types import MethodType
+from typing import Any
+
+from .greenthread import GreenThread
+from .hub import _SWITCH, YIELD, Hub, Listener, Timer
+from .instrument import Instrument
+from .waiter import Waiter
+
+clock = time.monotonic
+_START = GreenThread._start
+_RESUME = object()  # the middle slot of a raw resume record
+_STOP = object()  # ... of the record stop() writes
+_UNKNOWN = object()  # the lane of a finished greenthread the recording never saw alive
+
+
+class HubRecorder(Instrument):
+    """Installed on one hub by ``Timeline.start()``; writes into that timeline."""
+
+    def __init__(self, timeline: Any, hub: Hub, hub_id: int, spawn: str) -> None:
+        self.tl = timeline
+        self.hub = hub
+        self._hub_id = hub_id
+        self._spawn = spawn
+        self._raw: list[Any] = []  # flat, three slots a record: (t, lane key, why) or (t, _RESUME, info)
+        self._scheduled: dict[Any, float] = {}  # entry -> when it was made ready
+        self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
+        self._poll_start = 0.0
+        # flush() state: where the raw records stand, as of the last flush.
+        self._by_id: dict[int, Any] = {}
+        timeline._keys.setdefault(-1, "hub")  # a resume read before its lane is known shows as the hub's
+        first = timeline._first_key
+        self._entered: Any = None if timeline._keys.get(hub_id) is first else first  # who has the CPU (None: the hub)
+        self._prev_t = timeline.t0  # when the hub last let go of it
+        self._pending = -1  # switch number of a resume whose lane is not known yet
+        self._pending_row: tuple | None = None  # ... and its timer or I/O row
+        self._polls_seen = 0
+        self.parked = self._make_parked()  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------ the hooks
+    def _make_parked(self) -> Any:
+        # The hottest hook (every sleep(0)), so a closure over locals rather than a
+        # method, and nothing in it but the append: the rest waits for flush().
+        raw, extend, limit, tl = self._raw, self._raw.extend, 3 * self.tl.cap, self.tl
+
+        def parked(g: Any, why: Any) -> None:
+            if len(raw) >= limit:
+                tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
+                return
+            try:
+                key = g.gt  # the greenthread a worker greenlet runs (None: it just finished)
+            except AttributeError:
+                key = g  # the main greenlet, or a plain one
+            extend((clock(), key, why))
+
+        return parked
+
+    def scheduled(self, entry: Any) -> None:
+        if type(entry) is not _SWITCH:
+            self._scheduled[entry] = clock()
+
+    def before_poll(self, timeout: float | None) -> None:
+        self._poll_start = clock() if timeout != 0.0 else 0.0
+
+    def after_poll(self, events: list[tuple[int, int]]) -> None:
+        end = clock()
+        if self._poll_start:
+            tl = self.tl
+            if len(tl._polls) < tl.cap:
+                tl._polls.append((self._poll_start, end))
+            else:
+                tl.dropped += 1
+        seen = self._fd_seen
+        for fd, _bits in events:
+            seen[fd] = end
+
+    def resumed(self, entry: Any) -> None:
+        raw = self._raw
+        if len(raw) >= 3 * self.tl.cap:
+            self.tl.dropped += 1
+            return
+        t = clock()
+        cls = type(entry)
+        key = row = None
+        if cls is Timer:
+            since, cause = entry.deadline, "timer due"
+            fn = entry.fn
+            if type(fn) is MethodType and fn.__func__ is _START:  # spawn_after
+                key = fn.__self__
+            row = ("timer", entry.deadline, t)
+        elif cls is Listener:
+            since = self._fd_seen.get(entry.fd, t)
+            cause = ("fd", entry.fd)
+            row = ("io", entry.fd, entry.evtype, since, t)
+        elif cls is Waiter:
+            since, cause = self._scheduled.pop(entry, t), "woken"
+        elif cls is MethodType and entry.__func__ is _START:  # spawn
+            self._scheduled.pop(entry, None)
+            key, since, cause = entry.__self__, None, self._spawn
+        else:  # a callback (a kill's throw, call_threadsafe...)
+            since, cause = self._scheduled.pop(entry, None), None
+        raw.extend((t, _RESUME, (since, cause, key, row)))
+
+    # ------------------------------------------------------------ making switch records
+    def flush(self) -> None:
+        """Turn the raw records so far into the timeline's switch records."""
+        raw, tl = self._raw, self.tl
+        sw, extra, hub_id = tl._sw, tl._sw_extra, self._hub_id
+        room = 3 * tl.cap
+        polls = sorted(end for _start, end in tl._polls[self._polls_seen:])
+        self._polls_seen = len(tl._polls)
+        p = 0
+        for i in range(0, len(raw), 3):
+            t, key, why = raw[i], raw[i + 1], raw[i + 2]
+            while p < len(polls) and polls[p] <= t:  # a poll that ended since is when the hub let go
+                self._prev_t = max(self._prev_t, polls[p])
+                p += 1
+            if len(sw) + 3 > room:
+                tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
+                continue
+            if key is _STOP:  # whoever stopped the recording was running: a pending resume was theirs
+                if self._pending >= 0:
+                    self._settle(self._file(why))
+                continue
+            if key is _RESUME:
+                since, cause, key, row = why
+                self._settle(hub_id)  # a resume that nobody parked after was the hub's callback
+                n = len(sw) // 3
+                if cause is not None:
+                    extra[n] = (since, cause)
+                sw.extend((t, self._file(key) if key is not None else -1, None))
+                self._pending, self._pending_row = n, row
+                if key is not None:
+                    self._settle(id(key))
+                self._entered = key if key is not None else _RESUME
+                continue
+            if key is None:  # a worker whose greenthread just finished: the reason names it by id
+                key = self._by_id.get(why[1], _UNKNOWN)
+            kid = self._file(key)
+            if self._pending >= 0:
+                self._settle(kid)
+            elif self._entered is None:  # the hub had the CPU: resumed by a bare switch (a yield)
+                sw.extend((self._prev_t, kid, None))
+                if len(sw) + 3 > room:
+                    tl.dropped += 1
+                    self._entered = key
+                    continue
+            sw.extend((t, hub_id, why))
+            self._entered, self._prev_t = None, t
+        del raw[:]
+
+    def _file(self, key: Any) -> int:
+        kid = id(key)
+        if kid not in self.tl._keys:
+            self.tl._keys[kid] = key  # (and keeps it alive, so the id stays unique)
+            self._by_id[kid] = key
+        return kid
+
+    def _settle(self, kid: int) -> None:
+        # Fill in the lane of the pending resume, and file its timer or I/O row.
+        n, row = self._pending, self._pending_row
+        if n < 0:
+            return
+        self._pending, self._pending_row = -1, None
+        tl = self.tl
+        tl._sw[3 * n + 1] = kid
+        if row is None:
+            return
+        lst = tl._timers if row[0] == "timer" else tl._io
+        if row[0] == "io" and kid == self._hub_id:
+            return  # I/O only the hub saw (its doorbell): not a greenthread's
+        if len(lst) < tl.cap:
+            lst.append((tl._keys[kid], *row[1:]))
+        else:
+            tl.dropped += 1
+
+    def latest(self) -> tuple[int, float, Any]:
+        """(records so far, time of the latest, its lane's id or None if the records can't say). Any thread."""
+        raw = self._raw
+        n = len(raw) // 3
+        if not n:
+            return (len(self.tl._sw) // 3, self._prev_t, None if self._entered is None else id(self._entered))
+        t, key, why = raw[3 * n - 3], raw[3 * n - 2], raw[3 * n - 1]
+        count = n + len(self.tl._sw) // 3
+        if key is _RESUME and why[2] is not None:  # a spawn: we know whom it runs
+            return (count, t, id(why[2]))
+        # After a park the hub has the CPU -- or a yield it resumed with a bare switch: unknown.
+        return (count, t, None)
+
+    def finish(self, current: Any) -> None:
+        """Recording stops: the lane still running is the one that calls ``stop()`` (settled on flush)."""
+        self._raw.extend((clock(), _STOP, getattr(current, "gt", None) or current))
