@@ -65,7 +65,7 @@ from typing import Any
 
 import greenlet
 
-from .timeline import _EXITED, _HUB, _HUB_ID, _SPAWN, _YIELD, DEFAULT_CAP, Timeline, clock
+from .timeline import _EXITED, _HUB, _HUB_ID, _SPAWN, _YIELD, DEFAULT_CAP, Span, Timeline, _why_text, clock
 
 __all__ = ["LOOPS", "ForeignTimeline", "capture_for", "detect", "timeline_for"]
 
@@ -114,6 +114,29 @@ class ForeignTimeline(Timeline):
             self.t1 = clock()
         return self
 
+    def spans(self) -> list[Span]:
+        # A greenthread whose timer fell due, or whose event was sent, but that
+        # never ran again before the recording ended (stopped, or Ctrl-C while
+        # another held the loop) was ready from then to the end, not waiting.
+        out = super().spans()
+        pending = self._capture.ready_at_end(self._end())
+        if not pending:
+            return out
+        self._ensure_names()
+        last: dict[str, int] = {}
+        for i, s in enumerate(out):
+            last[s.lane] = i
+        for key, (since, cause) in pending.items():
+            i = last.get(self._names.get(key))  # type: ignore[arg-type]
+            if i is None:
+                continue
+            s, at = out[i], self._rel(since)
+            if s.state == "waiting" and s.start < at < s.end:
+                out[i] = Span(s.lane, s.start, at, "waiting", s.why)
+                out.append(Span(s.lane, at, s.end, "ready", _why_text(cause)))
+        out.sort(key=lambda s: (s.start, s.lane))
+        return out
+
     def _base_name(self, key: Any) -> str:
         if key is _HUB:
             return "hub"
@@ -136,6 +159,10 @@ class _Capture:
 
     def uninstall(self) -> None:
         raise NotImplementedError
+
+    def ready_at_end(self, end: float) -> dict[Any, tuple]:
+        """Lanes known ready (since, why) by ``end`` that had not run again: key -> (since, cause)."""
+        return {}
 
     def _record(self, t: float, key: Any, why: Any, since: float | None = None, cause: Any = None) -> None:
         # One switch, in the Timeline's raw format (see timeline.py).
@@ -185,6 +212,11 @@ class _GreenletCapture(_Capture):
         greenlet.settrace(self.prev)
         self.prev = None
         self._remove_hub_hooks()
+
+    def ready_at_end(self, end: float) -> dict[Any, tuple]:
+        keys = self.tl._keys
+        return {keys[kid]: (since, cause) for kid, (since, cause) in list(self.pend.items())
+                if since is not None and since < end and kid in keys}
 
     # -- per library
     def _get_hub(self) -> Any:

@@ -263,3 +263,21 @@ def test_a_loop_not_built_on_base_event_loop_is_refused() -> None:
                 pass
     finally:
         loop.close()
+
+
+def test_a_timer_due_when_the_recording_ends_shows_ready_to_the_end() -> None:
+    # The operator's case: stopped (or Ctrl-C) while one greenthread still holds the loop.
+    src = textwrap.dedent(COMMON) + textwrap.dedent("""
+        import json
+        import eventlet
+        import minievent
+        with minievent.record(loop="eventlet") as tl:
+            eventlet.spawn(heartbeat, eventlet.sleep)
+            eventlet.sleep(0)    # the heartbeat starts, and sleeps 0.1 s
+            spin(0.6)            # main holds the loop: the heartbeat's timer falls due, nobody runs it
+        print(json.dumps([[s.lane, s.start, s.end, s.state, s.why] for s in tl.spans() if s.lane == "heartbeat"]))
+    """)
+    hb = run_program("eventlet", src)
+    last = hb[-1]
+    assert last[3] == "ready" and last[4] == "timer due" and last[2] - last[1] > 0.4, hb
+    assert hb[-2][3] == "waiting" and hb[-2][4] == "sleep(0.1)", hb
