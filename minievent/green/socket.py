@@ -27,7 +27,7 @@ from typing import Any
 
 from .. import tpool
 from ..greenio import GreenSocket
-from ..hub import _local
+from ..hub import existing_hub
 
 # The stdlib module's names first (constants, errors, getaddrinfo, ...).
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
@@ -55,7 +55,7 @@ def _off_the_hub(name: str) -> Any:
     real = getattr(_std, name)
 
     def resolve(*args: Any, **kwargs: Any) -> Any:
-        if getattr(_local, "hub", None) is None:
+        if existing_hub() is None:
             return real(*args, **kwargs)
         return tpool.execute(real, *args, **kwargs)
 
