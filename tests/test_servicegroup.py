@@ -40,7 +40,8 @@ def check_down(r: servicegroup.ServiceGroupResult) -> None:
 def check_up(r: servicegroup.ServiceGroupResult) -> None:
     check_bookkeeping(r)
     assert not r.reported_down and not r.heartbeat.down, r.max_age
-    assert r.max_age < DOWN / 2
+    gaps = sorted(r.heartbeat.gaps)
+    assert gaps[len(gaps) // 2] < 1.5 * RUN["interval"], gaps  # the typical beat is on time
 
 
 def test_the_long_task_gets_the_service_reported_down():
@@ -64,7 +65,7 @@ def test_under_monkey_patch():
     # As nova ran: the whole process patched (the scheduler's pipe, the waits, SQLAlchemy's pool).
     out = run_case("servicegroup")
     assert out["none"]["reported_down"] and out["none"]["max_age"] > DOWN
-    assert not out["sleep0"]["reported_down"] and out["sleep0"]["max_age"] < DOWN / 2
+    assert not out["sleep0"]["reported_down"] and out["sleep0"]["max_age"] <= DOWN
     assert all(r["report_count"] == r["beats"] > 3 and r["url"] == "sqlite" for r in out.values())
 
 
