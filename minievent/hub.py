@@ -446,10 +446,10 @@ class Hub:
                 continue
             if timeout != 0.0 or len(readers) + len(writers) > internal:
                 if instrument is not None:
-                    instrument = self._hook(instrument.before_poll, timeout)
+                    instrument = self._hook("before_poll", timeout)
                 events = poll(timeout)
                 if instrument is not None:
-                    instrument = self._hook(instrument.after_poll, events)
+                    instrument = self._hook("after_poll", events)
                 for fd, bits in events:
                     if bits & READ and fd in readers:
                         self.schedule(readers[fd])
@@ -483,7 +483,7 @@ class Hub:
                 left -= 1
                 entry = popleft()
                 if instrument is not None and type(entry) is not _SWITCH:
-                    instrument = self._hook(instrument.resumed, entry)
+                    instrument = self._hook("resumed", entry)
                 try:
                     entry()  # <- the one place greenthreads are resumed
                 except (KeyboardInterrupt, SystemExit) as e:
@@ -495,12 +495,12 @@ class Hub:
                 if not left & _SLICE_MASK and left <= rest and timers and timers[0][0] <= clock():
                     break
 
-    def _hook(self, hook: Callable[..., Any], *args: Any) -> Any:
+    def _hook(self, name: str, *args: Any) -> Any:
         """Call an instrument hook from the loop; the instrument, or None once a failing one is dropped."""
         try:
-            hook(*args)
+            getattr(self.instrument, name)(*args)
         except Exception:
-            self._drop_instrument(hook.__name__)
+            self._drop_instrument(name)
         return self.instrument
 
     def handle_error(self, entry: Any) -> None:
