@@ -85,8 +85,26 @@ class _Main:
         self.name = name
 
 
+def os_thread_id() -> int:
+    """This OS thread's id, as ``sys._current_frames()`` knows it.
+
+    Not ``threading.get_ident()``: once eventlet or gevent has monkey-patched
+    the program, that names the running greenlet.
+    """
+    me = sys._getframe()
+    for ident, frame in sys._current_frames().items():
+        if frame is me:
+            return ident
+    raise RuntimeError("this thread is not in sys._current_frames()")  # (never: we are running)
+
+
 def _func_name(fn: Any) -> str | None:
-    # "main.<locals>.heartbeat" reads better as "heartbeat".
+    # "main.<locals>.heartbeat" reads better as "heartbeat"; a (monkey-patched,
+    # green) threading.Thread's bootstrap is better named after its target.
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, threading.Thread):
+        target = getattr(owner, "_target", None)
+        return _func_name(target) if target is not None else owner.name
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     return name.rsplit("<locals>.", 1)[-1] if isinstance(name, str) else None
 
@@ -102,7 +120,7 @@ class ForeignTimeline(Timeline):
     def start(self, greenlets: bool = True) -> ForeignTimeline:
         if self.t0 is not None:
             raise RuntimeError("this Timeline was already started; make a new one")
-        self._thread = threading.get_ident()
+        self._thread = os_thread_id()
         self._hub = self.loop  # (so that lanes() shows the hub first)
         self.t0 = clock()
         self._capture.install(self)
@@ -207,7 +225,7 @@ class _GreenletCapture(_Capture):
         greenlet.settrace(self._tracer(self.prev))
 
     def uninstall(self) -> None:
-        if threading.get_ident() != self.tl._thread:  # settrace is per thread
+        if os_thread_id() != self.tl._thread:  # settrace is per thread
             raise RuntimeError("stop() must be called from the OS thread that called start()")
         greenlet.settrace(self.prev)
         self.prev = None
@@ -379,10 +397,10 @@ class _EventletCapture(_GreenletCapture):
         import eventlet.event
 
         self._send = send = eventlet.event.Event.send
-        pend, thread = self.pend, threading.get_ident()
+        pend, hub, get_hub = self.pend, self.hub, eventlet.hubs.get_hub
 
         def noted_send(event: Any, *args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() == thread:
+            if get_hub() is hub:  # (an event of this thread's hub)
                 now = clock()
                 for w in event._waiters:
                     pend[id(w)] = (now, "event sent")
@@ -592,7 +610,7 @@ class _AsyncioCapture(_Capture):
         if self._orig_run_forever is not None:
             asyncio.BaseEventLoop.run_forever = self._orig_run_forever
             self._orig_run_forever = None
-        if self.explicit is not None and threading.get_ident() == self.tl._thread:
+        if self.explicit is not None and os_thread_id() == self.tl._thread:
             self._detach(self.explicit)
         # A loop running in another thread keeps our (now passive) queue until run_forever returns.
 
@@ -600,7 +618,7 @@ class _AsyncioCapture(_Capture):
         if not isinstance(loop, asyncio.BaseEventLoop):
             raise TypeError(f"cannot record {type(loop).__name__}: only loops built on asyncio.BaseEventLoop")
         self.loop = loop
-        self.tl._thread = threading.get_ident()
+        self.tl._thread = os_thread_id()
         self.main.name = threading.current_thread().name  # the lane of the code outside this loop
         ready = _ReadyQueue(self)
         old = loop._ready
@@ -626,7 +644,7 @@ class _AsyncioCapture(_Capture):
         sel.select = timed_select
 
     def _detach(self, loop: Any) -> None:
-        self.tl._thread = threading.get_ident()
+        self.tl._thread = os_thread_id()
         if self.on:
             self._switch(self.main, clock())
         ready = loop._ready

@@ -20,13 +20,13 @@ report names the line seen most often.
 
 from __future__ import annotations
 
+import _thread
 import collections
 import json
 import os
 import runpy
 import signal
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -89,8 +89,13 @@ class Tracer:
         self.timelines: list[Timeline] = []
         # (id(timeline), start of the run) -> Counter of lines seen while it ran
         self._samples: dict[tuple[int, float], collections.Counter] = {}
-        self._stop = threading.Event()
-        self._watchdog: threading.Thread | None = None
+        # The watchdog is a bare OS thread (_thread, not threading), with locks
+        # made now: the program may monkey-patch threading after we start, and
+        # a threading.Thread started before that trips over the patched
+        # get_ident when it ends. Start the tracer before the program patches.
+        self._stop = _thread.allocate_lock()
+        self._done = _thread.allocate_lock()
+        self._watching = False
         self._prev_trace: Any = None
         self._detecting = False
 
@@ -103,8 +108,10 @@ class Tracer:
             self._prev_trace = greenlet.gettrace()
             self._detecting = True
             greenlet.settrace(self._detect)
-        self._watchdog = threading.Thread(target=self._watch, name="minievent-trace-watchdog", daemon=True)
-        self._watchdog.start()
+        self._stop.acquire()
+        self._done.acquire()
+        _thread.start_new_thread(self._watch, ())
+        self._watching = True
         return self
 
     def stop(self) -> None:
@@ -116,9 +123,10 @@ class Tracer:
                 tl.stop()
             except RuntimeError:  # stopped from another thread than its loop's: it stops with its loop
                 pass
-        self._stop.set()
-        if self._watchdog is not None:
-            self._watchdog.join()
+        if self._watching:
+            self._watching = False
+            self._stop.release()
+            self._done.acquire(timeout=10)
 
     def _begin(self, loop: str) -> None:
         tl = foreign.timeline_for(loop)
@@ -143,9 +151,12 @@ class Tracer:
     # ------------------------------------------------------------ the watchdog
     def _watch(self) -> None:
         period = min(max(self.threshold / 4, 0.001), 0.05)
-        while not self._stop.wait(period):
-            for tl in list(self.timelines):
-                self._sample(tl)
+        try:
+            while not self._stop.acquire(timeout=period):
+                for tl in list(self.timelines):
+                    self._sample(tl)
+        finally:
+            self._done.release()
 
     def _sample(self, tl: Timeline) -> None:
         n, since, kid = tl._latest()

@@ -108,3 +108,25 @@ def test_bad_input_is_one_line_and_status_2(tmp_path) -> None:
     assert proc.returncode == 2 and "must be > 0" in proc.stderr, proc.stderr
     proc = trace_cmd("--plot", str(tmp_path / "no" / "x.png"), script(tmp_path, "asyncio"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("loop", ["eventlet", "gevent"])
+def test_a_monkey_patched_service_of_threads(tmp_path, loop: str) -> None:
+    # nova's shape: plain threading and time.sleep, made green by monkey patching at the top of the script.
+    patch = "import eventlet; eventlet.monkey_patch()" if loop == "eventlet" else \
+        "from gevent import monkey; monkey.patch_all()"
+    path = tmp_path / "service.py"
+    path.write_text(patch + "\nimport sys, threading\n" + textwrap.dedent(COMMON) + textwrap.dedent("""
+        ts = [threading.Thread(target=heartbeat, args=(time.sleep,)),
+              threading.Thread(target=long_task, args=(time.sleep,))]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    """))
+    proc = trace_cmd("--threshold", "0.2", str(path))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"recorded {loop}:" in proc.stderr and "Exception" not in proc.stderr, proc.stderr[-3000:]
+    held = [line for line in proc.stderr.splitlines() if " s  " in line and "at" in line]
+    assert len(held) == 1 and "long_task" in held[0], proc.stderr  # the green thread named after its target
+    assert int(held[0].rstrip(")").rsplit(":", 1)[1]) in spin_lines(str(path)), held
