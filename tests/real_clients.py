@@ -40,6 +40,31 @@ def case_urllib(port: str) -> dict:
     return concurrently(get)
 
 
+def case_https(port: str, ca: str) -> dict:
+    import ssl
+    import urllib.request
+
+    import requests
+
+    ctx = ssl.create_default_context(cafile=ca)
+
+    def get(i: int) -> str:
+        with urllib.request.urlopen(f"https://localhost:{port}/s/{i}", timeout=30, context=ctx) as r:
+            return r.read().decode()
+
+    out = concurrently(get)
+    s = requests.Session()
+
+    def rget(i: int) -> str:
+        # verify= per request: a Session's verify loses to REQUESTS_CA_BUNDLE in the environment
+        r = s.get(f"https://localhost:{port}/q/{i}", timeout=30, verify=ca)
+        r.raise_for_status()
+        return r.text
+
+    out["requests"] = concurrently(rget)
+    return out
+
+
 def case_redis(url: str, kind: str) -> dict:
     import redis
 
@@ -68,6 +93,72 @@ def case_redis(url: str, kind: str) -> dict:
     out = run(N)
     if kind == "blocking":
         out["narrow"] = run(10)  # 50 greenthreads on 10 connections: they wait in the pool
+    return out
+
+
+def _mysql_args(url: str) -> dict:
+    from urllib.parse import parse_qs, urlsplit
+
+    u = urlsplit(url)
+    return {"host": u.hostname, "port": u.port, "user": u.username, "password": u.password,
+            "database": u.path.lstrip("/"), "ssl": {"ca": parse_qs(u.query)["ssl_ca"][0]}}
+
+
+def case_pymysql(url: str) -> dict:
+    import pymysql
+
+    args = _mysql_args(url)
+
+    def op(i: int) -> list:
+        conn = pymysql.connect(**args, connect_timeout=30)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT SLEEP(%s), %s", (LATENCY, i))
+                (slept, echoed), = cur.fetchall()
+                cur.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
+                (_, tls), = cur.fetchall()
+            return [int(slept), int(echoed), tls]
+        finally:
+            conn.close()
+
+    return concurrently(op)
+
+
+def case_socketserver() -> dict:
+    import socket
+    import socketserver
+    import threading
+
+    import minievent
+
+    class Echo(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            line = self.rfile.readline()
+            time.sleep(LATENCY)  # patched: only this handler waits
+            self.wfile.write(b"echo " + line)
+
+    class Server(socketserver.ThreadingTCPServer):
+        request_queue_size = 128  # the default backlog of 5 would drop most of 50 connects at once
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", 0), Echo)
+    port = server.server_address[1]
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5})
+    serving.start()
+
+    def op(i: int) -> str:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as c:
+            c.sendall(f"line {i}\n".encode())
+            return c.makefile("rb").readline().decode()
+
+    out = concurrently(op)
+    # shutdown() from a greenthread: it waits (green) until serve_forever notices.
+    t0 = time.monotonic()
+    minievent.spawn(server.shutdown).wait()
+    serving.join(10)
+    out["shutdown"] = time.monotonic() - t0
+    out["serving_alive"] = serving.is_alive()
+    server.server_close()
     return out
 
 

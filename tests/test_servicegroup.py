@@ -69,6 +69,15 @@ def test_under_monkey_patch():
     assert all(r["report_count"] == r["beats"] > 3 and r["url"] == "sqlite" for r in out.values())
 
 
+def test_under_monkey_patch_on_mariadb():
+    # nova's own stack: patched, SQLAlchemy's QueuePool, PyMySQL over TLS.
+    url = need_server("MINIEVENT_MYSQL_URL", "mariadb-server")
+    out = run_case("servicegroup", url)
+    assert out["none"]["reported_down"] and out["none"]["max_age"] > DOWN
+    assert not out["sleep0"]["reported_down"] and out["sleep0"]["max_age"] <= DOWN
+    assert all(r["report_count"] == r["beats"] > 3 and r["url"] == "mysql+pymysql" for r in out.values())
+
+
 def test_is_up_as_nova_judges():
     created = datetime(2026, 1, 1, 12, 0, 0)
     seen = created + timedelta(seconds=30)
