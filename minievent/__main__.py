@@ -7,6 +7,9 @@ says on stderr what it runs and for about how long, prints a short table
 trace (open it in https://ui.perfetto.dev) to the paths it prints. Bad
 arguments, including ones that would never end or would change nothing, get
 one line on stderr and exit status 2, never a traceback.
+
+``python -m minievent trace script.py [args...]`` records any program's event
+loop (minievent, eventlet, gevent, asyncio): see ``minievent.trace``.
 """
 
 from __future__ import annotations
@@ -187,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.error("choose a command: heartbeat")
+        parser.error("choose a command: heartbeat or trace")
     try:
         return getattr(args, "handler", _heartbeat)(args)
     except (ValueError, OSError) as e:
