@@ -295,6 +295,14 @@ HTTPS_CHILD = """
     # The ssl.wrap_socket era helpers still in 3.11 make green sockets too.
     host, port = base.rsplit(":", 1)
     out["cert"] = ssl.get_server_certificate(("127.0.0.1", int(port))).startswith("-----BEGIN CERTIFICATE")
+    import socket, warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        w = ssl.wrap_socket(socket.create_connection(("127.0.0.1", int(port))), cert_reqs=ssl.CERT_REQUIRED,
+                            ca_certs=cafile)
+    w.sendall(b"GET /w HTTP/1.0\\r\\n\\r\\n")
+    with w, w.makefile("rb") as f:
+        out["wrap_socket"] = [type(w).__name__, f.read().split(b"\\r\\n\\r\\n")[-1].decode()]
     print(json.dumps(out))
 """
 
@@ -303,7 +311,7 @@ HTTPS_CHILD = """
 def test_https_urllib_and_requests_are_concurrent(https_server, ssl_imported):
     base, cafile = https_server
     out = run_child(HTTPS_CHILD, base, cafile, ssl_imported)
-    assert out["class"] and out["cert"]
+    assert out["class"] and out["cert"] and out["wrap_socket"] == ["GreenSSLSocket", "/w"]
     assert out["urllib"] == [f"/u{i}" for i in range(50)]
     assert out["requests"] == [f"/r{i}" for i in range(50)]
     # Serial, 50 requests would take 50 x 0.15 = 7.5 s; concurrent, about one latency.

@@ -97,10 +97,15 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
     return _wait_for(ask, chain(rlist, xlist), wlist, timeout) or ([], [], [])
 
 
-class poll:
+def poll() -> _Poll:
     """``select.poll``, green: a real poll set answers (asked with a zero timeout); the hub does the waiting."""
+    return _Poll(_real_poll)
 
-    def __init__(self) -> None:
+
+class _Poll:
+    def __init__(self, *maker: Any) -> None:
+        if maker != (_real_poll,):  # as the stdlib's: made by poll() only
+            raise TypeError(f"cannot create '{__name__}._Poll' instances")
         self._poll = _real_poll()
         self._masks: dict[int, int] = {}
 
