@@ -23,7 +23,8 @@ are the same whatever the loop. What each library lets us see differs:
   from its suspended frame (the caller of ``hub.switch()``): ``sleep`` (and the
   hub's newest timer gives its seconds and deadline, so a due timer shows as
   *ready* until the hub resumes it: lateness), ``trampoline`` (the fd; the hub's
-  poll is timed, so a reported fd shows as ready from the poll's end),
+  poll is timed, so a reported fd shows as ready from the poll's end, and
+  ``tl.io`` has its lateness),
   anything else by name (``Event.wait``, ``LightQueue.get``...); ``Event.send``
   is noted, so its waiters (``GreenThread.wait`` too) are ready from then. Not
   seen: when other wakers (queues, semaphores) made a waiter ready: eventlet
@@ -65,6 +66,7 @@ from typing import Any
 
 import greenlet
 
+from .poller import READ, WRITE
 from .timeline import _EXITED, _HUB, _HUB_ID, _SPAWN, _YIELD, DEFAULT_CAP, Span, Timeline, _why_text, clock
 
 __all__ = ["LOOPS", "ForeignTimeline", "capture_for", "detect", "timeline_for"]
@@ -220,6 +222,7 @@ class _GreenletCapture(_Capture):
         self.pend: dict[int, tuple] = {}  # id(greenlet) -> (ready since, why) for its next resume
         self.poll_end: float | None = None
         self.unnamed: set[int] = set()
+        self.io_pend: dict[int, tuple] = {}  # id(greenlet) -> (fd, READ or WRITE) it parked on, where known
         self._install_hub_hooks()
         self.prev = greenlet.gettrace()
         greenlet.settrace(self._tracer(self.prev))
@@ -281,6 +284,7 @@ class _GreenletCapture(_Capture):
         append, cap = sw.append, 3 * tl.cap
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
         now = clock
+        io_pend = self.io_pend
 
         def trace(event: str, args: Any) -> None:
             try:
@@ -317,6 +321,9 @@ class _GreenletCapture(_Capture):
                     since, cause = pend.pop(kid)
                     if since is None:  # an fd: ready since the poll that reported it
                         since = self.poll_end if self.poll_end is not None else t
+                        io = io_pend.pop(kid, None)
+                        if io is not None and len(tl._io) < tl.cap:
+                            tl._io.append((target, io[0], io[1], since, t))  # (I/O lateness: tl.io)
                     elif cause is _TIMER and len(timers) < tl.cap:
                         timers.append((target, since, t))
                     extra[len(sw) // 3] = (since, cause)
@@ -432,6 +439,7 @@ class _EventletCapture(_GreenletCapture):
             self.listener = None
             if lst.greenlet is origin:
                 self.pend[id(origin)] = (None, ("fd", lst.fileno))
+                self.io_pend[id(origin)] = (lst.fileno, READ if lst.evtype == "read" else WRITE)
                 return ("read" if lst.evtype == "read" else "write", lst.fileno)
         nt = self.hub.next_timers  # sleep() added a timer that switches back to it: the newest one
         if nt:

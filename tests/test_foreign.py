@@ -152,9 +152,13 @@ def test_what_each_wait_is_called() -> None:
             eventlet.sleep(0.05)
             b.send(b"x"); ev.send(1)
             r.wait(); w.wait()
-        print(json.dumps([[s.lane, s.state, s.why] for s in tl.spans()]))
+        io = [[r.lane, r.direction, r.lateness] for r in tl.io]
+        print(json.dumps({"spans": [[s.lane, s.state, s.why] for s in tl.spans()], "io": io}))
     """)
-    spans = run_program("eventlet", src)
+    out = run_program("eventlet", src)
+    spans = out["spans"]
+    assert [lane for lane, direction, lateness in out["io"]] == ["reader"] and out["io"][0][1] == "read", out["io"]
+    assert 0 <= out["io"][0][2] < 1.0
     reader = [s for s in spans if s[0] == "reader"]
     assert any(s[1] == "waiting" and s[2].startswith("read on fd ") for s in reader), reader
     assert any(s[1] == "ready" and s[2].startswith("fd ") for s in reader), reader
