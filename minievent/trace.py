@@ -198,7 +198,8 @@ class Tracer:
     def report(self, top: int = 10) -> str:
         rec = self.recorded()
         if not rec:
-            return "minievent trace: no event loop ran (no greenlet switch, no asyncio loop)"
+            why = " (uvloop's loop is C: it cannot be recorded)" if "uvloop" in sys.modules else ""
+            return f"minievent trace: no event loop ran (no greenlet switch, no asyncio loop){why}"
         lines = []
         for tl in rec:
             loop = getattr(tl, "loop", "minievent")
