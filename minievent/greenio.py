@@ -138,7 +138,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             raise socket_timeout("timed out")
         return left
 
-    def _io(self, evtype: int, fn: Callable[..., Any], *args: Any) -> Any:
+    def _io(self, evtype: int, fn: Callable[..., Any], *args: Any, flags: int = 0) -> Any:
         """``fn(*args)`` until it stops saying "not now", parking on the hub in between.
 
         The loop of every method but the hot few (recv, recv_into, send, sendall:
@@ -150,7 +150,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             try:
                 return fn(*args)
             except self._would_block as e:
-                if timeout == 0.0:
+                if timeout == 0.0 or flags & _DONTWAIT:  # (MSG_DONTWAIT asked by the caller: as asked)
                     raise
                 evtype = self._wants.get(e.__class__, evtype)
             self._wait(evtype, self._deadline_left(deadline))
@@ -201,7 +201,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             try:
                 return _recv(self, bufsize, flags | _DONTWAIT)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or flags & _DONTWAIT:
                     raise
             self._wait(READ, self._timeout)
 
@@ -210,22 +210,22 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             try:
                 return _recv_into(self, buffer, nbytes, flags | _DONTWAIT)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or flags & _DONTWAIT:
                     raise
             self._wait(READ, self._timeout)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        return self._io(READ, _recvfrom, self, bufsize, flags | _DONTWAIT)
+        return self._io(READ, _recvfrom, self, bufsize, flags | _DONTWAIT, flags=flags)
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
-        return self._io(READ, _recvfrom_into, self, buffer, nbytes, flags | _DONTWAIT)
+        return self._io(READ, _recvfrom_into, self, buffer, nbytes, flags | _DONTWAIT, flags=flags)
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, list, int, Any]:
-        return self._io(READ, _recvmsg, self, bufsize, ancbufsize, flags | _DONTWAIT)
+        return self._io(READ, _recvmsg, self, bufsize, ancbufsize, flags | _DONTWAIT, flags=flags)
 
     def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> tuple[int, list, int, Any]:
         # (a retry must see the same buffers: an iterator would be used up by the first try)
-        return self._io(READ, _recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT)
+        return self._io(READ, _recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT, flags=flags)
 
     # ------------------------------------------------------------ sending
     def send(self, data: Any, flags: int = 0) -> int:
@@ -233,7 +233,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             try:
                 return _send(self, data, flags | _DONTWAIT)
             except BlockingIOError:
-                if self._timeout == 0.0:
+                if self._timeout == 0.0 or flags & _DONTWAIT:
                     raise
             self._wait(WRITE, self._timeout)
 
@@ -242,11 +242,11 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
         As in the stdlib, the timeout bounds the whole call, not each wait.
         """
-        flags |= _DONTWAIT
+        now = flags | _DONTWAIT
         try:
-            sent = _send(self, data, flags)  # str raises TypeError here, as in the stdlib
+            sent = _send(self, data, now)  # str raises TypeError here, as in the stdlib
         except BlockingIOError:
-            if self._timeout == 0.0:
+            if self._timeout == 0.0 or flags & _DONTWAIT:
                 raise
             sent = 0
         if type(data) is bytes and sent == len(data):
@@ -256,23 +256,23 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             deadline = None if self._timeout is None else _clock() + self._timeout
             while sent < total:
                 try:
-                    sent += _send(self, view[sent:], flags)
+                    sent += _send(self, view[sent:], now)
                 except BlockingIOError:
-                    if self._timeout == 0.0:
+                    if self._timeout == 0.0 or flags & _DONTWAIT:
                         raise
                     self._wait(WRITE, self._deadline_left(deadline))
         return None
 
     def sendto(self, *args: Any) -> int:
         # sendto(data, address) or sendto(data, flags, address); the C code checks the arguments.
-        if len(args) == 2:
-            args = (args[0], 0, args[1])
-        if len(args) == 3:
-            args = (args[0], args[1] | _DONTWAIT, args[2])
-        return self._io(WRITE, _sendto, self, *args)
+        flags = args[1] if len(args) == 3 else 0
+        if len(args) in (2, 3):
+            args = (args[0], flags | _DONTWAIT, args[-1])
+        return self._io(WRITE, _sendto, self, *args, flags=flags)
 
     def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
-        return self._io(WRITE, _sendmsg, self, _listed(buffers), _listed(ancdata), flags | _DONTWAIT, address)
+        return self._io(WRITE, _sendmsg, self, _listed(buffers), _listed(ancdata), flags | _DONTWAIT, address,
+                        flags=flags)
 
     def _sendfile_use_sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         # socket.sendfile tries this first (then falls back on send): the stdlib's os.sendfile loop.

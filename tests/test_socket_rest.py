@@ -292,3 +292,21 @@ def test_patched_process():
     assert out["selectors"] == ["GreenSelectSelector", "GreenSelector"] and out["popen"] == "GreenSelector"
     assert out["out"] == "hi\n" and out["ticks"] >= 10
     assert out["sleep"] == "sleep length must be non-negative"
+
+
+def test_an_explicit_msg_dontwait_is_honoured_in_blocking_mode():
+    a, b = gsocket.socketpair()
+    try:
+        assert a.getblocking() and b.getblocking()
+        for call in (lambda: b.recv(10, socket.MSG_DONTWAIT), lambda: b.recvmsg(10, 0, socket.MSG_DONTWAIT),
+                     lambda: b.recvfrom(10, socket.MSG_DONTWAIT)):
+            with pytest.raises(BlockingIOError):  # as the stdlib: at once, not a wait
+                call()
+        with pytest.raises(BlockingIOError):
+            while True:
+                a.sendmsg([b"a" * 512], [], socket.MSG_DONTWAIT)
+        with pytest.raises(BlockingIOError):
+            a.sendall(b"a" * 512, socket.MSG_DONTWAIT)
+    finally:
+        a.close()
+        b.close()
