@@ -206,7 +206,8 @@ class Hub:
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
         self.instrument: Any = None  # see minievent.instrument; install() / uninstall()
-        self._parked: Callable[[Any, Any], Any] | None = None  # instrument.parked, bound once: park is hot
+        self._park_log: list | None = None  # the instrument's park_log (its cheap parked), read once
+        self._park_log_limit = 0
         self.print_exceptions = True  # a greenthread's uncaught error is printed (debug.hub_exceptions)
         self.main_why: Any = None  # what the main greenlet parked for (named by LoopExit)
         # The doorbell other OS threads ring (call_threadsafe). Made now, in
@@ -256,12 +257,20 @@ class Hub:
             self.ready.append(cur.switch)
         elif cur is self.main:
             self.main_why = why
-        hook = self._parked
-        if hook is not None:
-            try:
-                hook(cur, why)
-            except Exception:
-                self._drop_instrument("parked")
+        if self.instrument is not None:
+            log = self._park_log
+            if log is not None and len(log) < self._park_log_limit:
+                # The cheap form of the hook (Instrument.park_log): an append, no call.
+                try:
+                    lane = cur.gt  # the greenthread a worker greenlet runs
+                except AttributeError:
+                    lane = cur  # the main greenlet, or a plain one
+                log.extend((clock(), lane, why))
+            else:
+                try:
+                    self.instrument.parked(cur, why)
+                except Exception:
+                    self._drop_instrument("parked")
         try:
             return self.greenlet.switch()
         except BaseException:
@@ -281,15 +290,17 @@ class Hub:
         """Install an instrument (see ``minievent.instrument``); one at a time."""
         if self.instrument is not None:
             raise RuntimeError(f"an instrument is already installed on this hub: {self.instrument!r}")
-        self.instrument, self._parked = instrument, instrument.parked
+        self.instrument = instrument
+        self._park_log = getattr(instrument, "park_log", None)
+        self._park_log_limit = getattr(instrument, "park_log_limit", 0)
 
     def uninstall(self, instrument: Any) -> None:
         if self.instrument is instrument:
-            self.instrument = self._parked = None
+            self.instrument = self._park_log = None
 
     def _drop_instrument(self, hook: str) -> None:
         # An observer that fails must not break the program it observes.
-        inst, self.instrument, self._parked = self.instrument, None, None
+        inst, self.instrument, self._park_log = self.instrument, None, None
         warnings.warn(f"minievent: instrument {inst!r} raised in {hook}(), so it was removed:\n"
                       f"{traceback.format_exc()}", RuntimeWarning, stacklevel=2)
 
@@ -426,6 +437,7 @@ class Hub:
         poll = self.poller.poll
         readers, writers = self.readers, self.writers
         internal = len(self._internal_fds)
+        mask = _SLICE_MASK
         while True:
             timers = self.timers  # _timer_cancelled may have rebuilt it
             while timers and timers[0][2].cancelled:  # only live timers count, below
@@ -492,7 +504,7 @@ class Hub:
                     self.handle_error(entry)
                 # (never while this batch's due timers still wait: timers due
                 # later would go in front of them and fire first)
-                if not left & _SLICE_MASK and left <= rest and timers and timers[0][0] <= clock():
+                if not left & mask and left <= rest and timers and timers[0][0] <= clock():
                     break
 
     def _hook(self, name: str, *args: Any) -> Any:

@@ -13,7 +13,15 @@ at each while an instrument is installed (``hub.instrument``):
   ``("read", 7)``, made into text only if somebody reads it;
 
 and two around the one blocking call, ``before_poll(timeout)`` and
-``after_poll(events)``. When nothing is installed each site costs one ``is
+``after_poll(events)``.
+
+``parked`` has a cheap form, for an instrument that must cost next to
+nothing on every ``sleep(0)``: give it a ``park_log`` list, and the hub
+*appends* ``(time, lane, why)`` to it -- three slots a park, no call at all --
+while it is shorter than ``park_log_limit``; once it is full the hub calls
+``parked`` again (where the recorder counts what it drops). The lane is the
+GreenThread a worker greenlet runs (None if it just finished: ``why`` is then
+``("done", id of the greenthread)``), or the greenlet itself. When nothing is installed each site costs one ``is
 None`` check. A hook that raises is removed with a warning (the program goes
 on; a broken observer must never break what it observes). The recorder
 (``minievent.recorder``) is the one instrument in minievent; this class
@@ -27,6 +35,10 @@ from typing import Any
 
 class Instrument:
     """Subclass and override what you need; every hook here does nothing."""
+
+    #: The cheap form of ``parked`` (see the module docstring); None: call ``parked``.
+    park_log: list | None = None
+    park_log_limit: int = 0
 
     def before_poll(self, timeout: float | None) -> None:
         """The hub is about to ask the kernel for ready fds, waiting at most ``timeout`` s."""

@@ -2,8 +2,9 @@
 
 It sits on the hub's three single points (see ``minievent.instrument``) and,
 while recording, only *appends*: one raw record per park (time, greenthread,
-why it parked) and one per resume the run phase announces (time, and what
-made the entry ready since when). Turning those into the switch records that
+why it parked: the hub writes those itself into our ``park_log``, the cheap
+form of the ``parked`` hook) and one per resume the run phase announces
+(time, and what made the entry ready since when). Turning those into the switch records that
 ``Timeline`` reads (``timeline.py`` documents them) is ``flush()``'s work,
 done when somebody reads the recording, not while the program runs:
 
@@ -58,25 +59,13 @@ class HubRecorder(Instrument):
         self._pending = -1  # switch number of a resume whose lane is not known yet
         self._pending_row: tuple | None = None  # ... and its timer or I/O row
         self._polls_seen = 0
-        self.parked = self._make_parked()  # type: ignore[method-assign]
+        self.park_log = self._raw  # the hub appends our park records itself (Instrument.park_log)
+        self.park_log_limit = 3 * timeline.cap
 
     # ------------------------------------------------------------ the hooks
-    def _make_parked(self) -> Any:
-        # The hottest hook (every sleep(0)), so a closure over locals rather than a
-        # method, and nothing in it but the append: the rest waits for flush().
-        raw, extend, limit, tl = self._raw, self._raw.extend, 3 * self.tl.cap, self.tl
-
-        def parked(g: Any, why: Any) -> None:
-            if len(raw) >= limit:
-                tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
-                return
-            try:
-                key = g.gt  # the greenthread a worker greenlet runs (None: it just finished)
-            except AttributeError:
-                key = g  # the main greenlet, or a plain one
-            extend((clock(), key, why))
-
-        return parked
+    def parked(self, g: Any, why: Any) -> None:
+        # The hub appends park records to park_log itself; it calls this only once the log is full.
+        self.tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
 
     def scheduled(self, entry: Any) -> None:
         if type(entry) is not _SWITCH:

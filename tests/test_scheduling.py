@@ -210,3 +210,27 @@ def test_a_failing_hook_is_removed_with_a_warning_and_the_program_goes_on(hub, h
     assert hub.instrument is None, "the failing instrument was not removed"
     assert any(issubclass(w.category, RuntimeWarning) and hook in str(w.message) for w in caught)
     assert "exception in hub callback" not in capsys.readouterr().err, "reported as a callback error"
+
+
+def test_the_cheap_parked_hook_is_an_append_until_the_log_is_full(hub):
+    class Log(Instrument):
+        def __init__(self):
+            self.park_log, self.park_log_limit, self.overflow = [], 3 * 3, []
+
+        def parked(self, g, why):
+            self.overflow.append(why)
+
+    inst = Log()
+    hub.install(inst)
+    try:
+        gt = minievent.spawn(lambda: [minievent.sleep(0) for _ in range(5)])
+        gt.wait()
+    finally:
+        hub.uninstall(inst)
+    log = inst.park_log
+    assert len(log) == 9, "three slots a park, up to the limit"
+    times, lanes, whys = log[0::3], log[1::3], log[2::3]
+    assert times == sorted(times) and all(isinstance(t, float) for t in times)
+    assert lanes[0] is minievent.getcurrent() or lanes[0] is gt  # main parks first (wait), then the yields
+    assert whys[1:] == [YIELD, YIELD]
+    assert inst.overflow, "once full, the hub calls parked() again"
