@@ -27,7 +27,7 @@ from .hub import Hub, get_hub
 
 __all__ = ["WaitQueue", "Waiter", "TIMED_OUT"]
 
-getcurrent = greenlet.getcurrent
+_getcurrent = greenlet.getcurrent  # the raw greenlet
 
 #: What ``WaitQueue.wait`` returns when its timeout expired first.
 TIMED_OUT: Any = type("TimedOut", (), {"__repr__": lambda self: "TIMED_OUT"})()
@@ -99,7 +99,7 @@ class WaitQueue:
         that was handed to us when we are killed before we could take it.
         """
         hub = get_hub()
-        w = Waiter(hub, getcurrent(), item)
+        w = Waiter(hub, _getcurrent(), item)
         # (The timer first: a bad timeout raises before we are in the queue.)
         timer = None if timeout is None else hub.schedule_call(timeout, w._time_out)
         self._q.append(w)

@@ -31,6 +31,17 @@ def poller(request):
 
 
 @pytest.fixture
+def pair():
+    """A connected pair of green sockets (AF_UNIX), closed after the test."""
+    from minievent import greenio
+
+    a, b = greenio.socketpair()
+    yield a, b
+    a.close()
+    b.close()
+
+
+@pytest.fixture
 def hub(poller):
     """This thread's hub, built on the parametrized poller."""
     return hubmod.get_hub()

@@ -1,12 +1,14 @@
-"""Helpers shared by the fault suite (test_faults, test_leaks, test_soak, ...).
+"""Helpers shared by the test suite: fds, CPU spins, what a hub has left behind.
 
 Not a test module: pytest puts tests/ on sys.path, so ``from faultkit import ...``.
+(Fixtures -- a fresh hub, every poller, a socket pair -- are in conftest.py.)
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import time
 
 import minievent
 
@@ -22,6 +24,13 @@ def open_fds() -> set[int]:
             continue
         fds.add(fd)
     return fds
+
+
+def spin(seconds: float) -> None:
+    """Hold the CPU for ``seconds`` without yielding, like a long periodic task."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
 
 
 def pending_timers(hub) -> list:

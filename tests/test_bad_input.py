@@ -216,26 +216,22 @@ def test_huge_timeouts_wait_until_something_else_ends_them(huge):
 
 
 @pytest.mark.parametrize("huge", HUGE)
-def test_huge_timeout_on_sockets_and_trampoline(huge):
-    a, b = minievent.greenio.socketpair()
-    try:
-        # As the stdlib: a timeout beyond time_t is an OverflowError (the huge wait is trampoline's).
-        with socket.socket() as real, pytest.raises(OverflowError):
-            real.settimeout(huge)
-        with pytest.raises(OverflowError):
-            a.settimeout(huge)
-        reader = minievent.spawn(a.recv, 10)
-        tramp = minievent.spawn(minievent.trampoline, b.fileno(), read=True, timeout=huge)
-        minievent.sleep(0.02)
-        assert not reader.dead and not tramp.dead
-        b.sendall(b"x")
-        a.sendall(b"y")
-        assert reader.wait() == b"x"
-        assert tramp.wait() is None
-        assert b.recv(1) == b"y"
-    finally:
-        a.close()
-        b.close()
+def test_huge_timeout_on_sockets_and_trampoline(pair, huge):
+    a, b = pair
+    # As the stdlib: a timeout beyond time_t is an OverflowError (the huge wait is trampoline's).
+    with socket.socket() as real, pytest.raises(OverflowError):
+        real.settimeout(huge)
+    with pytest.raises(OverflowError):
+        a.settimeout(huge)
+    reader = minievent.spawn(a.recv, 10)
+    tramp = minievent.spawn(minievent.trampoline, b.fileno(), read=True, timeout=huge)
+    minievent.sleep(0.02)
+    assert not reader.dead and not tramp.dead
+    b.sendall(b"x")
+    a.sendall(b"y")
+    assert reader.wait() == b"x"
+    assert tramp.wait() is None
+    assert b.recv(1) == b"y"
 
 
 def test_huge_timeout_with_nothing_else_is_not_a_loop_exit_nor_a_crash():
@@ -379,26 +375,22 @@ def test_calls_on_a_closed_green_socket_raise_oserror():
     a.close()  # closing twice is fine, as in the stdlib
 
 
-def test_green_socket_wrong_arguments():
-    a, b = minievent.greenio.socketpair()
-    try:
-        for call, exc in [
-            (lambda: a.sendall("str"), TypeError),
-            (lambda: a.send(None), TypeError),
-            (lambda: a.recv("10"), TypeError),
-            (lambda: a.recv(-1), ValueError),
-            (lambda: a.settimeout("1"), TypeError),
-            (lambda: a.settimeout(-1), ValueError),
-            (lambda: a.settimeout(NAN), ValueError),
-        ]:
-            with pytest.raises(exc):
-                call()
-        a.settimeout(1)
-        b.sendall(b"ok")
-        assert a.recv(2) == b"ok"  # still a working socket
-    finally:
-        a.close()
-        b.close()
+def test_green_socket_wrong_arguments(pair):
+    a, b = pair
+    for call, exc in [
+        (lambda: a.sendall("str"), TypeError),
+        (lambda: a.send(None), TypeError),
+        (lambda: a.recv("10"), TypeError),
+        (lambda: a.recv(-1), ValueError),
+        (lambda: a.settimeout("1"), TypeError),
+        (lambda: a.settimeout(-1), ValueError),
+        (lambda: a.settimeout(NAN), ValueError),
+    ]:
+        with pytest.raises(exc):
+            call()
+    a.settimeout(1)
+    b.sendall(b"ok")
+    assert a.recv(2) == b"ok"  # still a working socket
 
 
 def test_listen_and_connect_bad_addresses():

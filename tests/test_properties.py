@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from faultkit import assert_hub_clean, pending_timers
+from faultkit import assert_hub_clean, pending_timers, spin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,12 +33,6 @@ SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 tiny = st.sampled_from([0.0, 0.0, 0.0005, 0.001, 0.002, 0.003])
 maybe_timeout = st.one_of(st.none(), tiny)
-
-
-def _spin(seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        pass
 
 
 # ----------------------------------------------------------------- timers
@@ -56,12 +50,12 @@ def test_timers_fire_in_deadline_order_never_early_and_cancelled_never(specs):
     fired = []  # (deadline, seq, fired at)
     timers = []
 
-    def cb(seq, spin):
+    def cb(seq, seconds):
         fired.append((timers[seq].deadline, seq, time.monotonic()))
-        _spin(spin)
+        spin(seconds)
 
-    for seq, (delay, spin, _) in enumerate(specs):
-        timers.append(hub.schedule_call(delay, cb, seq, spin))
+    for seq, (delay, work, _) in enumerate(specs):
+        timers.append(hub.schedule_call(delay, cb, seq, work))
     cancelled = set()
     for seq, (_, _, fate) in enumerate(specs):
         if fate == "cancel_now":
@@ -96,7 +90,7 @@ def test_a_long_batch_of_due_timers_is_not_overtaken_by_later_ones():
 
     def cb(tag):
         order.append(tag)
-        _spin(0.0002)
+        spin(0.0002)
 
     for i in range(300):
         hub.schedule_call(0.01, cb, (0, i))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
 
 import pytest
+from faultkit import open_fds
 
 import minievent
 from minievent import tpool
@@ -21,10 +21,6 @@ from minievent.scenarios.servers import (
 )
 
 SERVERS = [BlockingServer, ThreadedServer, EpollServer, GreenServer]
-
-
-def open_fds() -> set[int]:
-    return {int(n) for n in os.listdir("/proc/self/fd")}
 
 
 @pytest.fixture

@@ -10,16 +10,10 @@ import time
 
 import greenlet
 import pytest
+from faultkit import spin
 
 import minievent
 from minievent.timeline import Timeline
-
-
-def hog(seconds: float) -> None:
-    """Hold the CPU without yielding, like a long periodic task."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        pass
 
 
 def lane_spans(tl, lane, state=None):
@@ -135,24 +129,24 @@ def test_why_a_greenthread_left():
 
 def test_a_due_timer_is_ready_while_another_greenthread_holds_the_hub():
     # The heart of the lesson: the sleeper's timer is due at 0.05 s, but the
-    # hog keeps the CPU until 0.3 s: the sleeper is "ready" in between.
+    # spin keeps the CPU until 0.3 s: the sleeper is "ready" in between.
     def sleeper():
         minievent.sleep(0.05)
 
     with minievent.record() as tl:
         s = minievent.spawn(sleeper)
-        h = minievent.spawn(hog, 0.3)
+        h = minievent.spawn(spin, 0.3)
         s.wait()
         h.wait()
     # Relations between the records, not absolute times: they hold on a loaded machine too.
     (timer,) = [t for t in tl.timers if t.lane == "sleeper"]
     (long_run,) = tl.blocked(0.2)
-    assert long_run.lane == "hog" and long_run.duration >= 0.3
+    assert long_run.lane == "spin" and long_run.duration >= 0.3
     ready = lane_spans(tl, "sleeper", "ready")
     assert len(ready) == 1
     assert ready[0].why == "timer due"
     assert ready[0].start == pytest.approx(timer.due, abs=1e-6), "ready from the moment it was due"
-    assert timer.due < long_run.end and ready[0].end >= long_run.end, "... until the hog let go"
+    assert timer.due < long_run.end and ready[0].end >= long_run.end, "... until the spin let go"
     assert ready[0].duration > 0.2
     waiting = lane_spans(tl, "sleeper", "waiting")
     assert waiting and waiting[0].end == pytest.approx(ready[0].start)
@@ -167,7 +161,7 @@ def test_a_greenthread_that_yields_is_ready_not_waiting():
     def polite():
         for _ in range(3):
             minievent.sleep(0)
-            hog(0.001)
+            spin(0.001)
 
     with minievent.record() as tl:
         a, b = minievent.spawn(polite), minievent.spawn(polite)
@@ -186,7 +180,7 @@ def test_io_lateness_when_a_neighbour_keeps_the_hub():
     def reader(sock, work):
         minievent.trampoline(sock, read=True)
         sock.recv(1)
-        hog(work)
+        spin(work)
 
     with minievent.record() as tl:
         gts = [minievent.spawn(reader, pairs[0][0], 0.15), minievent.spawn(reader, pairs[1][0], 0.0)]
@@ -309,7 +303,7 @@ def test_invariants_on_a_random_workload():
                 q.put(i)
                 q.get()
             else:
-                hog(0.0005)
+                spin(0.0005)
         if i == 0:
             ev.send()
         else:
