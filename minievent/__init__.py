@@ -19,7 +19,7 @@ from . import (
     debug,  # noqa: F401  (minievent.debug.blocking_detection without a second import)
     tpool,  # noqa: F401  (minievent.tpool.execute without a second import)
 )
-from .convenience import StopServe, connect, listen, serve
+from .convenience import StopServe, connect, listen, serve, wrap_ssl
 from .event import Event
 from .greenio import GreenSocket, create_connection
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
@@ -66,5 +66,6 @@ __all__ = [
     "trampoline",
     "is_timeout",
     "with_timeout",
+    "wrap_ssl",
     "wrap_is_timeout",
 ]

@@ -1,4 +1,4 @@
-"""listen, connect, serve: a server or a client in one line (eventlet's convenience module).
+"""listen, connect, serve, wrap_ssl: a server or a client in one line (eventlet's convenience module).
 
     server = minievent.listen(("127.0.0.1", 8080))
     minievent.serve(server, handle)          # handle(conn, addr), one greenthread per client
@@ -26,7 +26,8 @@ from .greenio import GreenSocket
 from .hub import get_hub
 from .pool import GreenPool
 
-__all__ = ["listen", "connect", "serve", "StopServe", "ReuseRandomPortWarning", "ReusePortUnavailableWarning"]
+__all__ = ["listen", "connect", "serve", "StopServe", "wrap_ssl", "ReuseRandomPortWarning",
+           "ReusePortUnavailableWarning"]
 
 
 class ReuseRandomPortWarning(Warning):
@@ -78,6 +79,22 @@ def connect(addr: Any, family: int = _stdsocket.AF_INET, bind: Any = None) -> Gr
         sock.close()
         raise
     return sock
+
+
+def wrap_ssl(sock: GreenSocket, keyfile: str | None = None, certfile: str | None = None, server_side: bool = False,
+             cert_reqs: int = 0, ca_certs: str | None = None, **kwargs: Any) -> Any:
+    """``sock`` in green TLS. As eventlet's: a client checks the server's certificate only if
+    ``cert_reqs`` says so (``ssl.CERT_REQUIRED``, with ``ca_certs``); ``kwargs`` go to ``wrap_socket``."""
+    from .green import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side else ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, cert_reqs
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    if ca_certs:
+        ctx.load_verify_locations(ca_certs)
+    ctx.sslsocket_class = ssl.GreenSSLSocket  # (this context's sockets are green, patched or not)
+    return ctx.wrap_socket(sock, server_side=server_side, **kwargs)
 
 
 class StopServe(Exception):

@@ -495,3 +495,160 @@ def test_a_thread_pool_of_no_threads_is_refused_rather_than_a_hang():
             "try:\n    tpool.execute(print)\nexcept ValueError as e:\n    print('refused', e)")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.stdout.startswith("refused") and "at least one thread" in out.stdout, out.stderr
+
+
+# ---------------------------------------------------------------- Queue: channel, resize, counts
+def test_queue_of_size_zero_is_a_channel_put_waits_for_a_getter():
+    chan = minievent.Queue(0)
+    log = []
+
+    def sender():
+        for word in ("a", "b"):
+            log.append(f"put {word}")
+            chan.put(word)
+            log.append(f"{word} taken")
+
+    minievent.spawn(sender)
+    minievent.sleep(0.01)
+    assert log == ["put a"] and chan.putting() == 1 and chan.full() and chan.empty()
+    assert chan.get() == "a"
+    minievent.sleep(0)
+    assert chan.get() == "b"
+    minievent.sleep(0)
+    assert log == ["put a", "a taken", "put b", "b taken"]
+    with pytest.raises(minievent.Full):
+        chan.put("nobody", timeout=0.01)
+    with pytest.raises(minievent.Empty):
+        chan.get_nowait()
+
+
+def test_channel_put_to_a_waiting_getter_returns_after_the_getter_has_it():
+    chan = minievent.Queue(0)
+    log = []
+    minievent.spawn(lambda: log.append(("got", chan.get())))
+    minievent.sleep(0)
+    chan.put("x")
+    log.append("put returned")
+    assert log == [("got", "x"), "put returned"]
+
+
+def test_channel_hands_over_from_the_hub_without_waiting(hub):
+    chan = minievent.Queue(0)
+    getter = minievent.spawn(chan.get)
+    minievent.sleep(0)
+    assert chan.getting() == 1
+    hub.schedule_call(0, chan.put_nowait, "from a callback")
+    assert getter.wait() == "from a callback" and chan.getting() == 0
+    putter = minievent.spawn(chan.put, "parked")
+    minievent.sleep(0)
+    got = []
+    hub.schedule_call(0, lambda: got.append(chan.get_nowait()))
+    minievent.sleep(0.01)
+    assert got == ["parked"] and putter.dead
+
+
+def test_queue_resize_lets_waiting_putters_in_and_never_drops_items():
+    q = minievent.Queue(0)
+    putter = minievent.spawn(q.put, "x")
+    minievent.sleep(0)
+    q.resize(1)
+    minievent.sleep(0)
+    assert putter.dead and list(q.queue) == ["x"]
+    q.resize(None)  # unbounded
+    for i in range(5):
+        q.put(i)
+    q.resize(1)  # smaller than what it holds: nothing is dropped, puts wait until it drains
+    assert q.qsize() == 6 and q.full()
+    assert minievent.Queue().maxsize is None and not minievent.Queue().full()
+
+
+def test_queue_counts_unfinished_tasks_through_a_channel_too():
+    chan = minievent.Queue(0)
+    minievent.spawn(chan.put, "job")
+    assert chan.get() == "job" and chan.unfinished_tasks == 1
+    chan.task_done()
+    assert chan.unfinished_tasks == 0 and chan.join(timeout=0)
+    assert minievent.LightQueue is minievent.Queue
+
+
+# ---------------------------------------------------------------- greenthreads
+def test_spawn_n_returns_the_greenthread_and_cancel_only_stops_one_not_started():
+    gt = minievent.spawn_n(lambda: "ran")
+    assert not gt.dead
+    minievent.sleep(0)
+    assert gt.dead and gt.wait() == "ran"
+    later = minievent.spawn_after(0.01, lambda: "never")
+    later.cancel()
+    with pytest.raises(minievent.GreenletExit):
+        later.wait()
+    started = minievent.spawn(minievent.sleep, 0.01)
+    minievent.sleep(0)
+    started.cancel()  # running already: cancel leaves it alone
+    assert started.wait() is None
+
+
+def test_throw_raises_in_the_greenthread(hub):
+    q = minievent.Queue()
+    victim = minievent.spawn(q.get)
+    minievent.sleep(0)
+    hub.schedule_call(0, victim.throw, KeyError("boom"))
+    with pytest.raises(KeyError):
+        victim.wait()
+    q.put("kept")  # the killed getter took nothing with it
+    assert q.get_nowait() == "kept"
+
+
+def test_local_timers_die_with_the_greenthread_that_made_them(hub):
+    fired = []
+
+    def short_lived():
+        hub.schedule_call_local(0.01, fired.append, "local")
+        minievent.greenthread.spawn_after_local(0.01, fired.append, "spawned")
+        hub.schedule_call(0.01, fired.append, "global")
+
+    minievent.spawn(short_lived).wait()
+    minievent.sleep(0.05)
+    assert fired == ["global"]
+
+    def long_lived():
+        hub.schedule_call_local(0.01, fired.append, "local")
+        minievent.greenthread.spawn_after_local(0.01, fired.append, "spawned")
+        minievent.sleep(0.05)
+
+    minievent.spawn(long_lived).wait()
+    assert sorted(fired) == ["global", "local", "spawned"]
+
+
+# ---------------------------------------------------------------- wrap_ssl
+def test_wrap_ssl_serves_and_connects_green_tls(tmp_path):
+    trustme = pytest.importorskip("trustme", reason="pip install trustme (in the test extra)")
+    from minievent.green import ssl
+
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    server = minievent.wrap_ssl(minievent.listen(("127.0.0.1", 0)), certfile=str(tmp_path / "server.pem"),
+                                server_side=True)
+    assert isinstance(server, ssl.GreenSSLSocket)
+    served = []
+
+    def echo(conn, addr):
+        conn.sendall(conn.recv(100).upper())
+        served.append(addr)
+        if len(served) == 2:
+            raise minievent.StopServe
+
+    # Server and clients share one OS thread: a handshake that blocked would never finish.
+    srv = minievent.spawn(minievent.serve, server, echo)
+    unchecked = minievent.wrap_ssl(minievent.connect(server.getsockname()))  # eventlet's default: no check
+    checked = minievent.wrap_ssl(minievent.connect(server.getsockname()), cert_reqs=ssl.CERT_REQUIRED,
+                                 ca_certs=str(tmp_path / "ca.pem"))
+    # A checked peer certificate is shown by getpeercert(); an unchecked one is not.
+    assert unchecked.getpeercert() == {} and checked.getpeercert()["subjectAltName"] == (("IP Address", "127.0.0.1"),)
+    for client, word in ((unchecked, b"one"), (checked, b"two")):
+        client.sendall(word)
+        assert client.recv(100) == word.upper() and client.version().startswith("TLS")
+        client.close()
+    with minievent.Timeout(10):
+        srv.wait()
+    server.close()
