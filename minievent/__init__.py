@@ -26,7 +26,7 @@ from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_afte
 from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .patcher import monkey_patch
 from .pool import GreenPile, GreenPool
-from .queue import Empty, Full, Queue
+from .queue import Empty, Full, LightQueue, Queue
 from .semaphore import BoundedSemaphore, Semaphore
 from .timeline import Timeline, record
 from .timeout import Timeout, is_timeout, with_timeout, wrap_is_timeout
@@ -44,6 +44,7 @@ __all__ = [
     "GreenSocket",
     "GreenThread",
     "GreenletExit",
+    "LightQueue",
     "LoopExit",
     "Queue",
     "Semaphore",

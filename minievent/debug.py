@@ -31,6 +31,7 @@ greenthreads and tpool jobs are printed, and ``spew``, a line tracer.
 
 from __future__ import annotations
 
+import functools
 import linecache
 import logging
 import re
@@ -282,8 +283,24 @@ def hub_exceptions(state: bool = True) -> None:
 
 def tpool_exceptions(state: bool = False) -> None:
     """Print the traceback of a ``tpool`` job that raised, in its worker thread (off by default:
-    the caller gets the exception anyway)."""
-    tpool.print_exceptions = state
+    the caller gets the exception anyway). Done by wrapping ``tpool.execute`` while it is on."""
+    wrapped = getattr(tpool.execute, "__wrapped__", None)
+    if state and wrapped is None:
+        execute = tpool.execute
+
+        @functools.wraps(execute)
+        def printing_execute(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            def job(*args: Any, **kwargs: Any) -> Any:
+                try:
+                    return fn(*args, **kwargs)
+                except BaseException:
+                    traceback.print_exc()  # (in the worker thread)
+                    raise
+            return execute(job, *args, **kwargs)
+
+        tpool.execute = printing_execute  # (Proxy calls execute through the module too)
+    elif not state and wrapped is not None:
+        tpool.execute = wrapped
 
 
 def hub_prevent_multiple_readers(state: bool = True) -> None:

@@ -22,7 +22,7 @@ import greenlet
 from .hub import YIELD, Timer, current, get_hub
 from .waiter import WaitQueue
 
-__all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "sleep", "kill", "getcurrent"]
+__all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "getcurrent"]
 
 GreenletExit = greenlet.GreenletExit
 _getcurrent = greenlet.getcurrent
@@ -232,6 +232,13 @@ class GreenThread:
         """
         kill(self, *throw_args)
 
+    throw = kill  # eventlet's greenthread is a greenlet, whose throw() this is
+
+    def cancel(self, *throw_args: Any) -> None:
+        """Kill it only if it has not started yet (a ``spawn_after`` still waiting, say)."""
+        if self._worker is None:
+            kill(self, *throw_args)
+
     def throw_later(self, exc: BaseException) -> None:
         """Raise ``exc`` in this greenthread when the hub next gets to it (if it still runs)."""
         worker = self._worker
@@ -303,15 +310,23 @@ def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
     return gt
 
 
-def spawn_n(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-    """Like ``spawn`` but returns nothing: for fire-and-forget work."""
-    spawn(fn, *args, **kwargs)
+#: eventlet's fire-and-forget spawn; the same here (it returns the greenthread too, as eventlet's a greenlet).
+spawn_n = spawn
 
 
 def spawn_after(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
     """Start ``fn`` in a new greenthread after ``seconds``; ``kill()`` before then cancels it."""
+    return _spawn_later("schedule_call", seconds, fn, args, kwargs)
+
+
+def spawn_after_local(seconds: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
+    """Like ``spawn_after``, but nothing starts if the calling greenthread has ended by then."""
+    return _spawn_later("schedule_call_local", seconds, fn, args, kwargs)
+
+
+def _spawn_later(how: str, seconds: float, fn: Callable[..., Any], args: tuple, kwargs: dict) -> GreenThread:
     _check(fn)
     hub = get_hub()
     gt = GreenThread(hub, fn, args, kwargs)
-    gt._start_timer = hub.schedule_call(seconds, gt._start)
+    gt._start_timer = getattr(hub, how)(seconds, gt._start)
     return gt

@@ -319,6 +319,11 @@ class Hub:
     # eventlet's name for the same thing
     schedule_call_global = schedule_call
 
+    def schedule_call_local(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
+        """Like ``schedule_call``, but dropped if the greenthread that scheduled it has ended by then."""
+        gt = getattr(greenlet.getcurrent(), "gt", None)  # (None: the main greenlet, which never ends first)
+        return self.schedule_call(seconds, lambda: None if gt is not None and gt.dead else fn(*args))
+
     def _timer_cancelled(self) -> None:
         # Cancelled timers stay in the heap (removing from the middle of a heap
         # is O(n)) until they reach the top -- unless they pile up: then rebuild.

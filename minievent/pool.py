@@ -105,7 +105,7 @@ class GreenPool:
         def feed() -> None:
             try:
                 for args in iterable:
-                    pile.spawn(fn or _args, *args)
+                    pile.spawn(fn or (lambda *args: args), *args)  # (fn=None: the arguments themselves)
             except BaseException:
                 pile.waiters.put(getcurrent())  # the consumer waits for us at this turn: it gets our exception
                 raise
@@ -113,10 +113,6 @@ class GreenPool:
 
         spawn(feed)  # (not a pool member: it must not take a slot)
         return pile
-
-
-def _args(*args: Any) -> tuple:
-    return args
 
 
 class GreenPile:

@@ -1,4 +1,7 @@
-"""Queue: a FIFO for passing items between greenthreads, with the stdlib's API.
+"""Queue: a FIFO for passing items between greenthreads, with the stdlib's API and eventlet's sizes.
+
+``Queue()`` is unbounded; ``Queue(0)`` is eventlet's *channel*: it holds
+nothing, so a ``put`` returns only once a getter has taken the item.
 
 ``get`` on an empty queue and ``put`` on a full one park the greenthread.
 An item is handed *directly* to a waiting getter, so no greenthread can jump
@@ -12,42 +15,54 @@ import queue as _stdqueue
 from collections import deque
 from typing import Any
 
+from .greenthread import sleep
 from .waiter import TIMED_OUT, WaitQueue
 
-__all__ = ["Queue", "Empty", "Full"]
+__all__ = ["Queue", "LightQueue", "Empty", "Full"]
 
 Empty = _stdqueue.Empty
 Full = _stdqueue.Full
 
 
 class Queue:
-    def __init__(self, maxsize: int = 0) -> None:
-        if not isinstance(maxsize, int):
-            raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
-        if maxsize < 0:
-            raise ValueError("maxsize must be >= 0 (0 means unbounded)")
-        self.maxsize = maxsize
-        self._items: deque[Any] = deque()
+    def __init__(self, maxsize: int | None = None) -> None:
+        self.queue: deque[Any] = deque()  # (the stdlib's and eventlet's name)
         self._getters = WaitQueue()
         self._putters = WaitQueue()  # each carries the item it puts
-        self._unfinished = 0
+        self.unfinished_tasks = 0
         self._joiners = WaitQueue()
+        self.resize(maxsize)
 
     def __repr__(self) -> str:
-        return (f"<Queue maxsize={self.maxsize} items={len(self._items)} "
+        return (f"<Queue maxsize={self.maxsize} items={len(self.queue)} "
                 f"getters={len(self._getters)} putters={len(self._putters)}>")
 
     def qsize(self) -> int:
-        return len(self._items)
+        return len(self.queue)
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self.queue)
 
     def empty(self) -> bool:
-        return not self._items
+        return not self.queue
 
     def full(self) -> bool:
-        return 0 < self.maxsize <= len(self._items)
+        return self.maxsize is not None and len(self.queue) >= self.maxsize
+
+    def resize(self, maxsize: int | None) -> None:
+        """A new ``maxsize`` (``None``: unbounded); waiting putters come in if there is room now."""
+        if maxsize is not None and (not isinstance(maxsize, int) or maxsize < 0):
+            raise (ValueError if isinstance(maxsize, int) else TypeError)(f"maxsize: an int >= 0, or None: {maxsize!r}")
+        self.maxsize = maxsize
+        self._admit_putter()
+
+    def getting(self) -> int:
+        """How many greenthreads wait in ``get``."""
+        return len(self._getters)
+
+    def putting(self) -> int:
+        """How many greenthreads wait in ``put``."""
+        return len(self._putters)
 
     @staticmethod
     def _check_timeout(timeout: float | None) -> None:
@@ -66,8 +81,10 @@ class Queue:
                 if self._putters.wait(timeout, ("put", self), item=item) is TIMED_OUT:
                     raise Full
                 return
-            self._items.append(item)
-        self._unfinished += 1
+            self.queue.append(item)
+        self.unfinished_tasks += 1
+        if self.maxsize == 0 and block:  # a channel: return once the getter has it (it resumes first)
+            sleep(0)
 
     def put_nowait(self, item: Any) -> None:
         self.put(item, block=False)
@@ -75,10 +92,14 @@ class Queue:
     # ------------------------------------------------------------ get
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
         self._check_timeout(timeout)
-        if self._items:
-            item = self._items.popleft()
+        if self.queue:
+            item = self.queue.popleft()
             self._admit_putter()
             return item
+        putter = self._putters.wake_one()  # a channel: straight from a waiting putter
+        if putter is not None:
+            self.unfinished_tasks += 1
+            return putter.item
         if not block or timeout == 0:
             raise Empty
         # An item handed to us as we die is given back: not lost.
@@ -95,23 +116,27 @@ class Queue:
         while self._putters and not self.full():
             putter = self._putters.wake_one()
             if putter is not None:
-                self._items.append(putter.item)
-                self._unfinished += 1
+                self.queue.append(putter.item)
+                self.unfinished_tasks += 1
 
     def _give_back(self, item: Any) -> None:
         if self._getters.wake_one(item) is None:
-            self._items.appendleft(item)
+            self.queue.appendleft(item)
 
     # ------------------------------------------------------------ join
     def task_done(self) -> None:
-        if self._unfinished <= 0:
+        if self.unfinished_tasks <= 0:
             raise ValueError("task_done() called too many times")
-        self._unfinished -= 1
-        if self._unfinished == 0:
+        self.unfinished_tasks -= 1
+        if self.unfinished_tasks == 0:
             self._joiners.wake_all()
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every item put has been marked ``task_done``; False on timeout."""
-        if self._unfinished == 0:
+        if self.unfinished_tasks == 0:
             return True
         return self._joiners.wait(timeout, ("join", self)) is not TIMED_OUT
+
+
+#: eventlet's queue without join/task_done; this one has them, which costs nothing when unused.
+LightQueue = Queue

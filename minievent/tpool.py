@@ -21,7 +21,6 @@ import operator
 import os
 import queue
 import threading
-import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,7 +37,6 @@ _jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
 _threads: list[threading.Thread] = []
 _lock = threading.Lock()
 _STOP = object()
-print_exceptions = False  # print a job's error in its thread too (debug.tpool_exceptions)
 
 
 def set_num_threads(n: int) -> None:
@@ -62,8 +60,6 @@ def _worker() -> None:
         try:
             outcome = (True, fn(*args, **kwargs))
         except BaseException as e:  # handed to the caller, like a return value
-            if print_exceptions:
-                traceback.print_exc()
             outcome = (False, e)
         del fn, args, kwargs, job  # don't keep big arguments alive while idle
         try:
@@ -158,8 +154,7 @@ class Proxy:
 
 
 # The special methods Python looks up on the type, not through __getattr__: run at once.
-for _name, _fn in {"getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem,
-                   "contains": operator.contains, "len": len, "str": str, "repr": repr, "bool": bool,
-                   "hash": hash, "eq": operator.eq, "ne": operator.ne, "lt": operator.lt,
-                   "le": operator.le, "gt": operator.gt, "ge": operator.ge}.items():
+for _name, _fn in {"getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem, "len": len,
+                   "contains": operator.contains, "str": str, "repr": repr, "bool": bool, "hash": hash,
+                   "eq": operator.eq, "ne": operator.ne}.items():
     setattr(Proxy, f"__{_name}__", lambda self, *args, _fn=_fn: _fn(self._obj, *args))

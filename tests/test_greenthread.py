@@ -240,9 +240,9 @@ def test_spawn_after_kill_cancels(hub):
     assert ran == [] and not any(e[2].pending for e in hub.timers)
 
 
-def test_spawn_n_returns_nothing():
+def test_spawn_n_returns_the_greenthread_as_eventlets_does():
     ran = []
-    assert minievent.spawn_n(ran.append, 1) is None
+    assert isinstance(minievent.spawn_n(ran.append, 1), minievent.GreenThread)
     minievent.sleep(0)
     assert ran == [1]
 
