@@ -263,9 +263,10 @@ PATCHED_CHILD = """
     import minievent
     minievent.monkey_patch()
     import subprocess
+    name_of = lambda cls: [cls.__module__, cls.__name__]
     r = {"epoll_gone": not hasattr(select, "epoll"), "poll_green": select.poll.__module__,
-         "selectors": sorted({getattr(selectors, n).__name__ for n in ("DefaultSelector", "PollSelector",
-                                                                     "EpollSelector", "SelectSelector")})}
+         "selectors": [name_of(getattr(selectors, n)) for n in ("DefaultSelector", "PollSelector",
+                                                                "EpollSelector", "SelectSelector")]}
     minievent.hub.Hub().close()  # a hub made after patching still gets the real epoll
     # More than 1024 fds open: subprocess waits in the green epoll selector, not select().
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
@@ -277,7 +278,7 @@ PATCHED_CHILD = """
             minievent.sleep(0.01)
     minievent.spawn(tick)
     out = subprocess.run(["sh", "-c", "sleep 0.2; echo hi"], capture_output=True, timeout=10).stdout
-    r.update(out=out.decode(), ticks=len(ticks), popen=subprocess._PopenSelector.__name__)
+    r.update(out=out.decode(), ticks=len(ticks), popen=name_of(subprocess._PopenSelector))
     try:
         import time; time.sleep(-1)
     except ValueError as e:
@@ -289,7 +290,9 @@ PATCHED_CHILD = """
 def test_patched_process():
     out = run_child(PATCHED_CHILD)
     assert out["epoll_gone"] and out["poll_green"] == "minievent.green.select"
-    assert out["selectors"] == ["GreenSelectSelector", "GreenSelector"] and out["popen"] == "GreenSelector"
+    assert out["selectors"] == [["minievent.green.selectors", "EpollSelector"]] * 3 + [
+        ["minievent.green.selectors", "SelectSelector"]]
+    assert out["popen"] == ["minievent.green.selectors", "EpollSelector"]
     assert out["out"] == "hi\n" and out["ticks"] >= 10
     assert out["sleep"] == "sleep length must be non-negative"
 

@@ -2,7 +2,7 @@
 
 ``socketserver``, ``subprocess`` and others wait in a selector. Where epoll
 exists, ``DefaultSelector``, ``EpollSelector`` and ``PollSelector`` are
-``GreenSelector``: the stdlib's ``EpollSelector`` (so any fd number works),
+``GreenSelector``, our ``EpollSelector``: the stdlib's (so any fd number works),
 whose ``select`` asks its epoll set with a zero timeout and otherwise parks
 until the hub reports the epoll fd itself readable -- an epoll fd is
 readable whenever one of the fds in its set is ready. ``SelectSelector``
@@ -22,16 +22,18 @@ from .select import select as _green_select
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
 
 
-class GreenSelectSelector(_std.SelectSelector):  # type: ignore[misc,valid-type]
+# The green classes keep the stdlib's names (code that asks a selector's class its name gets
+# the kind it is); their module says they are green.
+class SelectSelector(_std.SelectSelector):  # type: ignore[misc,valid-type,no-redef]
     """A ``selectors.SelectSelector`` that waits on the hub."""
 
     _select = staticmethod(_green_select)
 
 
-GreenSelector: type = GreenSelectSelector
+GreenSelector: type = SelectSelector  #: the one DefaultSelector, PollSelector... become
 if hasattr(_std, "EpollSelector"):
 
-    class GreenSelector(_std.EpollSelector):  # type: ignore[no-redef]
+    class EpollSelector(_std.EpollSelector):  # type: ignore[no-redef]
         """A ``selectors.EpollSelector`` that waits on the hub."""
 
         def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
@@ -46,9 +48,11 @@ if hasattr(_std, "EpollSelector"):
                 except TimeoutError:
                     pass  # one last look, above
 
+    GreenSelector = EpollSelector
+
 
 #: What monkey_patch puts in the stdlib module: every selector class it has.
-PATCHED = {name: GreenSelectSelector if name == "SelectSelector" else GreenSelector
+PATCHED = {name: SelectSelector if name == "SelectSelector" else GreenSelector
            for name in ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
                         "DevpollSelector", "KqueueSelector") if hasattr(_std, name)}
 globals().update(PATCHED)
