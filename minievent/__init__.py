@@ -24,7 +24,7 @@ from .event import Event
 from .greenio import GreenSocket, create_connection
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
 from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
-from .patcher import monkey_patch
+from .patcher import import_patched, monkey_patch
 from .pool import GreenPile, GreenPool
 from .queue import Empty, Full, LightQueue, Queue
 from .semaphore import BoundedSemaphore, Semaphore
@@ -57,6 +57,7 @@ __all__ = [
     "get_hub",
     "kill",
     "listen",
+    "import_patched",
     "monkey_patch",
     "record",
     "serve",

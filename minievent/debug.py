@@ -47,7 +47,8 @@ from typing import Any
 import greenlet
 
 from . import tpool
-from .hub import Hub, get_hub
+from .hub import Hub, get_hub, os_thread_id
+from .patcher import original
 
 __all__ = ["BlockReport", "BlockingDetector", "BlockingError", "blocking_detection", "hub_blocking_detection",
            "hub_exceptions", "tpool_exceptions", "hub_listener_stacks", "hub_timer_stacks",
@@ -104,7 +105,9 @@ class BlockingDetector:
         self._state: tuple[Any, float, int] | None = None
         self._serial = 0
         self._prev_trace: Any = None
-        self._stop = threading.Event()
+        # The watchdog must be a real OS thread even after monkey_patch(): it watches the one the hub runs in.
+        self._threading = original("threading")
+        self._stop = self._threading.Event()
         self._watchdog: threading.Thread | None = None
         self._thread_id: int | None = None
         self._hub_g: Any = None
@@ -119,19 +122,19 @@ class BlockingDetector:
         if self.raise_exc:  # (signal.signal raises ValueError outside the main thread: signals only go there)
             self._prev_alarm = signal.signal(signal.SIGALRM, self._alarm)
         self._hub_g, self._main_g = hub.greenlet, hub.main
-        self._thread_id = threading.get_ident()
+        self._thread_id = os_thread_id()
         self._state = (greenlet.getcurrent(), clock(), 0)
         self._prev_trace = greenlet.gettrace()
         greenlet.settrace(self._trace)
         self._stop.clear()
-        self._watchdog = threading.Thread(target=self._watch, name="minievent-blocking-watchdog", daemon=True)
+        self._watchdog = self._threading.Thread(target=self._watch, name="minievent-blocking-watchdog", daemon=True)
         self._watchdog.start()
         return self
 
     def disable(self) -> None:
         if self._watchdog is None:
             return
-        if threading.get_ident() != self._thread_id:
+        if os_thread_id() != self._thread_id:
             raise RuntimeError("disable() must be called from the OS thread that enabled detection")
         greenlet.settrace(self._prev_trace)
         self._prev_trace = None

@@ -12,14 +12,13 @@ printed once, and the exception is kept for whoever calls ``.wait()``.
 from __future__ import annotations
 
 import sys
-import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
-from .hub import YIELD, Timer, current, get_hub
+from .hub import YIELD, Timer, current, get_hub, os_thread_id
 from .waiter import WaitQueue
 
 __all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "getcurrent"]
@@ -279,7 +278,7 @@ def kill(gt: GreenThread, *throw_args: Any) -> None:
 def _check_thread(gt: GreenThread, what: str) -> None:
     # Its wake-up would land in another thread's hub, which does not know it
     # has to look: a hang (or a misleading LoopExit) instead of an error.
-    if gt._hub.thread_id != threading.get_ident():
+    if gt._hub.thread_id != os_thread_id():
         raise RuntimeError(
             f"cannot {what} {gt!r} from this thread: it belongs to another OS thread's hub "
             "(use tpool, or hub.call_threadsafe, to talk across threads)"

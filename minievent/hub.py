@@ -41,6 +41,7 @@ import threading
 import time
 import traceback
 import warnings
+from _thread import get_ident as os_thread_id  # the OS thread's ident, even once monkey_patch() greens threading's
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -202,7 +203,7 @@ class Hub:
         self._internal_fds: set[int] = set()  # the hub's own fds (the waker)
         self.keepalive = 0  # >0: something outside (a tpool thread) will wake us
         self.main = _root_greenlet()
-        self.thread_id = threading.get_ident()
+        self.thread_id = os_thread_id()
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
         self.instrument: Any = None  # see minievent.instrument; install() / uninstall()

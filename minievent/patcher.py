@@ -4,14 +4,16 @@
 ``socket.create_connection``, which calls ``socket.socket(...)``: a name
 looked up in the ``socket`` module *at call time*. Replace that one
 attribute with ``GreenSocket`` and every layer above is green, without a line
-of it changing. The same goes for ``time.sleep`` and ``select.select``, and
-for the selector classes that ``socketserver`` and ``subprocess`` wait in.
+of it changing. The same goes for ``time.sleep`` and ``select.select``, for
+the selector classes that ``socketserver`` and ``subprocess`` wait in, and
+for the handful of ``_thread`` primitives that all of ``threading`` and
+``queue`` are built from (see ``green/thread.py``).
 
 What it cannot reach: names copied out *before* patching (``from time import
-sleep`` done earlier, or ``socketserver`` imported earlier, which picked its
-selector class at import). So patch first, at the top of the program, as
-with eventlet. Blocking C code (a database driver, DNS lookups in
-``getaddrinfo``) stays blocking: that is what ``tpool`` is for.
+sleep`` done earlier, a ``threading.Lock()`` made earlier, or ``socketserver``
+imported earlier, which picked its selector class at import). So patch first,
+at the top of the program, as with eventlet. C database drivers stay
+blocking: that is what ``tpool`` is for.
 """
 
 from __future__ import annotations
@@ -22,16 +24,26 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["monkey_patch", "is_monkey_patched", "original"]
+__all__ = ["monkey_patch", "is_monkey_patched", "original", "import_patched"]
 
 # module name -> {attribute: its value before we patched it}
 _saved: dict[str, dict[str, Any]] = {}
 _originals: dict[str, types.ModuleType] = {}
 _MISSING = object()
+_c_modules: dict[str, types.ModuleType] = {}  # the patched modules written in C
+
+
+# On sys.meta_path once something is patched: importing a patched C module afresh (``del sys.modules["_queue"]``,
+# test.support's import_fresh_module) gives back the patched module, not a new copy of the blocking C code.
+_loader = types.SimpleNamespace(create_module=lambda spec: _c_modules[spec.name], exec_module=lambda module: None)
+_KeepPatched = types.SimpleNamespace(find_spec=lambda name, path=None, target=None: (
+    importlib.util.spec_from_loader(name, _loader) if name in _c_modules else None))
 
 
 def _patch(modname: str, attrs: dict[str, Any]) -> None:
     module = importlib.import_module(modname)
+    if not (getattr(module, "__file__", None) or "").endswith(".py"):
+        _c_modules[modname] = module
     saved = _saved.setdefault(modname, {})
     for name, value in attrs.items():
         if name not in saved:  # patching twice must not save our own patch as "original"
@@ -42,67 +54,123 @@ def _patch(modname: str, attrs: dict[str, Any]) -> None:
             delattr(module, name)
 
 
-def monkey_patch(socket: bool | None = None, time: bool | None = None, select: bool | None = None) -> None:
-    """Patch ``socket``, ``time`` and ``select`` (+ ``selectors``) in place; harmless to call twice.
+#: What no green module can fix: asked for by name (``MySQLdb=True``), they raise ValueError.
+_CANNOT = {"psycopg": "psycopg2's C code", "MySQLdb": "mysqlclient's C code", "builtins": "file I/O on disk"}
+_patched_flags: set[str] = set()
 
-    As in eventlet: with no arguments everything is patched; naming some with
-    ``True`` patches only those; naming some with ``False`` patches all but those.
-    """
-    flags = {"socket": socket, "time": time, "select": select}
-    default = not any(v for v in flags.values())
-    wanted = {k for k, v in flags.items() if (default if v is None else v)}
-    # Import the green modules before patching: they capture the real objects.
-    if "socket" in wanted:
-        from .green import socket as gsocket
-        from .green import ssl as gssl
 
-        _patch("socket", gsocket.PATCHED)
-        _saved.setdefault("ssl", {})  # (ssl's one change is a class attribute: gssl.patch)
-        gssl.patch()
-    if "time" in wanted:
+def _table(flag: str) -> dict[str, dict[str, Any]]:
+    """What patching ``flag`` does: {stdlib module: {attribute: green value}}, in the order to apply it."""
+    if flag == "socket":
+        from .green import socket as gsocket, ssl as gssl  # noqa: I001
+
+        gssl.patch()  # ssl's one change is a class attribute; "ssl" below only marks it patched, after socket
+        return {"socket": gsocket.PATCHED, "ssl": {}}
+    if flag == "time":
         from .green.time import sleep
 
-        _patch("time", {"sleep": sleep})
-    if "select" in wanted:
-        from .green import select as gselect
-        from .green import selectors as gselectors
+        return {"time": {"sleep": sleep}}
+    if flag == "select":
+        from .green import select as gselect, selectors as gselectors  # noqa: I001
 
-        _patch("select", {"select": gselect.select, "poll": gselect.poll, **dict.fromkeys(gselect.REMOVED, _MISSING)})
-        _patch("selectors", gselectors.PATCHED)
+        return {"select": {"select": gselect.select, "poll": gselect.poll, **dict.fromkeys(gselect.REMOVED, _MISSING)},
+                "selectors": gselectors.PATCHED}
+    if flag == "thread":
+        from .green import queue, threading
+
+        return {**threading.PATCHES, **queue.PATCHES}
+    from .green import os  # "os" and "subprocess": Popen.wait() waits in os.waitpid
+
+    return os.PATCHES
 
 
-def is_monkey_patched(name: str) -> bool:
-    """Whether ``monkey_patch`` has patched the module ``name`` (``"socket"``, ``"time"``, ...)."""
-    return name in _saved
+def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool | None = None,
+                 socket: bool | None = None, thread: bool | None = None, time: bool | None = None,
+                 psycopg: bool | None = None, MySQLdb: bool | None = None, builtins: bool | None = None,
+                 subprocess: bool | None = None) -> None:
+    """Patch the stdlib in place, with eventlet's arguments; harmless to call twice.
+
+    As in eventlet: with no arguments everything is patched; naming some with
+    ``True`` patches only those; naming some with ``False`` patches all but
+    those; ``all`` sets the default for the ones not named. ``thread`` greens
+    ``_thread``, ``threading`` and ``queue``; ``os`` and ``subprocess`` green
+    ``os.waitpid``. ``psycopg``, ``MySQLdb`` and ``builtins`` name C code that
+    cannot be made green: by default they are left alone (a no-op, as eventlet
+    does when the driver is absent); asked for with ``True`` they raise ``ValueError``.
+    """
+    flags = {"os": os, "select": select, "socket": socket, "thread": thread, "time": time, "psycopg": psycopg,
+             "MySQLdb": MySQLdb, "builtins": builtins, "subprocess": subprocess}
+    if asked := [n for n in _CANNOT if flags[n]]:
+        raise ValueError(f"monkey_patch({asked[0]}=True): {_CANNOT[asked[0]]} blocks, and minievent cannot make it "
+                         "green; use a pure-Python driver (PyMySQL is green with socket=True) or tpool.execute")
+    default = not any(v for v in flags.values()) if all is None else bool(all)
+    for flag, on in flags.items():
+        if flag not in _CANNOT and (default if on is None else on):
+            for modname, attrs in _table(flag).items():  # import the green modules first: they capture the real objects
+                _patch(modname, attrs)
+            _patched_flags.add(flag)
+    if _c_modules and _KeepPatched not in sys.meta_path:
+        sys.meta_path.insert(0, _KeepPatched)
+
+
+def is_monkey_patched(name: str | types.ModuleType) -> bool:
+    """Whether ``monkey_patch`` has patched ``name``: a flag (``"thread"``) or a module (its name, or itself)."""
+    return getattr(name, "__name__", name) in _patched_flags | _saved.keys()
+
+
+def _load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
+    """A private, fresh copy of module ``name``, executed with ``swap`` standing in ``sys.modules``.
+
+    Python code looks names up at call time (``socket.accept`` calls its module's
+    ``socket``), so a copy of its dict would still see what was patched: it is
+    executed afresh from its source. A C module cannot be; its dict is copied.
+    """
+    live = importlib.import_module(name)
+    file = getattr(live, "__file__", None) or ""
+    if not file.endswith(".py"):  # C
+        module = types.ModuleType(name, live.__doc__)
+        module.__dict__.update(live.__dict__)
+        return module
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    before = {n: sys.modules.get(n) for n in [*swap, name]}
+    sys.modules.update(swap)
+    sys.modules[name] = module  # (socket's enum setup looks itself up there)
+    try:
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    finally:
+        sys.modules.update({n: m for n, m in before.items() if m is not None})
+        for n in [n for n, m in before.items() if m is None]:
+            del sys.modules[n]
+    return module
 
 
 def original(name: str) -> types.ModuleType:
     """The module ``name`` as it was before patching (the module itself if it was never patched).
 
-    For a C module (``time``, ``select``) a copy with the saved attributes put
-    back is exact. ``socket`` is Python code whose methods look names up at
-    call time (``socket.accept`` calls the module's ``socket``), so a copy
-    would still build green sockets: it is loaded afresh from its source.
+    A fresh copy (see ``_load``), importing the originals of the modules patched
+    before it: ``original("threading").Thread`` starts real OS threads, as
+    ``tpool`` needs. The copy has its own state (``enumerate()``, ``_shutdown``).
     """
     if name not in _saved:
         return importlib.import_module(name)
-    if name in _originals:
-        return _originals[name]
-    live = sys.modules[name]
-    if name == "socket":
-        private = f"minievent._original_{name}"
-        spec = importlib.util.spec_from_file_location(private, live.__file__)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[private] = module  # the enum setup in socket.py looks itself up there
-        spec.loader.exec_module(module)
-    else:
-        module = types.ModuleType(name, live.__doc__)
-        module.__dict__.update(live.__dict__)
-        for attr, value in _saved[name].items():
-            if value is _MISSING:
-                module.__dict__.pop(attr, None)
-            else:
-                module.__dict__[attr] = value
-    _originals[name] = module
-    return module
+    if name not in _originals:
+        earlier = list(_saved)[: list(_saved).index(name)]
+        module = _load(name, {n: original(n) for n in earlier})
+        if name in _c_modules:  # a copy of its dict: put the saved values back
+            module.__dict__.update({a: v for a, v in _saved[name].items() if v is not _MISSING})
+            for attr in [a for a, v in _saved[name].items() if v is _MISSING and a in module.__dict__]:
+                del module.__dict__[attr]
+        _originals[name] = module
+    return _originals[name]
+
+
+def import_patched(name: str) -> types.ModuleType:
+    """A fresh import of module ``name`` that sees green ``socket``, ``select``, ``selectors``, ``time``,
+    ``_thread``, ``threading`` and ``queue``, without patching the stdlib (eventlet's ``import_patched``)."""
+    from .green import select, selectors, socket, thread, time
+
+    green = {"socket": socket, "select": select, "selectors": selectors, "time": time, "_thread": thread}
+    green["threading"] = _load("threading", green)
+    green["queue"] = _load("queue", green)
+    return _load(name, green)

@@ -31,11 +31,13 @@ platform has it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
 import selectors
 import time
+import weakref
 from collections.abc import Callable
 
 # Bound at import, before monkey_patch can replace them with green versions
@@ -90,6 +92,7 @@ if hasattr(select, "epoll"):
         def __init__(self) -> None:
             self._epoll = _epoll()
             self._registered: set[int] = set()
+            _epoll_pollers.add(self)
 
         def fileno(self) -> int:
             return self._epoll.fileno()
@@ -126,6 +129,20 @@ if hasattr(select, "epoll"):
 
         def close(self) -> None:
             self._epoll.close()
+
+    _epoll_pollers: weakref.WeakSet[EpollPoller] = weakref.WeakSet()
+
+    def _own_epoll_after_fork() -> None:
+        """A forked child shares its parent's epoll instance, so an edge one of them reads is lost to the
+        other (a ForkingMixIn server's child then waits forever): give each of the child's pollers its own."""
+        for p in list(_epoll_pollers):
+            p._epoll.close()  # (the child's fd only: the parent's instance lives on)
+            p._epoll, fds, p._registered = _epoll(), p._registered, set()
+            for fd in fds:
+                with contextlib.suppress(OSError):  # (closed meanwhile)
+                    p.watch(fd, True, True)
+
+    os.register_at_fork(after_in_child=_own_epoll_after_fork)
 
 
 class SelectorsPoller(Poller):

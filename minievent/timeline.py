@@ -37,9 +37,9 @@ records of each kind and counts the rest in ``dropped``.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +48,9 @@ from typing import Any
 import greenlet
 
 from .greenthread import GreenThread
-from .hub import READ, YIELD, describe, get_hub
+from .hub import READ, YIELD, describe, get_hub, os_thread_id
+
+_os_lock = _thread.allocate_lock  # bound at import: after monkey_patch() the module attribute is green
 
 __all__ = ["Timeline", "record", "Switch", "TimerRecord", "IORecord", "Span", "Mark"]
 
@@ -175,7 +177,7 @@ class Timeline:
         self._polls: list[tuple] = []  # (start, end) of polls that could block
         self._spans: list[tuple] = []  # (lane, label, start, end, state) from span() and add_span()
         self._marks: list[tuple] = []  # (lane, label, t) from event()
-        self._lock = threading.Lock()  # for span() and event(), which other threads call
+        self._lock = _os_lock()  # for span() and event(), which other threads call (a real lock, patched or not)
         self._keys: dict[int, Any] = {_HUB_ID: _HUB}  # id(key) -> lane key (GreenThread, greenlet, "hub")
         self._names: dict[Any, str] = {}  # lane key -> lane name
         self._name_count: dict[str, int] = {}  # base name -> how many lanes use it
@@ -195,7 +197,7 @@ class Timeline:
         if self.t0 is not None:
             raise RuntimeError("this Timeline was already started; make a new one")
         if not greenlets:
-            self._thread = threading.get_ident()
+            self._thread = os_thread_id()
             self.t0 = clock()
             return self
         from .recorder import HubRecorder  # (capture imports this module: import it late)
@@ -204,7 +206,7 @@ class Timeline:
         if hub.instrument is not None:
             raise RuntimeError("another recorder is already installed on this thread's hub")
         self._hub = hub
-        self._thread = threading.get_ident()
+        self._thread = os_thread_id()
         self._main_g = hub.main
         cur = greenlet.getcurrent()
         self._first_key = _HUB if cur is hub.greenlet else getattr(cur, "gt", None) or cur
@@ -217,7 +219,7 @@ class Timeline:
         """Stop recording (from the OS thread that started it)."""
         if self.t0 is None or self.t1 is not None:
             return self
-        if threading.get_ident() != self._thread:
+        if os_thread_id() != self._thread:
             raise RuntimeError("stop() must be called from the OS thread that called start()")
         if self._recorder is not None:
             self._hub.uninstall(self._recorder)

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .hub import Hub, get_hub
+from .patcher import original
 from .waiter import WaitQueue
 
 __all__ = ["Proxy", "execute", "setup", "killall", "set_num_threads", "get_num_threads"]
@@ -75,7 +76,7 @@ def setup() -> None:
         raise ValueError(f"the thread pool needs at least one thread, not {_nthreads} (*_THREADPOOL_SIZE)")
     with _lock:
         while len(_threads) < _nthreads:
-            t = threading.Thread(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)
+            t = original("threading").Thread(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)
             t.start()
             _threads.append(t)
 

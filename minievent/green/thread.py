@@ -1,0 +1,144 @@
+"""Green ``_thread``: the five primitives the stdlib's ``threading`` is built from, made green.
+
+``threading.py`` is pure Python on top of ``_thread``: a lock
+(``allocate_lock``), an identity (``get_ident``), a way to start a thread
+(``start_new_thread``), a sentinel that ``join`` waits on (``_set_sentinel``)
+and thread-local storage (``_local``). Give it green versions of those and its
+``RLock``, ``Condition``, ``Event``, ``Semaphore``, ``Barrier``, ``Timer`` and
+``Thread`` -- and ``queue.Queue``, built on them in turn -- work between
+greenthreads unchanged. A "thread" is then a greenthread, and its ident is
+the greenthread's; an OS thread's main greenlet keeps the OS thread's ident,
+so ``main_thread()`` is still ``current_thread()`` in the main greenlet.
+
+Mixing with real OS threads (tpool workers, ``patcher.original("threading")``):
+a green lock is safe to share. Its locked bit is a real C lock, so exclusion
+holds across OS threads; a release from another OS thread wakes the waiting
+greenthread through its hub's ``call_threadsafe``; and while other OS threads
+exist, a waiting hub stays up for them (``keepalive``). With no other OS
+thread, a wait that nothing can end raises ``LoopExit`` instead of hanging.
+"""
+
+import _thread
+import _threading_local
+
+# The rest of _thread, unchanged, so that this module can stand in for it (patcher.import_patched).
+from _thread import TIMEOUT_MAX, _count, _excepthook, _ExceptHookArgs, error, exit, stack_size  # noqa: F401
+from collections.abc import Callable
+from typing import Any
+
+import greenlet
+
+from ..greenthread import getcurrent, spawn
+from ..hub import clock, get_hub, os_thread_id
+from ..waiter import WaitQueue
+
+_os_lock, _os_threads, _os_native_id = _thread.allocate_lock, _thread._count, _thread.get_native_id  # before patching
+
+
+class LockType:
+    """A lock whose ``acquire`` parks the greenthread; waiters get it first come, first served."""
+
+    __slots__ = ("_bit", "_waiters", "_pending", "_hub", "__weakref__")
+
+    def __init__(self) -> None:
+        self._bit = _os_lock()  # the locked state: atomic even against other OS threads
+        self._waiters = WaitQueue()
+        self._pending: set[Any] = set()  # who is between a failed try and its park (set ops are atomic)
+        self._hub: Any = None  # the hub the waiters park in
+
+    def locked(self) -> bool:
+        return self._bit.locked()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if timeout != -1 and (not blocking or timeout < 0):
+            raise ValueError("timeout value must be positive" if blocking else "can't specify a timeout for a "
+                             "non-blocking call")
+        if timeout > TIMEOUT_MAX:
+            raise OverflowError("timeout value is too large")
+        got = self._bit.acquire(False)
+        if got or not blocking:
+            return got
+        hub, me = get_hub(), getcurrent()
+        deadline = None if timeout == -1 else clock() + timeout
+        self._pending.add(me)  # from here on a release in another OS thread will ring our hub
+        others = _os_threads() > 0  # they might release it: don't let the hub give up (LoopExit)
+        hub.keepalive += others
+        try:
+            while not self._bit.acquire(False):
+                left = None if deadline is None else deadline - clock()
+                if left is not None and left <= 0:
+                    return False
+                self._hub = hub
+                # (If handed the lock and then killed before it could resume, it passes the lock on.)
+                if self._waiters.wait(left, why=("lock", self), lost=lambda v: v is True and self.release()) is True:
+                    return True  # handed over by release(): ours now
+            return True
+        finally:
+            hub.keepalive -= others
+            self._pending.discard(me)
+
+    def release(self) -> None:
+        if not self._bit.locked():
+            raise RuntimeError("release unlocked lock")
+        hub = self._hub
+        here = hub is not None and hub.thread_id == os_thread_id()
+        if here and self._waiters.wake_one(True):
+            return  # handed straight to the oldest waiter: it stays locked, no one can barge in
+        self._bit.release()
+        if self._pending and hub is not None and not here:  # a waiter in another OS thread: ring its hub
+            hub.call_threadsafe(self._waiters.wake_one, False)
+
+    def _at_fork_reinit(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+
+allocate_lock = LockType
+
+
+def get_ident() -> int:
+    """The current greenthread's id; in an OS thread's main greenlet, the OS thread's ident."""
+    g = greenlet.getcurrent()
+    return os_thread_id() if g.parent is None else id(getattr(g, "gt", None) or g)
+
+
+def get_native_id() -> int:
+    """A greenthread has no kernel thread id of its own: its ident stands in (the main greenlet keeps the real one)."""
+    return _os_native_id() if greenlet.getcurrent().parent is None else get_ident()
+
+
+def _set_sentinel() -> LockType:
+    """A lock (``threading`` acquires it) that is released when this greenthread ends: ``Thread.join`` waits on it."""
+    getcurrent()._minievent_sentinel = lock = LockType()
+    return lock
+
+
+def _bootstrap(function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    try:
+        function(*args, **kwargs)
+    except SystemExit:
+        pass  # ends the thread, as _thread does (anything else is printed by the greenthread)
+    finally:
+        lock = getcurrent().__dict__.pop("_minievent_sentinel", None)
+        if lock is not None and lock.locked():
+            lock.release()
+
+
+def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: dict | None = None) -> int:
+    """Start ``function(*args, **kwargs)`` in a new greenthread; return its ident."""
+    if not callable(function):
+        raise TypeError("first arg must be callable")
+    if not isinstance(args, tuple):
+        raise TypeError("2nd arg must be a tuple")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise TypeError("optional 3rd arg must be a dictionary")
+    return id(spawn(_bootstrap, function, args, kwargs or {}))
+
+
+# Thread-local storage: the stdlib's pure-Python ``_threading_local`` keys its dicts on
+# ``threading.current_thread()``, which after patching is one object per greenthread.
+local = _local = _threading_local.local

@@ -1,0 +1,389 @@
+"""threading, _thread and queue after monkey_patch(): green between greenthreads, safe beside real threads.
+
+Every case runs in a child interpreter (``run_child``): patching is for the
+whole process, and this one must stay unpatched.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from test_patcher import run_child
+
+PRELUDE = """
+    import json, os, sys, threading, time, queue, _thread
+    import minievent
+    from minievent import patcher
+    minievent.monkey_patch()
+
+    def beats_while(fn):
+        # Run fn() in the main greenlet while a greenthread ticks every 10 ms: how many ticks happened.
+        ticks = []
+        def tick():
+            while True:
+                time.sleep(0.01)
+                ticks.append(1)
+        hb = minievent.spawn(tick)
+        out = fn()
+        hb.kill()
+        return len(ticks), out
+"""
+
+
+def child(code: str, timeout: float = 60) -> dict:
+    return run_child(textwrap.dedent(PRELUDE) + textwrap.dedent(code), timeout=timeout)
+
+
+def test_lock_repro_from_the_issue_returns_at_once():
+    out = child("""
+        lock = threading.Lock()
+        held = []
+        def f(i):
+            with lock:
+                held.append(i)
+                time.sleep(0.01)
+                held.append(-i)
+        t0 = time.monotonic()
+        list(minievent.GreenPool().imap(f, range(2)))
+        print(json.dumps({"elapsed": time.monotonic() - t0, "held": held, "free": not lock.locked()}))
+    """)
+    assert out["held"] == [0, 0, 1, -1] and out["free"]  # one at a time, in order
+    assert out["elapsed"] < 2, out
+
+
+def test_rlock_condition_semaphore_barrier_event_between_greenthreads():
+    out = child("""
+        rl, inside = threading.RLock(), []
+        def reentrant(i):
+            with rl:
+                with rl:
+                    inside.append(i)
+                    time.sleep(0.005)
+                    inside.append(i)
+        list(minievent.GreenPool().imap(reentrant, range(3)))
+        sem, now, peak = threading.BoundedSemaphore(2), [0], [0]
+        def limited(i):
+            with sem:
+                now[0] += 1
+                peak[0] = max(peak[0], now[0])
+                time.sleep(0.01)
+                now[0] -= 1
+        list(minievent.GreenPool().imap(limited, range(8)))
+        try:
+            sem.release()
+            bounded = "no error"
+        except ValueError:
+            bounded = "ValueError"
+        barrier = threading.Barrier(3)
+        parties = sorted(minievent.GreenPool().imap(lambda i: barrier.wait(timeout=5), range(3)))
+        cond, items = threading.Condition(), []
+        def consumer():
+            with cond:
+                assert cond.wait_for(lambda: items, timeout=5)
+                return items.pop()
+        gt = minievent.spawn(consumer)
+        time.sleep(0.01)
+        with cond:
+            items.append("item")
+            cond.notify()
+        ev = threading.Event()
+        minievent.spawn_after(0.02, ev.set)
+        print(json.dumps({"inside": inside, "peak": peak[0], "bounded": bounded, "parties": parties,
+                          "cond": gt.wait(), "event": ev.wait(5), "event_timeout": threading.Event().wait(0.01)}))
+    """)
+    assert out["inside"] == [0, 0, 1, 1, 2, 2]  # RLock excludes the other greenthreads
+    assert out["peak"] == 2 and out["bounded"] == "ValueError"
+    assert out["parties"] == [0, 1, 2] and out["cond"] == "item"
+    assert out["event"] is True and out["event_timeout"] is False
+
+
+def test_threading_local_is_per_greenthread_across_50():
+    out = child("""
+        ctx = threading.local()
+        class Ctx(threading.local):
+            def __init__(self, tag):
+                self.tag = tag  # runs again in every greenthread that first touches it
+        sub = Ctx("fresh")
+        def request(i):
+            ctx.request_id = i
+            sub.tag = i
+            time.sleep(0.01)  # all 50 interleave here
+            return ctx.request_id, sub.tag, threading.get_ident(), threading.current_thread().name
+        got = list(minievent.GreenPool(50).imap(request, range(50)))
+        seen_fresh = minievent.spawn(lambda: (sub.tag, hasattr(ctx, "request_id"))).wait()
+        print(json.dumps({"got": got, "fresh": seen_fresh, "main_is_current":
+                          threading.main_thread() is threading.current_thread(),
+                          "dummies_left": sum(isinstance(t, threading._DummyThread) for t in threading.enumerate())}))
+    """)
+    assert [g[0] for g in out["got"]] == list(range(50))
+    assert [g[1] for g in out["got"]] == list(range(50))
+    assert len({g[2] for g in out["got"]}) == 50  # get_ident() tells the greenthreads apart
+    assert out["fresh"] == ["fresh", False]  # a new greenthread sees __init__'s value, not another's
+    assert out["main_is_current"]
+    assert out["dummies_left"] == 0  # the greenthreads' stand-in Thread objects left with them
+
+
+def test_queue_classes_between_greenthreads():
+    out = child("""
+        res = {}
+        for cls in (queue.Queue, queue.LifoQueue, queue.PriorityQueue, queue.SimpleQueue):
+            q = cls()
+            def producer(q=q):
+                for i in (3, 1, 2):
+                    time.sleep(0.005)
+                    q.put(i)
+            minievent.spawn(producer)
+            res[cls.__name__] = [q.get(timeout=5) for _ in range(3)]
+        bounded = queue.Queue(maxsize=1)
+        bounded.put("a")
+        minievent.spawn_after(0.02, bounded.get)
+        bounded.put("b", timeout=5)  # waits for the getter, green
+        try:
+            queue.Queue().get(timeout=0.01)
+            empty = "no error"
+        except queue.Empty:
+            empty = "Empty"
+        jq = queue.Queue()
+        for i in range(3):
+            jq.put(i)
+        def worker():
+            while True:
+                jq.get()
+                time.sleep(0.005)
+                jq.task_done()
+        minievent.spawn(worker)
+        jq.join()
+        print(json.dumps({"res": res, "bounded": bounded.get_nowait(), "empty": empty,
+                          "simple": queue.SimpleQueue.__module__}))
+    """)
+    assert out["res"] == {"Queue": [3, 1, 2], "LifoQueue": [3, 1, 2], "PriorityQueue": [3, 1, 2],
+                          "_PySimpleQueue": [3, 1, 2]}  # each item is taken as soon as it is put
+    assert out["bounded"] == "b" and out["empty"] == "Empty" and out["simple"] == "queue"
+
+
+def test_thread_pool_executor_is_concurrent_and_thread_join_is_green():
+    out = child("""
+        from concurrent.futures import ThreadPoolExecutor
+        def run():
+            with ThreadPoolExecutor(10) as ex:
+                return list(ex.map(lambda i: (time.sleep(0.15), i * i)[1], range(20)))
+        t0 = time.monotonic()
+        ticks, squares = beats_while(run)
+        elapsed = time.monotonic() - t0
+        t = threading.Thread(target=time.sleep, args=(0.2,), name="sleeper", daemon=True)
+        t.start()
+        alive = t.is_alive() and t in threading.enumerate()
+        join_ticks, _ = beats_while(t.join)
+        print(json.dumps({"squares": squares, "elapsed": elapsed, "ticks": ticks, "alive": alive,
+                          "join_ticks": join_ticks, "dead": not t.is_alive(), "daemon": t.daemon}))
+    """)
+    assert out["squares"] == [i * i for i in range(20)]
+    assert out["elapsed"] < 1.5, out  # two rounds of 0.15 s; one after another it would be 3 s
+    assert out["ticks"] >= 5 and out["join_ticks"] >= 5  # the hub kept running meanwhile
+    assert out["alive"] and out["dead"] and out["daemon"]
+
+
+def test_socketserver_shutdown_from_a_greenthread():
+    out = child("""
+        import socketserver, socket
+        class Echo(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.sendall(self.request.recv(100).upper())
+        srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
+        t.start()
+        with socket.create_connection(srv.server_address, timeout=5) as c:
+            c.sendall(b"hi")
+            reply = c.recv(100).decode()
+        t0 = time.monotonic()
+        minievent.spawn(srv.shutdown).wait()
+        t.join(5)
+        srv.server_close()
+        print(json.dumps({"reply": reply, "shutdown": time.monotonic() - t0, "stopped": not t.is_alive()}))
+    """)
+    assert out["reply"] == "HI" and out["stopped"]
+    assert out["shutdown"] < 3, out
+
+
+def test_real_threads_and_greenthreads_mixed():
+    out = child("""
+        real_threading = patcher.original("threading")
+        ev, lock = threading.Event(), threading.Lock()
+        # 1. A real OS thread sets a green Event the main greenlet waits on (no timeout, nothing else to do).
+        real_threading.Thread(target=lambda: (time.sleep(0.05), ev.set())).start()
+        t0 = time.monotonic()
+        woke = ev.wait()
+        event_delay = time.monotonic() - t0
+        # 2. A real thread holds a green lock; a greenthread waits for it, green: the hub keeps ticking.
+        held = real_threading.Event()
+        def holder():
+            with lock:
+                held.set()
+                time.sleep(0.2)  # the real sleep: this is an OS thread
+        real_threading.Thread(target=holder).start()
+        held.wait(5)
+        ticks, got = beats_while(lambda: lock.acquire(timeout=5))
+        lock.release()
+        # 3. tpool and original() keep real threads.
+        idents = {minievent.tpool.execute(threading.get_ident), threading.get_ident()}
+        real_ident = real_threading.Thread is not threading.Thread
+        print(json.dumps({"woke": woke, "event_delay": event_delay, "got": got, "ticks": ticks,
+                          "two_idents": len(idents) == 2, "real_class": real_ident}))
+    """)
+    assert out["woke"] and out["event_delay"] < 2
+    assert out["got"] is True and out["ticks"] >= 5
+    assert out["two_idents"] and out["real_class"]
+
+
+def test_deadlock_between_greenthreads_is_an_error_not_a_hang():
+    out = child("""
+        lock = threading.Lock()
+        lock.acquire()
+        try:
+            lock.acquire()  # nothing else can release it: no greenthread, no OS thread
+            what = "acquired?!"
+        except minievent.LoopExit as e:
+            what = "LoopExit: " + str(e)
+        print(json.dumps({"what": what}))
+    """, timeout=30)
+    assert out["what"].startswith("LoopExit") and "lock" in out["what"]
+
+
+def test_bad_input_gets_the_stdlib_exceptions():
+    out = child("""
+        errors = {}
+        lock = threading.Lock()
+        cases = {
+            "nonblocking_timeout": lambda: lock.acquire(False, 1),
+            "negative_timeout": lambda: lock.acquire(True, -2),
+            "huge_timeout": lambda: lock.acquire(True, 1e300),
+            "release_unlocked": lock.release,
+            "not_callable": lambda: _thread.start_new_thread(1, ()),
+            "args_not_tuple": lambda: _thread.start_new_thread(print, []),
+            "kwargs_not_dict": lambda: _thread.start_new_thread(print, (), []),
+            "local_args": lambda: threading.local(1),
+            "rlock_unowned": threading.RLock().release,
+            "queue_timeout": lambda: queue.Queue().get(timeout=-1),
+            "mysqldb": lambda: minievent.monkey_patch(MySQLdb=True),
+            "unknown_flag": lambda: minievent.monkey_patch(nosuch=True),
+        }
+        for name, fn in cases.items():
+            try:
+                fn()
+                errors[name] = None
+            except Exception as e:
+                errors[name] = type(e).__name__
+        # the hub still runs afterwards
+        errors["after"] = minievent.spawn(lambda: 42).wait()
+        print(json.dumps(errors))
+    """)
+    assert out == {"nonblocking_timeout": "ValueError", "negative_timeout": "ValueError",
+                   "huge_timeout": "OverflowError", "release_unlocked": "RuntimeError", "not_callable": "TypeError",
+                   "args_not_tuple": "TypeError", "kwargs_not_dict": "TypeError", "local_args": "TypeError",
+                   "rlock_unowned": "RuntimeError", "queue_timeout": "ValueError", "mysqldb": "ValueError",
+                   "unknown_flag": "TypeError", "after": 42}
+
+
+def test_no_fd_or_thread_leaks():
+    out = child("""
+        import gc, socketserver
+        from concurrent.futures import ThreadPoolExecutor
+        def fds():
+            gc.collect()
+            return len(os.listdir("/proc/self/fd"))
+        def round_trip():
+            with ThreadPoolExecutor(4) as ex:
+                list(ex.map(time.sleep, [0.001] * 8))
+            q = queue.Queue()
+            ts = [threading.Thread(target=q.put, args=(i,)) for i in range(20)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            srv = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.01})
+            t.start()
+            srv.shutdown()
+            t.join()
+            srv.server_close()
+        round_trip()  # warm up (the hub's own fds, imports)
+        before, threads_before = fds(), threading.active_count()
+        for _ in range(5):
+            round_trip()
+        print(json.dumps({"before": before, "after": fds(), "threads_before": threads_before,
+                          "threads_after": threading.active_count()}))
+    """)
+    assert out["after"] == out["before"], out
+    assert out["threads_after"] == out["threads_before"], out
+
+
+def test_monkey_patch_takes_eventlets_arguments():
+    code = """
+        import json, threading, socket, os, sys
+        import minievent
+        from minievent import patcher
+        minievent.monkey_patch({args})
+        names = ("socket", "select", "time", "thread", "os", "subprocess", "psycopg", "MySQLdb", "builtins")
+        print(json.dumps([n for n in names if patcher.is_monkey_patched(n)]
+                         + ["green-lock" if "green" in type(threading.Lock()).__module__ else "real-lock"]))
+    """
+    everything = ["socket", "select", "time", "thread", "os", "subprocess", "green-lock"]
+    assert run_child(code.format(args="")) == everything
+    assert run_child(code.format(args="all=True")) == everything
+    assert run_child(code.format(args="all=False")) == ["real-lock"]
+    assert run_child(code.format(args="thread=False")) == ["socket", "select", "time", "os", "subprocess",
+                                                         "real-lock"]
+    assert run_child(code.format(args="thread=True")) == ["thread", "green-lock"]
+    assert run_child(code.format(args="all=False, socket=True")) == ["socket", "real-lock"]
+
+
+def test_import_patched_and_original():
+    out = run_child("""
+        import json, socket, threading
+        import minievent
+        from minievent import patcher
+        green_http = patcher.import_patched("http.client")
+        green_threading = patcher.import_patched("threading")
+        unpatched_after = socket.socket is not minievent.GreenSocket and not patcher.is_monkey_patched("socket")
+        minievent.monkey_patch()
+        real = patcher.original("threading")
+        seen = []
+        t = real.Thread(target=lambda: seen.append(real.get_ident()))
+        t.start()
+        t.join()
+        print(json.dumps({
+            "http_socket_green": green_http.socket.socket is minievent.GreenSocket,
+            "green_lock": "green" in type(green_threading.Lock()).__module__,
+            "unpatched_after": unpatched_after,
+            "original_thread_real": seen[0] != threading.get_ident() and real.Lock is not threading.Lock,
+            "original_time": patcher.original("time").sleep is not minievent.sleep,
+            "module_object": patcher.is_monkey_patched(threading),
+        }))
+    """)
+    assert all(out.values()), out
+
+
+def test_subprocess_wait_is_green():
+    out = child("""
+        import subprocess
+        slow = [sys.executable, "-c", "import time; time.sleep(0.3)"]
+        ticks, code = beats_while(lambda: subprocess.Popen(slow).wait())
+        out = subprocess.run([sys.executable, "-c", "print('hi')"], capture_output=True, text=True, timeout=30)
+        print(json.dumps({"ticks": ticks, "code": code, "out": out.stdout}))
+    """)
+    assert out["code"] == 0 and out["out"] == "hi\n"
+    assert out["ticks"] >= 10, out  # the hub ran while the child process lived
+
+
+@pytest.mark.parametrize("flag", ["psycopg", "builtins"])
+def test_what_cannot_be_green_is_an_error_when_asked_for(flag):
+    out = run_child(f"""
+        import json, minievent
+        try:
+            minievent.monkey_patch({flag}=True)
+            print(json.dumps("patched?!"))
+        except ValueError as e:
+            print(json.dumps(str(e)))
+    """)
+    assert "cannot make it green" in out and "tpool" in out
