@@ -138,22 +138,23 @@ class ForeignTimeline(Timeline):
         # A greenthread whose timer fell due, or whose event was sent, but that
         # never ran again before the recording ended (stopped, or Ctrl-C while
         # another held the loop) was ready from then to the end, not waiting.
+        # (asyncio: a task whose timer was due when its loop stopped -- Ctrl-C --
+        # was ready from the deadline until asyncio.run's cleanup resumed it.)
         out = super().spans()
         pending = self._capture.ready_at_end(self._end())
         if not pending:
             return out
         self._ensure_names()
-        last: dict[str, int] = {}
-        for i, s in enumerate(out):
-            last[s.lane] = i
-        for key, (since, cause) in pending.items():
-            i = last.get(self._names.get(key))  # type: ignore[arg-type]
-            if i is None:
+        wanted = {self._names.get(key): (since, cause) for key, (since, cause) in pending.items()}
+        for i, s in enumerate(list(out)):
+            if s.state != "waiting" or s.lane not in wanted:
                 continue
-            s, at = out[i], self._rel(since)
-            if s.state == "waiting" and s.start < at < s.end:
+            since, cause = wanted[s.lane]
+            at = self._rel(since)
+            if s.start < at < s.end:  # the wait it was in when it became ready
                 out[i] = Span(s.lane, s.start, at, "waiting", s.why)
                 out.append(Span(s.lane, at, s.end, "ready", _why_text(cause)))
+                del wanted[s.lane]
         out.sort(key=lambda s: (s.start, s.lane))
         return out
 
@@ -582,6 +583,8 @@ class _AsyncioCapture(_Capture):
         self._asyncio_dir = asyncio.__path__[0]
         self._orig_run_forever: Any = None
         self._task_lanes: dict[int, Any] = {}  # id(task) -> its lane key
+        self._due: dict[Any, tuple] = {}  # task -> (ready since, why) when its loop stopped, had it not run
+        self._sleep_due: dict[int, float] = {}  # id(task) -> when its asyncio.sleep is due
         self._internal: list[Any] = []
 
     def install(self, tl: ForeignTimeline) -> None:
@@ -651,10 +654,33 @@ class _AsyncioCapture(_Capture):
 
         sel.select = timed_select
 
+    def ready_at_end(self, end: float) -> dict[Any, tuple]:
+        return self._due
+
+    def _snapshot_due(self, loop: Any, now: float) -> None:
+        # What was ready when the loop stopped but never ran: steps in the
+        # ready queue, and tasks whose sleep was due (asyncio moves a due
+        # timer to the ready queue only on its next iteration).
+        keys = self.tl._keys
+        ready = loop._ready
+        if isinstance(ready, _ReadyQueue):
+            for handle, since, cause in zip(list(ready), list(ready.since), list(ready.cause), strict=False):
+                owner = getattr(handle._callback, "__self__", None)
+                if id(owner) in keys and not handle._cancelled:
+                    self._due.setdefault(owner, (since, cause))
+        for kid, due in list(self._sleep_due.items()):
+            if due <= now and kid in keys:
+                self._due.setdefault(keys[kid], (due, _TIMER))
+
     def _detach(self, loop: Any) -> None:
         self.tl._thread = os_thread_id()
         if self.on:
-            self._switch(self.main, clock())
+            now = clock()
+            self._switch(self.main, now)
+            try:
+                self._snapshot_due(loop, now)
+            except Exception:  # (asyncio's internals: what we read is private)
+                pass
         ready = loop._ready
         if isinstance(ready, _ReadyQueue):
             loop._ready = collections.deque(ready)
@@ -691,8 +717,12 @@ class _AsyncioCapture(_Capture):
         elif kid not in keys:
             since, cause = None, _SPAWN
             keys[kid] = key
-        elif cause is _TIMER and len(tl._timers) < tl.cap:
-            tl._timers.append((key, since, t))
+        else:
+            due = self._sleep_due.pop(kid, None) if self._sleep_due else None
+            if due is not None and cause is not _TIMER and due < since:
+                since, cause = due, _TIMER  # woken another way (cancelled) after its sleep was due
+            if cause is _TIMER and len(tl._timers) < tl.cap:
+                tl._timers.append((key, since, t))
         self.cur = key
         # Why the lane before left: the common case (a task that yielded) without a call.
         if cur is _HUB:
@@ -753,7 +783,9 @@ class _AsyncioCapture(_Capture):
         if code is None:
             return "await"
         if code is self._sleep_code and c.cr_frame is not None:
-            return ("sleep", c.cr_frame.f_locals.get("delay", 0))
+            delay = c.cr_frame.f_locals.get("delay", 0)
+            self._sleep_due[id(lane)] = clock() + delay
+            return ("sleep", delay)
         return code.co_qualname.rsplit("<locals>.", 1)[-1]
 
 

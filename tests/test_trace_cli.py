@@ -130,3 +130,41 @@ def test_a_monkey_patched_service_of_threads(tmp_path, loop: str) -> None:
     held = [line for line in proc.stderr.splitlines() if " s  " in line and "at" in line]
     assert len(held) == 1 and "long_task" in held[0], proc.stderr  # the green thread named after its target
     assert int(held[0].rstrip(")").rsplit(":", 1)[1]) in spin_lines(str(path)), held
+
+
+def test_ctrl_c_on_a_stuck_asyncio_service_shows_the_heartbeat_ready(tmp_path) -> None:
+    # Ctrl-C while a task holds the loop: asyncio.run's handler cancels the tasks, which run (to be
+    # cancelled) once the task lets go. The heartbeat's sleep was due long before it was cancelled:
+    # ready from the deadline, not "woken" at the Ctrl-C.
+    path = tmp_path / "stuck.py"
+    path.write_text(textwrap.dedent("""
+        import asyncio, time
+        async def beat():
+            while True:
+                await asyncio.sleep(0.3)   # falls due while hog computes
+        async def hog():
+            await asyncio.sleep(0.1)
+            print("stuck", flush=True)
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                pass
+        async def main():
+            await asyncio.gather(beat(), hog())
+        asyncio.run(main())
+    """))
+    js = tmp_path / "t.json"
+    proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().strip() == "stuck"
+        time.sleep(0.7)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    rec = trace.load(str(js))
+    [run] = [s for s in rec.blocked(0.5) if s.lane == "hog"]
+    ready = [s for s in rec.spans() if s.lane == "beat" and s.state == "ready" and s.why == "timer due"
+             and s.start < run.start + 0.4 and s.end >= run.end - 0.01]
+    assert ready, [s for s in rec.spans() if s.lane == "beat"][-4:]
