@@ -20,13 +20,14 @@ are the same whatever the loop. What each library lets us see differs:
 
 * **eventlet** (pure Python hub): ``greenlet.settrace`` gives every switch,
   so running spans are exact. Why a greenthread left is read, at the switch,
-  from its suspended frame (the caller of ``hub.switch()``): ``sleep`` (and the
-  hub's newest timer gives its seconds and deadline, so a due timer shows as
-  *ready* until the hub resumes it: lateness), ``trampoline`` (the fd; the hub's
-  poll is timed, so a reported fd shows as ready from the poll's end, and
-  ``tl.io`` has its lateness),
-  anything else by name (``Event.wait``, ``LightQueue.get``...); ``Event.send``
-  is noted, so its waiters (``GreenThread.wait`` too) are ready from then. Not
+  from what the hub holds: its newest timer, when it switches back to the
+  greenthread, is a ``sleep`` (seconds and deadline: a due timer shows as
+  *ready* until the hub resumes it, and its lateness); the fd listener that
+  ``trampoline`` just added is an fd wait (the hub's poll is timed, so a
+  reported fd shows as ready from the poll's end, and ``tl.io`` has its
+  lateness); anything else is named from the suspended frame, by the caller of
+  ``hub.switch()`` (``Event.wait``, ``LightQueue.get``...). ``Event.send`` is
+  noted, so its waiters (``GreenThread.wait`` too) are ready from then. Not
   seen: when other wakers (queues, semaphores) made a waiter ready: eventlet
   delivers those through 0 s timers that name no greenlet, so the waiter shows
   waiting until it runs.
@@ -50,9 +51,12 @@ are the same whatever the loop. What each library lets us see differs:
 
 A lane is a greenlet (eventlet's ``GreenThread``, gevent's ``Greenlet``, a
 plain greenlet), a task, or a plain callback, named after its function
-(``heartbeat``, ``long_task#2``...); "hub" is the loop itself, "main" the
-code outside it. Greenthreads and tasks that existed before recording began
-are shown from the first time they run.
+(``heartbeat``, ``long_task#2``...; a monkey-patched ``threading.Thread``
+after its target); "hub" is the loop itself; "main" is the main greenlet
+(asyncio: the code outside the loop, named after its thread). Greenthreads
+and tasks that existed before recording began are shown from the first time
+they run. eventlet and gevent are recorded in the thread that starts the
+recording (``greenlet.settrace`` is per thread).
 """
 
 from __future__ import annotations
