@@ -155,8 +155,7 @@ def original(name: str) -> types.ModuleType:
     if name not in _saved:
         return importlib.import_module(name)
     if name not in _originals:
-        earlier = list(_saved)[: list(_saved).index(name)]
-        module = _load(name, {n: original(n) for n in earlier})
+        module = _load(name, {n: original(n) for n in list(_saved)[: list(_saved).index(name)]})  # those before it
         if name in _c_modules:  # a copy of its dict: put the saved values back
             module.__dict__.update({a: v for a, v in _saved[name].items() if v is not _MISSING})
             for attr in [a for a, v in _saved[name].items() if v is _MISSING and a in module.__dict__]:

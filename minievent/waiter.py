@@ -23,7 +23,7 @@ from typing import Any
 
 import greenlet
 
-from .hub import Hub, get_hub
+from .hub import Hub, get_hub, os_thread_id
 
 __all__ = ["WaitQueue", "Waiter", "TIMED_OUT"]
 
@@ -53,7 +53,10 @@ class Waiter:
             return False
         self.state = _WOKEN
         self.value = value
-        self.hub.schedule(self)
+        if self.hub.thread_id == os_thread_id():
+            self.hub.schedule(self)
+        else:  # woken from another OS thread (it released a green lock): through that hub's doorbell
+            self.hub.call_threadsafe(self.hub.schedule, self)
         return True
 
     def __call__(self) -> None:

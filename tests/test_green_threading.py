@@ -225,14 +225,32 @@ def test_real_threads_and_greenthreads_mixed():
         held.wait(5)
         ticks, got = beats_while(lambda: lock.acquire(timeout=5))
         lock.release()
-        # 3. tpool and original() keep real threads.
+        # 3. A tpool worker and a greenthread both wait for a lock a greenthread holds: the hand-overs
+        #    cross OS threads both ways (each through the receiving hub's doorbell).
+        order = []
+        def in_worker():
+            with lock:
+                order.append("worker")
+        def in_green(tag, hold):
+            with lock:
+                order.append(tag)
+                time.sleep(hold)
+        g1 = minievent.spawn(in_green, "g1", 0.2)
+        time.sleep(0.01)
+        w = minievent.spawn(minievent.tpool.execute, in_worker)
+        time.sleep(0.05)  # the worker is parked on the lock now
+        g2 = minievent.spawn(in_green, "g2", 0)
+        for g in (g1, w, g2):
+            g.wait()
+        # 4. tpool and original() keep real threads.
         idents = {minievent.tpool.execute(threading.get_ident), threading.get_ident()}
         real_ident = real_threading.Thread is not threading.Thread
-        print(json.dumps({"woke": woke, "event_delay": event_delay, "got": got, "ticks": ticks,
+        print(json.dumps({"woke": woke, "event_delay": event_delay, "got": got, "ticks": ticks, "order": order,
                           "two_idents": len(idents) == 2, "real_class": real_ident}))
     """)
     assert out["woke"] and out["event_delay"] < 2
     assert out["got"] is True and out["ticks"] >= 5
+    assert out["order"] == ["g1", "worker", "g2"]  # first come, first served, across threads
     assert out["two_idents"] and out["real_class"]
 
 

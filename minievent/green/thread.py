@@ -55,12 +55,12 @@ class LockType:
                              "non-blocking call")
         if timeout > TIMEOUT_MAX:
             raise OverflowError("timeout value is too large")
-        got = self._bit.acquire(False)
-        if got or not blocking:
+        if (got := self._bit.acquire(False)) or not blocking:
             return got
         hub, me = get_hub(), getcurrent()
         deadline = None if timeout == -1 else clock() + timeout
-        self._pending.add(me)  # from here on a release in another OS thread will ring our hub
+        self._hub = hub  # (first: a releaser in another OS thread that sees us pending rings this hub)
+        self._pending.add(me)
         others = _os_threads() > 0  # they might release it: don't let the hub give up (LoopExit)
         hub.keepalive += others
         try:
@@ -68,7 +68,6 @@ class LockType:
                 left = None if deadline is None else deadline - clock()
                 if left is not None and left <= 0:
                     return False
-                self._hub = hub
                 # (If handed the lock and then killed before it could resume, it passes the lock on.)
                 if self._waiters.wait(left, why=("lock", self), lost=lambda v: v is True and self.release()) is True:
                     return True  # handed over by release(): ours now
@@ -80,12 +79,11 @@ class LockType:
     def release(self) -> None:
         if not self._bit.locked():
             raise RuntimeError("release unlocked lock")
-        hub = self._hub
-        here = hub is not None and hub.thread_id == os_thread_id()
-        if here and self._waiters.wake_one(True):
-            return  # handed straight to the oldest waiter: it stays locked, no one can barge in
+        if self._waiters.wake_one(True):
+            return  # handed straight to the oldest waiter (in any OS thread): it stays locked, no one barges in
         self._bit.release()
-        if self._pending and hub is not None and not here:  # a waiter in another OS thread: ring its hub
+        hub = self._hub  # a waiter of another OS thread may be between its failed try and its park: nudge it
+        if self._pending and hub.thread_id != os_thread_id():
             hub.call_threadsafe(self._waiters.wake_one, False)
 
     def _at_fork_reinit(self) -> None:
