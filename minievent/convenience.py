@@ -81,20 +81,11 @@ def connect(addr: Any, family: int = _stdsocket.AF_INET, bind: Any = None) -> Gr
     return sock
 
 
-def wrap_ssl(sock: GreenSocket, keyfile: str | None = None, certfile: str | None = None, server_side: bool = False,
-             cert_reqs: int = 0, ca_certs: str | None = None, **kwargs: Any) -> Any:
-    """``sock`` in green TLS. As eventlet's: a client checks the server's certificate only if
-    ``cert_reqs`` says so (``ssl.CERT_REQUIRED``, with ``ca_certs``); ``kwargs`` go to ``wrap_socket``."""
+def wrap_ssl(sock: GreenSocket, *args: Any, **kwargs: Any) -> Any:
+    """``sock`` in green TLS: ``minievent.green.ssl.wrap_socket`` (``ssl`` is imported on first use)."""
     from .green import ssl
 
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server_side else ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname, ctx.verify_mode = False, cert_reqs
-    if certfile:
-        ctx.load_cert_chain(certfile, keyfile)
-    if ca_certs:
-        ctx.load_verify_locations(ca_certs)
-    ctx.sslsocket_class = ssl.GreenSSLSocket  # (this context's sockets are green, patched or not)
-    return ctx.wrap_socket(sock, server_side=server_side, **kwargs)
+    return ssl.wrap_socket(sock, *args, **kwargs)
 
 
 class StopServe(Exception):

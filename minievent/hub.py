@@ -286,6 +286,8 @@ class Hub:
                     pass
             raise
 
+    switch = park  # eventlet's name
+
     # ------------------------------------------------------------ instruments
     def install(self, instrument: Any) -> None:
         """Install an instrument (see ``minievent.instrument``); one at a time."""
@@ -317,8 +319,9 @@ class Hub:
         heapq.heappush(self.timers, (t.deadline, self._timer_seq, t))
         return t
 
-    # eventlet's name for the same thing
+    # eventlet's names for the same things
     schedule_call_global = schedule_call
+    clock = staticmethod(clock)
 
     def schedule_call_local(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Like ``schedule_call``, but dropped if the greenthread that scheduled it has ended by then."""
@@ -385,8 +388,13 @@ class Hub:
         return [x for x in self.listeners() if x.evtype == WRITE]
 
     def get_timers_count(self) -> int:
-        """Timers still pending (cancelled ones waiting in the heap are not counted)."""
-        return len(self.timers) - self._cancelled
+        """Timers in the heap, cancelled ones not yet swept out included (eventlet's count)."""
+        return len(self.timers)
+
+    @property
+    def timers_canceled(self) -> int:
+        """Cancelled timers still in the heap (swept out once they are the majority)."""
+        return self._cancelled
 
     def notify_close(self, fd: int) -> None:
         """``fd`` is about to be closed: wake its waiters (they will see EBADF) and forget it.

@@ -115,7 +115,7 @@ class GreenPool:
         return pile
 
 
-class GreenPile:
+class GreenPile(Iterator[Any]):
     """Spawn calls into it (through a ``GreenPool``, or a new one of ``size``), iterate it for their results."""
 
     def __init__(self, size_or_pool: GreenPool | int = 1000) -> None:
@@ -131,9 +131,6 @@ class GreenPile:
         except BaseException:
             self.counter -= 1
             raise
-
-    def __iter__(self) -> Iterator[Any]:
-        return self
 
     def __next__(self) -> Any:
         """The next result in spawn order (or raise what that call raised)."""

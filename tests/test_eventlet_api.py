@@ -203,18 +203,22 @@ def test_pool_spawn_n_returns_the_greenthread_and_sizes_may_be_floats():
 
 
 # ---------------------------------------------------------------- hub introspection
-def test_hub_lists_readers_writers_and_live_timers(hub):
+def test_hub_lists_readers_writers_and_counts_timers(hub):
     a, b = minievent.greenio.socketpair()
     try:
         assert hub.get_readers() == [] and hub.get_writers() == []  # the hub's own waker is not listed
         reader = minievent.spawn(a.recv, 1)
         minievent.sleep(0)
         assert [x.fd for x in hub.get_readers()] == [a.fileno()]
-        n = hub.get_timers_count()  # (live ones: cancelled timers waiting in the heap are not counted)
+        n, c = hub.get_timers_count(), hub.timers_canceled
         t = hub.schedule_call(10, lambda: None)
         assert hub.get_timers_count() == n + 1
-        t.cancel()
-        assert hub.get_timers_count() == n
+        t.cancel()  # still in the heap, counted as cancelled, until it is swept out
+        assert hub.get_timers_count() == n + 1 and hub.timers_canceled == c + 1
+        for _ in range(2000):
+            hub.schedule_call(10, lambda: None).cancel()
+        assert hub.timers_canceled < 1000 and hub.get_timers_count() < 1000  # swept, not piled up
+        assert hub.clock() == pytest.approx(time.monotonic(), abs=1) and type(hub).switch is type(hub).park
         b.sendall(b"x")
         assert reader.wait() == b"x"
         assert hub.get_readers() == []
@@ -652,3 +656,24 @@ def test_wrap_ssl_serves_and_connects_green_tls(tmp_path):
     with minievent.Timeout(10):
         srv.wait()
     server.close()
+
+
+def test_green_ssl_module_is_green_without_monkey_patch(tmp_path):
+    trustme = pytest.importorskip("trustme", reason="pip install trustme (in the test extra)")
+    import ssl as stdssl
+
+    from minievent.green import ssl
+
+    assert stdssl.SSLContext.sslsocket_class is stdssl.SSLSocket or minievent.patcher.is_monkey_patched("ssl")
+    ca = trustme.CA()
+    ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "s.pem"))
+    server = ssl.wrap_socket(minievent.listen(("127.0.0.1", 0)), certfile=str(tmp_path / "s.pem"), server_side=True)
+    accepted = minievent.spawn(server.accept)
+    client = ssl.wrap_socket(minievent.connect(server.getsockname()))  # one OS thread: a blocking handshake hangs
+    conn, _ = accepted.wait()
+    conn.sendall(b"green")
+    assert client.recv(10) == b"green"
+    plain = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).wrap_socket(socket.socket(), server_hostname="x")
+    assert isinstance(plain, ssl.GreenSSLSocket)
+    for s in (plain, conn, client, server):
+        s.close()

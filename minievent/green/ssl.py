@@ -52,6 +52,29 @@ class GreenSSLSocket(_std.SSLSocket, GreenSocket):  # type: ignore[misc]
         return self._io(READ, super().unwrap)
 
 
+class SSLContext(_std.SSLContext):
+    """The stdlib's context, whose sockets are green with or without ``monkey_patch``."""
+
+    sslsocket_class = GreenSSLSocket
+
+
+def wrap_socket(sock: Any, keyfile: str | None = None, certfile: str | None = None, server_side: bool = False,
+                cert_reqs: int = _std.CERT_NONE, ca_certs: str | None = None, **kwargs: Any) -> GreenSSLSocket:
+    """The stdlib's old ``ssl.wrap_socket`` (gone in Python 3.12), green: eventlet's ``wrap_ssl``.
+
+    As those, a client checks the server's certificate only if ``cert_reqs``
+    says so (``CERT_REQUIRED``, with ``ca_certs``); ``kwargs`` go on to
+    ``SSLContext.wrap_socket`` (``server_hostname``, ``do_handshake_on_connect``...).
+    """
+    ctx = SSLContext(_std.PROTOCOL_TLS_SERVER if server_side else _std.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname, ctx.verify_mode = False, cert_reqs
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    if ca_certs:
+        ctx.load_verify_locations(ca_certs)
+    return ctx.wrap_socket(sock, server_side=server_side, **kwargs)  # type: ignore[return-value]
+
+
 def patch() -> None:
     """Make ``GreenSSLSocket`` the socket class of every ``SSLContext`` (monkey_patch calls it)."""
     _std.SSLContext.sslsocket_class = GreenSSLSocket
