@@ -40,6 +40,32 @@ def case_urllib(port: str) -> dict:
     return concurrently(get)
 
 
+def case_requests(port: str) -> dict:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    def session(maxsize: int) -> requests.Session:
+        # pool_block=True: a request that finds all maxsize connections busy waits
+        # for one in urllib3's pool (a queue.LifoQueue: a threading wait).
+        s = requests.Session()
+        s.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=maxsize, pool_block=True))
+        return s
+
+    wide, narrow = session(N), session(10)
+
+    def get(s: requests.Session) -> Callable[[int], str]:
+        def op(i: int) -> str:
+            r = s.get(f"http://127.0.0.1:{port}/r/{i}", timeout=30)
+            r.raise_for_status()
+            return r.text
+        return op
+
+    out = concurrently(get(wide))
+    # 50 requests through 10 connections: five rounds, each waiting green for a free one.
+    out["narrow"] = concurrently(get(narrow))
+    return out
+
+
 def case_https(port: str, ca: str) -> dict:
     import ssl
     import urllib.request
@@ -124,6 +150,31 @@ def case_pymysql(url: str) -> dict:
     return concurrently(op)
 
 
+def case_sqlalchemy(url: str) -> dict:
+    import sqlalchemy as sa
+
+    def run(pool_size: int, max_overflow: int) -> dict:
+        # oslo.db's defaults were pool_size=5, max_overflow=50: a QueuePool whose
+        # waits are threading.Condition waits.
+        engine = sa.create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
+        most = [0]
+
+        def op(i: int) -> list:
+            with engine.connect() as conn:
+                most[0] = max(most[0], engine.pool.checkedout())
+                row = conn.execute(sa.text("SELECT SLEEP(:s), :i"), {"s": LATENCY, "i": i}).one()
+                return [int(row[0]), int(row[1])]
+
+        out = concurrently(op)
+        out["most_checked_out"] = most[0]
+        engine.dispose()
+        return out
+
+    out = run(5, 45)
+    out["narrow"] = run(10, 0)  # 10 connections for 50: they queue in the pool
+    return out
+
+
 def case_socketserver() -> dict:
     import socket
     import socketserver
@@ -159,6 +210,39 @@ def case_socketserver() -> dict:
     out["shutdown"] = time.monotonic() - t0
     out["serving_alive"] = serving.is_alive()
     server.server_close()
+    return out
+
+
+def case_threading_local() -> dict:
+    import queue
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    local = threading.local()
+    idents = set()
+
+    def op(i: int) -> list:
+        local.value = i
+        idents.add(threading.get_ident())
+        time.sleep(LATENCY)  # every other greenthread sets its own value meanwhile
+        return [local.value, getattr(local, "value", None)]
+
+    out = concurrently(op)
+    out["idents"] = len(idents)
+
+    # The same through the stdlib's thread pool, and a queue.Queue between greenthreads.
+    q: queue.Queue = queue.Queue()
+
+    def job(i: int) -> int:
+        time.sleep(LATENCY)
+        q.put(i)
+        return i * i
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(N) as ex:
+        squares = list(ex.map(job, range(N)))
+    out["executor"] = {"elapsed": time.monotonic() - t0, "replies": squares,
+                       "queued": sorted(q.get(timeout=5) for _ in range(N))}
     return out
 
 

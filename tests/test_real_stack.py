@@ -138,6 +138,17 @@ def test_urllib(http_server):
     assert_concurrent(out)
 
 
+def test_requests_with_pool_block(http_server):
+    out = run_case("requests", str(http_server.server_address[1]))
+    expected = [f"reply to /r/{i}" for i in range(N)]
+    assert out["replies"] == expected and out["narrow"]["replies"] == expected
+    assert_concurrent(out)
+    # 10 connections for 50 requests: five rounds; nobody got an eleventh connection.
+    assert_concurrent(out["narrow"], rounds=5)
+    assert len(http_server.peers) <= N + 10, len(http_server.peers)
+    assert http_server.errors == []
+
+
 def test_https_urllib_and_requests(https_server):
     srv, ca = https_server
     out = run_case("https", str(srv.server_address[1]), ca)
@@ -156,6 +167,17 @@ def test_socketserver_shutdown_from_a_greenthread():
     assert not out["serving_alive"] and out["shutdown"] < 2, out
 
 
+def test_threading_local_and_thread_pool():
+    out = run_case("threading_local")
+    # Each greenthread reads back its own value after all 50 have written theirs.
+    assert out["replies"] == [[i, i] for i in range(N)]
+    assert out["idents"] == N
+    assert_concurrent(out)
+    ex = out["executor"]
+    assert ex["replies"] == [i * i for i in range(N)] and ex["queued"] == list(range(N))
+    assert_concurrent(ex)
+
+
 # ---------------------------------------------------------------- redis and MariaDB
 def test_redis_connection_pool():
     url = need_server("MINIEVENT_REDIS_URL", "redis-server")
@@ -164,9 +186,30 @@ def test_redis_connection_pool():
     assert_concurrent(out)
 
 
+def test_redis_blocking_connection_pool():
+    url = need_server("MINIEVENT_REDIS_URL", "redis-server")
+    out = run_case("redis", url, "blocking")
+    expected = [[None, f"value {i}"] for i in range(N)]
+    assert out["replies"] == expected and out["narrow"]["replies"] == expected
+    assert_concurrent(out)
+    assert out["narrow"]["connections"] <= 10
+    assert_concurrent(out["narrow"], rounds=5)
+
+
 def test_pymysql_with_tls():
     url = need_server("MINIEVENT_MYSQL_URL", "mariadb-server")
     out = run_case("pymysql", url)
     assert [r[:2] for r in out["replies"]] == [[0, i] for i in range(N)]
     assert all(r[2].startswith("TLS") for r in out["replies"]), out["replies"][:3]
     assert_concurrent(out)
+
+
+def test_sqlalchemy_queue_pool():
+    url = need_server("MINIEVENT_MYSQL_URL", "mariadb-server")
+    out = run_case("sqlalchemy", url)
+    expected = [[0, i] for i in range(N)]
+    assert out["replies"] == expected and out["narrow"]["replies"] == expected
+    assert_concurrent(out)
+    assert out["most_checked_out"] > 10  # they really ran side by side
+    assert out["narrow"]["most_checked_out"] <= 10
+    assert_concurrent(out["narrow"], rounds=5)
