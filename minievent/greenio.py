@@ -421,8 +421,6 @@ def GreenPipe(file: Any, mode: str = "r", buffering: int = -1, encoding: str | N
     raw = _GreenFileIO(file, mode.replace("b", "").replace("t", ""))
     if buffering == 0:
         return raw
-    size = io.DEFAULT_BUFFER_SIZE if buffering in (-1, 1) else buffering
     kind = io.BufferedRandom if "+" in mode else io.BufferedWriter if raw.writable() else io.BufferedReader
-    if "b" in mode:
-        return kind(raw, size)
-    return io.TextIOWrapper(kind(raw, size), encoding, errors, newline, line_buffering=buffering == 1)
+    buffered = kind(raw, io.DEFAULT_BUFFER_SIZE if buffering in (-1, 1) else buffering)
+    return buffered if "b" in mode else io.TextIOWrapper(buffered, encoding, errors, newline, buffering == 1)

@@ -128,14 +128,10 @@ class Proxy:
     """
 
     def __init__(self, obj: Any, autowrap: tuple[type, ...] = (), autowrap_names: tuple[str, ...] = ()) -> None:
-        self._obj = obj
-        self._autowrap = tuple(autowrap)
-        self._autowrap_names = frozenset(autowrap_names)
+        self._obj, self._autowrap, self._names = obj, tuple(autowrap), frozenset(autowrap_names)
 
     def _wrap(self, name: str, value: Any) -> Any:
-        if isinstance(value, self._autowrap) or name in self._autowrap_names:
-            return Proxy(value, self._autowrap)
-        return value
+        return Proxy(value, self._autowrap) if isinstance(value, self._autowrap) or name in self._names else value
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._obj, name)
@@ -146,9 +142,8 @@ class Proxy:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._wrap("__call__", execute(self._obj, *args, **kwargs))
 
-    def __iter__(self) -> Any:
-        it = iter(self._obj)
-        return self if it is self._obj else Proxy(it, self._autowrap, tuple(self._autowrap_names))
+    def __iter__(self) -> Proxy:  # (an iterator's iter() is itself: then this proxies the same object)
+        return Proxy(iter(self._obj), self._autowrap, tuple(self._names))
 
     def __next__(self) -> Any:
         return self._wrap("next", execute(next, self._obj))  # StopIteration comes back like any exception
