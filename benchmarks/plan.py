@@ -174,7 +174,8 @@ def params_for(job: Job, lib: str, size: str) -> dict:
 #: better minievent is": minievent/peer for rates, peer/minievent for
 #: lateness and memory. The peer "minievent" compares recording on with off.
 GOALS = [
-    ("switch", "gevent", 1.3, "switch >= 1.3x gevent"),
+    ("switch", "gevent", 1.5, "switch >= 1.5x gevent"),
+    ("switch", "uvloop", 1.0, "switch >= 1.0x uvloop"),
     ("switch", "eventlet", 3.0, "switch >= 3x eventlet"),
     ("spawn", "gevent", 2.0, "spawn >= 2x gevent"),
     ("echo100", "gevent", 1.15, "echo at 100 connections >= 1.15x gevent"),
@@ -189,7 +190,7 @@ GOALS = [
 LIMITS = [("c10k_hb_p99", 5.0, "C10K heartbeat p99 lateness <= 5 ms")]
 #: (metric, minimum recording-on / recording-off, text)
 RECORDING = [
-    ("echo100", 0.75, "recording on: echo >= 0.75x of off"),
-    ("echo100_cpu", 0.75, "(same, by server CPU per round trip)"),
-    ("switch", 0.5, "recording on: switch >= 0.5x of off"),
+    ("echo100", 0.9, "recording on: echo >= 0.9x of off"),
+    ("echo100_cpu", 0.9, "(same, by server CPU per round trip)"),
+    ("switch", 0.8, "recording on: switch >= 0.8x of off"),
 ]
