@@ -37,7 +37,7 @@ from typing import Any
 import greenlet
 
 from .green import selectors as _gselectors
-from .hub import READ, WRITE, Hub, existing_hub, get_hub, trampoline
+from .hub import READ, WRITE, Hub, current, existing_hub, get_hub, trampoline
 
 __all__ = ["GreenSocket", "GreenPipe", "create_connection", "socketpair", "shutdown_safe", "set_nonblocking"]
 
@@ -106,7 +106,10 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     # ------------------------------------------------------------ waiting
     def _wait(self, evtype: int, timeout: float | None) -> None:
         """Park until the hub reports this fd ready for ``evtype``; raise ``socket.timeout`` after ``timeout``."""
-        hub = get_hub()
+        try:
+            hub = current.hub  # (the hot path's way to this thread's hub, as sleep's)
+        except AttributeError:
+            hub = get_hub()
         fd = _fileno(self)
         if fd < 0:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))

@@ -68,7 +68,10 @@ class HubRecorder(Instrument):
         self.tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
 
     def scheduled(self, entry: Any) -> None:
-        if type(entry) is not _SWITCH:
+        cls = type(entry)
+        # A listener is ready since its poll reported the fd (after_poll notes it); a bare
+        # switch (a worker told to end) is never announced to resumed(), so never noted.
+        if cls is not Listener and cls is not _SWITCH:
             self._scheduled[entry] = clock()
 
     def before_poll(self, timeout: float | None) -> None:
