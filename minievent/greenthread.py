@@ -214,13 +214,10 @@ class GreenThread:
         self._links.append((fn, args, kwargs))
 
     def unlink(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
-        if self._links:
-            try:
-                self._links.remove((fn, args, kwargs))
-                return True
-            except ValueError:
-                pass
-        return False
+        found = bool(self._links) and (fn, args, kwargs) in self._links
+        if found:
+            self._links.remove((fn, args, kwargs))  # type: ignore[union-attr]
+        return found
 
     def kill(self, *throw_args: Any) -> None:
         """Raise ``GreenletExit`` (or ``throw_args``) in this greenthread; the caller yields once.

@@ -35,6 +35,7 @@ into it rather than sleep forever.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import sys
 import threading
@@ -118,11 +119,7 @@ def describe(why: Any) -> str | None:
 
 
 def _nothing() -> None:
-    """A voided ready entry."""
-
-
-def _cancelled() -> None:
-    """What a cancelled ``Timer`` holds instead of its callback."""
+    """A voided ready entry, and what a cancelled ``Timer`` holds instead of its callback."""
 
 
 class Timer:
@@ -153,7 +150,7 @@ class Timer:
         if not self.cancelled and not self.called:
             self.cancelled = True
             # It may sit in the heap until its deadline: don't keep what it would have called alive.
-            self.fn, self.args = _cancelled, ()
+            self.fn, self.args = _nothing, ()
             self.hub._timer_cancelled()
 
     def __repr__(self) -> str:
@@ -222,10 +219,8 @@ class Hub:
         self.readers[self._waker.fileno()] = Listener(READ, self._waker.fileno(), self._drain_inbox)
 
     def __repr__(self) -> str:
-        return (
-            f"<Hub poller={self.poller.name} ready={len(self.ready)} "
-            f"timers={len(self.timers) - self._cancelled} listeners={len(self.listeners())}>"
-        )
+        return (f"<Hub poller={self.poller.name} ready={len(self.ready)} "
+                f"timers={len(self.timers) - self._cancelled} listeners={len(self.listeners())}>")
 
     # ------------------------------------------------------------ the three single points
     def schedule(self, entry: Callable[[], Any]) -> None:
@@ -279,11 +274,8 @@ class Hub:
                 # Thrown into (Timeout, KeyboardInterrupt) before our turn came:
                 # void our resume entry, or it would wake whatever we wait on next.
                 # (Not removed: the hub may be counting down the ready queue now.)
-                ready = self.ready
-                try:
-                    ready[ready.index(cur.switch)] = _nothing
-                except ValueError:
-                    pass
+                with contextlib.suppress(ValueError):
+                    self.ready[self.ready.index(cur.switch)] = _nothing
             raise
 
     switch = park  # eventlet's name

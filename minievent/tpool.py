@@ -4,7 +4,7 @@ Greenthreads share one OS thread, so a call that blocks in C (a database
 driver, file I/O, compression, ``time.sleep`` from the real ``time`` module)
 stops every greenthread -- the late-heartbeat outage of the lessons.
 ``execute(fn, *args)`` hands ``fn`` to a pool of worker threads instead; the
-calling greenthread parks on a ``Waiter``, the hub keeps running the others,
+calling greenthread parks in a ``WaitQueue``, the hub keeps running the others,
 and when the worker is done it rings the hub's doorbell (``call_threadsafe``:
 append to the ready queue, then write the waker fd that the poller watches),
 which wakes the hub out of ``epoll_wait`` to deliver the result.

@@ -87,9 +87,6 @@ class WaitQueue:
     def __len__(self) -> int:
         return self._live
 
-    def __bool__(self) -> bool:
-        return self._live > 0
-
     def __repr__(self) -> str:
         return f"<WaitQueue {self._live} waiting>"
 
