@@ -31,8 +31,8 @@ class Semaphore:
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take one unit; wait for one if none is free. False if not acquired."""
-        if timeout is not None and timeout < 0:
-            raise ValueError("timeout must be >= 0 or None")
+        if timeout is not None and (timeout < 0 or not blocking):  # (the stdlib's two checks)
+            raise ValueError("can't specify a timeout for a non-blocking call" if timeout >= 0 else "timeout < 0")
         if self.counter > 0 and not self._waiters:
             self.counter -= 1
             return True

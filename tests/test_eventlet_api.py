@@ -677,3 +677,12 @@ def test_green_ssl_module_is_green_without_monkey_patch(tmp_path):
     assert isinstance(plain, ssl.GreenSSLSocket)
     for s in (plain, conn, client, server):
         s.close()
+
+
+def test_semaphore_refuses_a_timeout_on_a_non_blocking_acquire_as_the_stdlib():
+    import threading as std
+
+    for sem in (minievent.Semaphore(1), std.Semaphore(1)):
+        with pytest.raises(ValueError, match="non-blocking"):
+            sem.acquire(blocking=False, timeout=1)
+    assert minievent.Semaphore(1).acquire(blocking=False) is True
