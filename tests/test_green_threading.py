@@ -405,3 +405,27 @@ def test_what_cannot_be_green_is_an_error_when_asked_for(flag):
             print(json.dumps(str(e)))
     """)
     assert "cannot make it green" in out and "tpool" in out
+
+
+def test_a_polling_loop_in_a_thread_does_not_starve_the_others():
+    # asyncore-style servers (test_ftplib's, test_poplib's) poll in a loop that select()
+    # answers at once: the GIL used to preempt that thread, a greenthread must yield.
+    out = child("""
+        import select, socket
+        a, b = socket.socketpair()
+        stop, rounds = [], [0]
+        def poller():
+            while not stop:
+                select.select([], [b], [], 0.1)  # b is always writable
+                rounds[0] += 1
+        t = threading.Thread(target=poller, daemon=True)
+        t.start()
+        t0 = time.monotonic()
+        time.sleep(0.05)
+        slept = time.monotonic() - t0
+        stop.append(1)
+        t.join(5)
+        print(json.dumps({"slept": slept, "rounds": rounds[0], "stopped": not t.is_alive()}))
+    """, timeout=30)
+    assert out["stopped"] and out["rounds"] > 0
+    assert out["slept"] < 2, out

@@ -20,8 +20,7 @@ def waitpid(pid: int, options: int, /) -> tuple[int, int]:
         got = _real_waitpid(pid, options | _os.WNOHANG)
         if got != (0, 0) or options & _os.WNOHANG:
             return got
-        sleep(delay)
-        delay = min(delay * 2, 0.05)
+        sleep(delay := min(delay * 2, 0.05))
 
 
 PATCHES = {"os": {"waitpid": waitpid}}

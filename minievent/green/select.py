@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from itertools import chain
 from typing import Any
 
+from ..greenthread import sleep
 from ..hub import READ, WRITE, Listener, get_hub
 from ..waiter import TIMED_OUT, WaitQueue
 
@@ -87,6 +88,7 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
             raise ValueError("timeout must be non-negative")
     ready = _real_select(rlist, wlist, xlist, 0)
     if ready[0] or ready[1] or ready[2] or timeout == 0:
+        sleep(0)  # the GIL preempts a thread's polling loop (asyncore's); a greenthread's must yield to let others in
         return ready
 
     def ask() -> Any:

@@ -26,11 +26,10 @@ class _DummyThread(threading._DummyThread):  # type: ignore[name-defined]
 
 
 # The pure-Python RLock, built on whatever _allocate_lock and get_ident are: green ones, after this.
-L, S, RLock = thread.allocate_lock, thread.start_new_thread, threading._PyRLock  # type: ignore[attr-defined]
+L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
 PATCHES: dict[str, dict[str, Any]] = {
-    "_thread": {**_BOTH, "allocate_lock": L, "allocate": L, "LockType": L, "start_new_thread": S, "start_new": S,
-                "_local": thread.local, "RLock": RLock},
+    "_thread": {**_BOTH, "allocate_lock": L, "LockType": L, "start_new_thread": S, "_local": local, "RLock": RLock},
     "threading": {**_BOTH, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S,
-                  "local": thread.local, "_DummyThread": _DummyThread},
+                  "local": local, "_DummyThread": _DummyThread},
 }
