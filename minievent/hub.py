@@ -528,12 +528,8 @@ class Hub:
 
     def _loop_exit(self) -> None:
         why = describe(self.main_why) if self.main_why is not None else "something"
-        self.main.throw(
-            LoopExit(
-                f"the main greenlet waits for {why}, but nothing can deliver it: "
-                "no greenthread is ready, no timer is pending and no fd is watched"
-            )
-        )
+        self.main.throw(LoopExit(f"the main greenlet waits for {why}, but nothing can deliver it: "
+                                 "no greenthread is ready, no timer is pending and no fd is watched"))
 
 
 #: This OS thread's slot: ``current.hub`` is its hub, once ``get_hub()`` has made one. The two
@@ -552,10 +548,8 @@ class _CloseAtThreadExit:
         self.hub = hub
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.hub.close()
-        except Exception:
-            pass
 
 
 def get_hub() -> Hub:
@@ -564,11 +558,9 @@ def get_hub() -> Hub:
         return current.hub
     except AttributeError:
         hub = current.hub = Hub()
-        closer = getattr(current, "closer", None)
-        if closer is None:
+        if getattr(current, "closer", None) is None:
             current.closer = _CloseAtThreadExit(hub)
-        else:
-            closer.hub = hub
+        current.closer.hub = hub
         return hub
 
 
@@ -579,12 +571,10 @@ def existing_hub() -> Hub | None:
 
 def use_hub(hub: Hub | None) -> None:
     """Replace this thread's hub (``None``: make a fresh one on next use). For tests and tools."""
-    old = getattr(current, "hub", None)
-    if hub is None:
-        if old is not None:
-            del current.hub
-    else:
+    if hub is not None:
         current.hub = hub
+    elif hasattr(current, "hub"):
+        del current.hub
 
 
 def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float | None = None,
