@@ -218,6 +218,19 @@ def compare(module: str, timeout: float, budget: float, cache: pathlib.Path | No
             "lost_detail": {t: green.get(t, {"outcome": "missing", "detail": ""}) for t in lost}, **count}
 
 
+def _write(rows: list[dict], json_file: str | None, failures: str | None) -> None:
+    if json_file:
+        pathlib.Path(json_file).write_text(json.dumps(rows, indent=1))
+    if failures:
+        with open(failures, "w") as f:
+            for r in rows:
+                f.write(f"## {r['module']}: {r['green_pass']}/{r['base_pass']}\n")
+                for t in r["lost"]:
+                    d = r["lost_detail"][t]
+                    last = [ln for ln in d.get("detail", "").strip().splitlines() if ln.strip()][-1:] or [""]
+                    f.write(f"{t}  [{d['outcome']}]  {last[0][:200]}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m minievent.conformance", description=__doc__.split("\n\n")[0])
     p.add_argument("modules", nargs="*", help=f"test modules (default: all {len(MODULES)})")
@@ -249,19 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(r)
         pct = 100.0 * r["green_pass"] / r["base_pass"] if r["base_pass"] else 100.0
         print(f"{m:24} {r['base_pass']:9} {r['green_pass']:8} {pct:6.1f} {r['hang']:4} {r['crash']:5}", flush=True)
+        _write(rows, a.json, a.failures)  # after every module: a long run interrupted keeps what it has
     base, green = sum(r["base_pass"] for r in rows), sum(r["green_pass"] for r in rows)
     print(f"{'total':24} {base:9} {green:8} {100.0 * green / max(base, 1):6.1f} "
           f"{sum(r['hang'] for r in rows):4} {sum(r['crash'] for r in rows):5}")
-    if a.json:
-        pathlib.Path(a.json).write_text(json.dumps(rows, indent=1))
-    if a.failures:
-        with open(a.failures, "w") as f:
-            for r in rows:
-                f.write(f"## {r['module']}: {r['green_pass']}/{r['base_pass']}\n")
-                for t in r["lost"]:
-                    d = r["lost_detail"][t]
-                    last = [ln for ln in d.get("detail", "").strip().splitlines() if ln.strip()][-1:] or [""]
-                    f.write(f"{t}  [{d['outcome']}]  {last[0][:200]}\n")
     return 0
 
 
