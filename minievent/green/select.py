@@ -41,7 +41,15 @@ def get_fileno(obj: Any) -> int:
 
 
 def _wait_for(ask: Callable[[], Any], reads: Iterable[Any], writes: Iterable[Any], timeout: float | None) -> Any:
-    """Repeat ``ask()`` (a zero-timeout question to the kernel) until it answers, parking between; None on timeout."""
+    """Repeat ``ask()`` (a zero-timeout question to the kernel) until it answers, parking between; None on timeout.
+
+    An answer at once still yields first: a loop that polls (asyncore's, a server's) must
+    not keep every other greenthread from running, as gevent also found (in test_ftplib).
+    """
+    answer = ask()
+    if answer or timeout == 0:
+        sleep(0)
+        return answer
     hub = get_hub()
     deadline = None if timeout is None else _time.monotonic() + timeout
     # Several fds may fire in one loop iteration: the first wake_one resumes us,
@@ -79,17 +87,8 @@ def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
            timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
     """``select.select``, but waiting parks only this greenthread."""
     rlist, wlist, xlist = _seq(rlist), _seq(wlist), _seq(xlist)
-    if timeout is not None:  # (the stdlib's own messages)
-        if not isinstance(timeout, (int, float)):
-            raise TypeError("timeout must be a float or None")
-        if timeout != timeout:
-            raise ValueError("Invalid value NaN (not a number)")
-        if timeout < 0:
-            raise ValueError("timeout must be non-negative")
-    ready = _real_select(rlist, wlist, xlist, 0)
-    if ready[0] or ready[1] or ready[2] or timeout == 0:
-        sleep(0)  # the GIL preempts a thread's polling loop (asyncore's); a greenthread's must yield to let others in
-        return ready
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
+        _real_select([], [], [], timeout)  # a bad timeout (NaN too): the C code raises the stdlib's error
 
     def ask() -> Any:
         ready = _real_select(rlist, wlist, xlist, 0)
@@ -125,9 +124,6 @@ class _Poll:
 
     def poll(self, timeout: float | None = None) -> list[tuple[int, int]]:
         """Like the stdlib's: ``timeout`` in milliseconds, ``None`` or negative waits for ever."""
-        ready = self._poll.poll(0)
-        if ready or timeout == 0:
-            return ready
         # Every fd is watched for reading: a hang-up or an error is reported as that.
         writes = [fd for fd, mask in self._masks.items() if mask & _std.POLLOUT]
         seconds = None if timeout is None or timeout < 0 else timeout / 1000

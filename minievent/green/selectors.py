@@ -13,10 +13,9 @@ below ``FD_SETSIZE``), waiting in the green ``select``.
 from __future__ import annotations
 
 import selectors as _std
-import time as _time
 from typing import Any
 
-from ..hub import trampoline
+from .select import _wait_for
 from .select import select as _green_select
 
 globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
@@ -37,16 +36,8 @@ if hasattr(_std, "EpollSelector"):
         """A ``selectors.EpollSelector`` that waits on the hub."""
 
         def select(self, timeout: float | None = None) -> list[tuple[Any, int]]:
-            deadline = None if timeout is None else _time.monotonic() + timeout
-            while True:
-                ready = super().select(0)
-                if ready or deadline is not None and deadline <= _time.monotonic():
-                    return ready
-                try:
-                    left = None if deadline is None else deadline - _time.monotonic()
-                    trampoline(self.fileno(), read=True, timeout=left)
-                except TimeoutError:
-                    pass  # one last look, above
+            ask = super().select  # (asked with a zero timeout; the hub waits on the epoll fd itself)
+            return _wait_for(lambda: ask(0), (self.fileno(),), (), None if timeout is None else max(timeout, 0)) or []
 
     GreenSelector = EpollSelector
 

@@ -21,6 +21,7 @@ plain thread) has no greenthread to hold up, so it resolves directly.
 
 from __future__ import annotations
 
+import functools
 import socket as _std
 import types as _types
 from typing import Any
@@ -54,13 +55,12 @@ del _rebind
 def _off_the_hub(name: str) -> Any:
     real = getattr(_std, name)
 
+    @functools.wraps(real)  # (the stdlib's name and doc: it answers the same)
     def resolve(*args: Any, **kwargs: Any) -> Any:
         if existing_hub() is None:
             return real(*args, **kwargs)
         return tpool.execute(real, *args, **kwargs)
 
-    resolve.__name__ = resolve.__qualname__ = name
-    resolve.__doc__ = f"``socket.{name}``, in a tpool thread: the libc resolver, without holding the hub."
     return resolve
 
 
