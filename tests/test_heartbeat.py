@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -304,3 +306,18 @@ def test_asyncio_backend_runs_inside_a_running_event_loop():
     r = asyncio.run(inside_a_loop())
     assert_late(r)
     assert r.timeline is not None and "heartbeat" in r.timeline.lanes
+
+
+def test_the_thread_fix_uses_an_os_thread_even_under_monkey_patch():
+    # monkey_patch() makes threading.Thread a greenthread: a heartbeat "in a thread"
+    # would then share the hub with the long task, and be as late as without a fix.
+    code = (
+        "import minievent\n"
+        "minievent.monkey_patch()\n"
+        "from minievent.scenarios import heartbeat\n"
+        "r = heartbeat.run(interval=0.1, task_seconds=0.6, kind='cpu', fix='thread', service_down_time=0.4)\n"
+        "print(r.max_gap, r.down)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    max_gap, down = out.stdout.split()
+    assert down == "False" and float(max_gap) < 0.35, out.stdout

@@ -40,15 +40,19 @@ import math
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from ..foreign import timeline_for as record_loop
+from ..patcher import original
 from ..timeline import Timeline
 from ..trace import load
+
+#: Real OS threads even under monkey_patch(), which makes threading.Thread a greenthread:
+#: the "thread" fix and the threads backend are about OS threads.
+_OSThread = original("threading").Thread
 
 __all__ = ["run", "Params", "HeartbeatResult", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
 
@@ -394,7 +398,7 @@ def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, sg: ServiceGroup 
 
     threads = []
     if fix == "thread":
-        threads.append(threading.Thread(target=heartbeat_thread, name="heartbeat", daemon=True))
+        threads.append(_OSThread(target=heartbeat_thread, name="heartbeat", daemon=True))
         threads[0].start()
         gts = []
     else:
@@ -525,8 +529,8 @@ def _run_threads(p: Params) -> dict:
 
     looping = FixedIntervalLoopingCall(report_state, interval, hb_sleep)
     threads = [
-        threading.Thread(target=looping.run_until, args=(end,), name="heartbeat", daemon=True),
-        threading.Thread(target=_periodic, args=(pt_sleep, long_task, out, t0, end, interval, p.task_at),
+        _OSThread(target=looping.run_until, args=(end,), name="heartbeat", daemon=True),
+        _OSThread(target=_periodic, args=(pt_sleep, long_task, out, t0, end, interval, p.task_at),
                          name="periodic_tasks", daemon=True),
     ]
     if tl is not None:
@@ -565,7 +569,7 @@ def _run_in_own_loop(main: Callable[[], Any]) -> None:
         except BaseException as e:  # handed to the caller
             error.append(e)
 
-    t = threading.Thread(target=body, name="heartbeat asyncio loop")
+    t = _OSThread(target=body, name="heartbeat asyncio loop")
     t.start()
     t.join()
     if error:
@@ -633,7 +637,7 @@ def _run_asyncio(p: Params) -> dict:
             def hb_sleep(s: float) -> None:
                 rec.sleep("heartbeat thread", time.sleep, s, f"time.sleep({s:.2f})")
 
-            hb = threading.Thread(target=looping.run_until, args=(end, hb_sleep), daemon=True)
+            hb = _OSThread(target=looping.run_until, args=(end, hb_sleep), daemon=True)
             hb.start()
             await asyncio.create_task(periodic_tasks())  # (a task of its own: its own lane)
             await loop.run_in_executor(None, hb.join)
