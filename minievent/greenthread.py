@@ -292,14 +292,10 @@ def _exception(throw_args: tuple) -> BaseException:
     return first(*throw_args[1:2])
 
 
-def _check(fn: Any) -> None:
-    if not callable(fn):
-        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
-
-
 def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
     """Start ``fn(*args, **kwargs)`` in a new greenthread; it runs once the caller yields."""
-    _check(fn)
+    if not callable(fn):
+        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
     hub = get_hub()
     gt = GreenThread(hub, fn, args, kwargs)
     hub.schedule(gt._start)
@@ -321,7 +317,8 @@ def spawn_after_local(seconds: float, fn: Callable[..., Any], *args: Any, **kwar
 
 
 def _spawn_later(how: str, seconds: float, fn: Callable[..., Any], args: tuple, kwargs: dict) -> GreenThread:
-    _check(fn)
+    if not callable(fn):
+        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
     hub = get_hub()
     gt = GreenThread(hub, fn, args, kwargs)
     gt._start_timer = getattr(hub, how)(seconds, gt._start)

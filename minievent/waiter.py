@@ -114,16 +114,12 @@ class WaitQueue:
             w.greenlet = None
             if w.state != _WOKEN:  # timed out or killed while waiting: leave the queue
                 w.state = _GONE
-                self._gone()
+                self._live -= 1
+                if len(self._q) > 64 and len(self._q) > 2 * self._live:  # sweep the dead: they are the majority
+                    self._q = deque(x for x in self._q if x.state == _WAITING)
             if timer is not None:
                 timer.cancel()
         return w.value
-
-    def _gone(self) -> None:
-        self._live -= 1
-        q = self._q
-        if len(q) > 64 and len(q) > 2 * self._live:  # sweep the dead once they are the majority
-            self._q = deque(w for w in q if w.state == _WAITING)
 
     def wake_one(self, value: Any = None) -> Waiter | None:
         """Resume the oldest waiter with ``value``; return it (its ``item`` is readable), or None."""

@@ -336,6 +336,26 @@ def test_no_fd_or_thread_leaks():
     assert out["threads_after"] == out["threads_before"], out
 
 
+def test_thread_count_is_the_programs_not_the_runtimes():
+    # A green DNS lookup starts tpool's OS threads: they are the runtime's, as the hub is, and
+    # _thread._count() (what test helpers wait on to see "all threads gone") does not count them.
+    out = child("""
+        import socket
+        before = _thread._count()
+        minievent.spawn(socket.getaddrinfo, "localhost", 80).wait()  # (in a greenthread: resolved in tpool)
+        from minievent import tpool
+        after = _thread._count()
+        t = threading.Thread(target=time.sleep, args=(0.05,))
+        t.start()
+        during = _thread._count()
+        t.join()
+        print(json.dumps({"before": before, "after": after, "pool": len(tpool._threads), "during": during,
+                          "joined": _thread._count()}))
+    """)
+    assert out["pool"] > 0, out
+    assert out["before"] == out["after"] == out["joined"], out
+
+
 def test_monkey_patch_takes_eventlets_arguments():
     code = """
         import json, threading, socket, os, sys

@@ -22,7 +22,7 @@ import _thread
 import _threading_local
 
 # The rest of _thread, unchanged, so that this module can stand in for it (patcher.import_patched).
-from _thread import TIMEOUT_MAX, _count, _excepthook, _ExceptHookArgs, error, exit, stack_size  # noqa: F401
+from _thread import TIMEOUT_MAX, _excepthook, _ExceptHookArgs, error, exit, stack_size  # noqa: F401
 from collections.abc import Callable
 from typing import Any
 
@@ -102,6 +102,13 @@ def get_ident() -> int:
     """The current greenthread's id; in an OS thread's main greenlet, the OS thread's ident."""
     g = greenlet.getcurrent()
     return os_thread_id() if g.parent is None else id(getattr(g, "gt", None) or g)
+
+
+def _count() -> int:
+    """The OS threads the program started: tpool's workers are the runtime's, as the hub is."""
+    from .. import tpool
+
+    return _os_threads() - len(tpool._threads)
 
 
 def get_native_id() -> int:

@@ -29,7 +29,8 @@ class _DummyThread(threading._DummyThread):  # type: ignore[name-defined]
 L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
 PATCHES: dict[str, dict[str, Any]] = {
-    "_thread": {**_BOTH, "allocate_lock": L, "LockType": L, "start_new_thread": S, "_local": local, "RLock": RLock},
+    "_thread": {**_BOTH, "allocate_lock": L, "LockType": L, "start_new_thread": S, "_local": local, "RLock": RLock,
+                "_count": thread._count},
     "threading": {**_BOTH, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S,
                   "local": local, "_DummyThread": _DummyThread},
 }
