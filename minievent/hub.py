@@ -547,8 +547,8 @@ class _CloseAtThreadExit:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
+    def __del__(self, _suppress: Any = contextlib.suppress) -> None:  # (bound now: at exit, globals are None)
+        with _suppress(Exception):
             self.hub.close()
 
 
