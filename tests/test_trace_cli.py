@@ -39,7 +39,24 @@ def trace_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
                           timeout=timeout, env=ENV, cwd=ROOT)
 
 
+
+def interrupt_trace(path, js, first_line: str, after: float) -> str:
+    """Run ``path`` under ``trace --trace js``, Ctrl-C it ``after`` s past its first line; its stderr."""
+    proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+    try:
+        assert proc.stdout.readline().strip() == first_line
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    return err
+
+
 @pytest.mark.parametrize("loop", sorted(PROGRAMS))
+
 def test_trace_writes_the_trace_the_picture_and_names_the_blocker(tmp_path, loop: str) -> None:
     path = script(tmp_path, loop)
     png, js = tmp_path / "lanes.png", tmp_path / "trace.json"
@@ -86,16 +103,7 @@ def test_ctrl_c_still_writes_the_outputs(tmp_path) -> None:
         asyncio.run(asyncio.wait_for(beat(), 60))
     """))
     js = tmp_path / "t.json"
-    proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-    try:
-        assert proc.stdout.readline().strip() == "started"
-        time.sleep(0.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err[-2000:]
+    err = interrupt_trace(path, js, "started", 0.5)
     assert "recorded asyncio" in err
     rec = trace.load(str(js))
     assert len([s for s in rec.spans() if s.lane == "beat" and s.state == "running"]) >= 3
@@ -153,16 +161,7 @@ def test_ctrl_c_on_a_stuck_asyncio_service_shows_the_heartbeat_ready(tmp_path) -
         asyncio.run(main())
     """))
     js = tmp_path / "t.json"
-    proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
-    try:
-        assert proc.stdout.readline().strip() == "stuck"
-        time.sleep(0.7)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err[-2000:]
+    interrupt_trace(path, js, "stuck", 0.7)
     rec = trace.load(str(js))
     [run] = [s for s in rec.blocked(0.5) if s.lane == "hog"]
     ready = [s for s in rec.spans() if s.lane == "beat" and s.state == "ready" and s.why == "timer due"
