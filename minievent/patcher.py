@@ -24,7 +24,7 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["monkey_patch", "is_monkey_patched", "original", "import_patched"]
+__all__ = ["monkey_patch", "is_monkey_patched", "original", "import_patched", "already_patched"]
 
 # module name -> {attribute: its value before we patched it}
 _saved: dict[str, dict[str, Any]] = {}
@@ -56,7 +56,8 @@ def _patch(modname: str, attrs: dict[str, Any]) -> None:
 
 #: What no green module can fix: asked for by name (``MySQLdb=True``), they raise ValueError.
 _CANNOT = {"psycopg": "psycopg2's C code", "MySQLdb": "mysqlclient's C code", "builtins": "file I/O on disk"}
-_patched_flags: set[str] = set()
+#: The flags ``monkey_patch`` has applied (``{"socket": True, ...}``), eventlet's ``patcher.already_patched``.
+already_patched: dict[str, bool] = {}
 
 
 def _table(flag: str) -> dict[str, dict[str, Any]]:
@@ -108,14 +109,14 @@ def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool |
         if flag not in _CANNOT and (default if on is None else on):
             for modname, attrs in _table(flag).items():  # import the green modules first: they capture the real objects
                 _patch(modname, attrs)
-            _patched_flags.add(flag)
+            already_patched[flag] = True
     if _c_modules and _KeepPatched not in sys.meta_path:
         sys.meta_path.insert(0, _KeepPatched)
 
 
 def is_monkey_patched(name: str | types.ModuleType) -> bool:
     """Whether ``monkey_patch`` has patched ``name``: a flag (``"thread"``) or a module (its name, or itself)."""
-    return getattr(name, "__name__", name) in _patched_flags | _saved.keys()
+    return getattr(name, "__name__", name) in already_patched.keys() | _saved.keys()
 
 
 def _load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:

@@ -363,8 +363,9 @@ def test_monkey_patch_takes_eventlets_arguments():
         from minievent import patcher
         minievent.monkey_patch({args})
         names = ("socket", "select", "time", "thread", "os", "subprocess", "psycopg", "MySQLdb", "builtins")
-        print(json.dumps([n for n in names if patcher.is_monkey_patched(n)]
-                         + ["green-lock" if "green" in type(threading.Lock()).__module__ else "real-lock"]))
+        flags = [n for n in names if patcher.is_monkey_patched(n)]
+        assert sorted(patcher.already_patched) == sorted(flags), patcher.already_patched  # eventlet's record of it
+        print(json.dumps(flags + ["green-lock" if "green" in type(threading.Lock()).__module__ else "real-lock"]))
     """
     everything = ["socket", "select", "time", "thread", "os", "subprocess", "green-lock"]
     assert run_child(code.format(args="")) == everything
