@@ -27,47 +27,14 @@ from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .patcher import import_patched, monkey_patch
 from .pool import GreenPile, GreenPool
 from .queue import Empty, Full, LightQueue, Queue
-from .semaphore import BoundedSemaphore, Semaphore
+from .semaphore import BoundedSemaphore, CappedSemaphore, Semaphore
 from .timeline import Timeline, record
 from .timeout import Timeout, is_timeout, with_timeout, wrap_is_timeout
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "BlockingSwitchOutError",
-    "BoundedSemaphore",
-    "Empty",
-    "Event",
-    "Full",
-    "GreenPile",
-    "GreenPool",
-    "GreenSocket",
-    "GreenThread",
-    "GreenletExit",
-    "LightQueue",
-    "LoopExit",
-    "Queue",
-    "Semaphore",
-    "StopServe",
-    "Timeline",
-    "Timeout",
-    "connect",
-    "create_connection",
-    "getcurrent",
-    "get_hub",
-    "kill",
-    "listen",
-    "import_patched",
-    "monkey_patch",
-    "record",
-    "serve",
-    "sleep",
-    "spawn",
-    "spawn_after",
-    "spawn_n",
-    "trampoline",
-    "is_timeout",
-    "with_timeout",
-    "wrap_ssl",
-    "wrap_is_timeout",
-]
+__all__ = ["BlockingSwitchOutError", "BoundedSemaphore", "CappedSemaphore", "Empty", "Event", "Full", "GreenPile",
+           "GreenPool", "GreenSocket", "GreenThread", "GreenletExit", "LightQueue", "LoopExit", "Queue", "Semaphore",
+           "StopServe", "Timeline", "Timeout", "connect", "create_connection", "getcurrent", "get_hub", "kill",
+           "listen", "import_patched", "monkey_patch", "record", "serve", "sleep", "spawn", "spawn_after", "spawn_n",
+           "trampoline", "is_timeout", "with_timeout", "wrap_ssl", "wrap_is_timeout"]

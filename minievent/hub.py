@@ -52,17 +52,7 @@ import greenlet
 from .poller import READ, WRITE, Poller, default_poller
 from .waker import Waker
 
-__all__ = [
-    "Hub",
-    "Timer",
-    "Listener",
-    "LoopExit",
-    "BlockingSwitchOutError",
-    "get_hub",
-    "trampoline",
-    "READ",
-    "WRITE",
-]
+__all__ = ["Hub", "Timer", "Listener", "LoopExit", "BlockingSwitchOutError", "get_hub", "trampoline", "READ", "WRITE"]
 
 _getcurrent = greenlet.getcurrent  # the raw greenlet (minievent.getcurrent gives the GreenThread)
 clock = time.monotonic

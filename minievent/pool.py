@@ -21,13 +21,9 @@ __all__ = ["GreenPool", "GreenPile"]
 
 class GreenPool:
     def __init__(self, size: int = 1000) -> None:
-        if not (isinstance(size, int) or isinstance(size, float) and size.is_integer()):  # (eventlet takes 1e3)
-            raise TypeError(f"GreenPool size must be a whole number, not {size!r}")
-        if size < 0:
-            raise ValueError("GreenPool size must be >= 0")
-        self.size = size = int(size)
+        self.sem = Semaphore(size)  # (checks it: a whole number >= 0; eventlet takes 1e3)
+        self.size = self.sem.counter
         self.coroutines_running: set[GreenThread] = set()
-        self.sem = Semaphore(size)
         self.no_coros_running = Event()
         self.no_coros_running.send(None)
 
@@ -42,7 +38,7 @@ class GreenPool:
         self.size = new_size
         for _ in range(max(0, min(delta, len(self.sem._waiters)))):
             self.sem.counter -= 1
-            self.sem._release_one()
+            self.sem.release()
 
     def running(self) -> int:
         """How many greenthreads of this pool are alive now."""

@@ -11,16 +11,16 @@ from typing import Any
 
 from .waiter import TIMED_OUT, WaitQueue
 
-__all__ = ["Semaphore", "BoundedSemaphore"]
+__all__ = ["Semaphore", "BoundedSemaphore", "CappedSemaphore"]
 
 
 class Semaphore:
     def __init__(self, value: int = 1) -> None:
-        if not isinstance(value, int):
-            raise TypeError(f"Semaphore value must be an int, not {type(value).__name__}")
+        if not (isinstance(value, int) or isinstance(value, float) and value.is_integer()):  # (eventlet takes 1e2)
+            raise TypeError(f"{type(self).__name__} value must be a whole number, not {value!r}")
         if value < 0:
-            raise ValueError("Semaphore initial value must be >= 0")
-        self.counter = value
+            raise ValueError(f"{type(self).__name__} value must be >= 0, not {value!r}")
+        self.counter = int(value)
         self._waiters = WaitQueue()
 
     def __repr__(self) -> str:
@@ -39,17 +39,13 @@ class Semaphore:
         if not blocking:
             return False
         # A unit handed to us as we are killed passes on to the next waiter.
-        return self._waiters.wait(timeout, ("acquire", self), lost=self._pass_on) is not TIMED_OUT
+        return self._waiters.wait(timeout, ("acquire", self), lost=self.release) is not TIMED_OUT
 
-    def release(self, blocking: bool = True) -> None:
-        self._release_one()
-
-    def _release_one(self) -> None:
+    def release(self, blocking: Any = True) -> None:
+        """Give a unit back: to the oldest waiter, else to the counter. (``blocking``: the stdlib's
+        signature; also what a unit passed on from a killed waiter arrives as.)"""
         if self._waiters.wake_one(True) is None:  # else the unit went straight to that waiter
             self.counter += 1
-
-    def _pass_on(self, _unit: Any) -> None:
-        self._release_one()
 
     def __enter__(self) -> Semaphore:
         self.acquire()
@@ -69,9 +65,60 @@ class BoundedSemaphore(Semaphore):
 
     def __init__(self, value: int = 1) -> None:
         super().__init__(value)
-        self.original_counter = value
+        self.original_counter = self.counter
 
     def release(self, blocking: bool = True) -> None:
         if self.counter >= self.original_counter and not self._waiters:
             raise ValueError("BoundedSemaphore released too many times")
         super().release(blocking)
+
+
+class CappedSemaphore:
+    """A semaphore whose ``release`` waits, instead of raising, while ``limit`` units are free.
+
+    Two semaphores face each other: ``lower_bound`` counts the free units, ``upper_bound`` the
+    room left under ``limit``. A call gives a unit to one side before it takes one from the other:
+    giving first is what lets a waiting releaser and a waiting acquirer meet (even at ``limit`` 0).
+    """
+
+    def __init__(self, count: int, limit: int) -> None:
+        self.lower_bound = Semaphore(count)
+        if limit < count:
+            raise ValueError(f"CappedSemaphore count {count!r} is above its limit {limit!r}")
+        self.upper_bound = Semaphore(limit - count)
+
+    def _move(self, give: Semaphore, take: Semaphore, blocking: bool, timeout: float | None) -> bool:
+        if not blocking and take.locked():
+            return take.acquire(False, timeout)  # False, or the stdlib's ValueError for a timeout
+        give.release()
+        got = False
+        try:
+            got = take.acquire(blocking, timeout)
+        finally:
+            if not got:  # timed out or killed: take the given unit back (a debt, if it went on already)
+                give.counter -= 1
+        return got
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Take a unit; wait while none is free. False if not acquired."""
+        return self._move(self.upper_bound, self.lower_bound, blocking, timeout)
+
+    def release(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        """Give a unit back; wait while ``limit`` units are free already. False if not released."""
+        return self._move(self.lower_bound, self.upper_bound, blocking, timeout)
+
+    def locked(self) -> bool:
+        """``acquire`` would wait."""
+        return self.lower_bound.locked()
+
+    def bounded(self) -> bool:
+        """``release`` would wait."""
+        return self.upper_bound.locked()
+
+    __enter__, __exit__ = Semaphore.__enter__, Semaphore.__exit__
+
+    @property
+    def balance(self) -> int:
+        """Free units minus room under the limit, waiters counted (eventlet's): > 0, about the acquires
+        that would not wait; < 0, minus the releases that would not."""
+        return self.lower_bound.balance - self.upper_bound.balance

@@ -330,6 +330,49 @@ def test_semaphore_bad_values():
     bs = minievent.BoundedSemaphore(1)
     with pytest.raises(ValueError):
         bs.release()
+    assert minievent.Semaphore(1e2).counter == 100  # a whole float is taken, as eventlet does
+    with pytest.raises(TypeError):
+        minievent.Semaphore(1.5)
+
+
+def test_capped_semaphore_release_waits_at_the_limit():
+    sem = minievent.CappedSemaphore(1, limit=2)
+    assert sem.release() is True and sem.bounded()  # 2 free: the limit
+    assert sem.release(blocking=False) is False
+    releaser = minievent.spawn(sem.release)
+    minievent.sleep(0)
+    assert not releaser.dead and sem.upper_bound.balance == -1  # one release waits for room
+    assert sem.acquire() is True
+    assert releaser.wait() is True and sem.balance == 2
+
+
+def test_capped_semaphore_acquire_waits_and_times_out():
+    sem = minievent.CappedSemaphore(0, 1)
+    assert sem.locked() and sem.acquire(blocking=False) is False
+    assert sem.acquire(timeout=0.01) is False
+    assert sem.balance == -1 and sem.release() is True  # the timed-out acquire left no debt
+    assert sem.bounded() and sem.balance == 1
+    with sem:
+        assert sem.balance == -1
+    assert sem.balance == 1
+    with pytest.raises(ValueError):
+        sem.acquire(blocking=False, timeout=1)
+
+
+def test_capped_semaphore_at_limit_zero_hands_over():
+    sem = minievent.CappedSemaphore(0, 0)
+    getter = minievent.spawn(sem.acquire)
+    minievent.sleep(0)
+    assert sem.release() is True and getter.wait() is True
+
+
+def test_capped_semaphore_bad_values():
+    with pytest.raises(ValueError):
+        minievent.CappedSemaphore(3, 2)
+    with pytest.raises(ValueError):
+        minievent.CappedSemaphore(-1, 2)
+    with pytest.raises(TypeError):
+        minievent.CappedSemaphore("1", 2)
 
 
 # ---------------------------------------------------------------- GreenPool
