@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import warnings
 from _thread import get_ident as os_thread_id  # the OS thread's ident, even once monkey_patch() greens threading's
 from collections import deque
@@ -49,7 +50,7 @@ from typing import Any
 
 import greenlet
 
-from .poller import READ, WRITE, Poller, default_poller
+from .poller import POLLERS, READ, WRITE, Poller, default_poller
 from .waker import Waker
 
 __all__ = ["Hub", "Timer", "Listener", "LoopExit", "BlockingSwitchOutError", "get_hub", "trampoline", "READ", "WRITE"]
@@ -118,12 +119,8 @@ class Timer:
     __slots__ = ("deadline", "fn", "args", "hub", "cancelled", "called")
 
     def __init__(self, hub: Hub, deadline: float, fn: Callable[..., Any], args: tuple) -> None:
-        self.hub = hub
-        self.deadline = deadline
-        self.fn = fn
-        self.args = args
-        self.cancelled = False
-        self.called = False
+        self.hub, self.deadline, self.fn, self.args = hub, deadline, fn, args
+        self.cancelled = self.called = False
 
     def __call__(self) -> None:
         # Called by the hub's run phase. A timer cancelled after it became due
@@ -154,11 +151,7 @@ class Listener:
     __slots__ = ("evtype", "fd", "cb", "active", "greenlet")
 
     def __init__(self, evtype: int, fd: int, cb: Callable[[], Any]) -> None:
-        self.evtype = evtype
-        self.fd = fd
-        self.cb = cb
-        self.active = True
-        self.greenlet = _getcurrent()
+        self.evtype, self.fd, self.cb, self.active, self.greenlet = evtype, fd, cb, True, _getcurrent()
 
     def __call__(self) -> None:
         if self.active:
@@ -269,6 +262,47 @@ class Hub:
             raise
 
     switch = park  # eventlet's name
+
+    _stopped = False  # abort() has handed control to the main greenlet, which has not waited since
+
+    @property
+    def running(self) -> bool:
+        """The loop has started, and ``abort`` has not stopped it since."""
+        return bool(self.greenlet) and not self._stopped
+
+    def abort(self, wait: bool = False) -> None:
+        """Stop the loop and hand control to the main greenlet (eventlet's ``abort``, for tests and tools).
+
+        From a hub callback it stops at once; elsewhere at the loop's next turn, and ``wait=True``
+        makes the main greenlet wait for that. Whatever the main greenlet was waiting for, its wait
+        returns then. The next wait carries the loop on where it stopped: nothing ready, due or watched is lost.
+        """
+        cur = _getcurrent()
+        if cur is not self.greenlet:
+            if wait and cur is not self.main:
+                raise RuntimeError("only the main greenlet can wait for abort(): nothing would resume another")
+            if wait or self.running:
+                self.schedule_call(0, self.abort)
+            if wait:
+                self.park()
+            return
+        with contextlib.suppress(ValueError):  # the main greenlet's own sleep(0) resume: it resumes now
+            self.ready[self.ready.index(self.main.switch)] = _nothing
+        self._stopped = True
+        try:
+            self.main.switch()
+        finally:
+            self._stopped = False
+
+    def set_debug_listeners(self, value: bool) -> None:
+        """eventlet's hub switch for ``debug.hub_listener_stacks(value)`` (which records for every hub)."""
+        from .debug import hub_listener_stacks  # (debug imports this module)
+
+        hub_listener_stacks(value)
+
+    def set_timer_exceptions(self, value: bool) -> None:
+        """Print the errors of hub callbacks and greenthreads (eventlet's hub switch; ``debug.hub_exceptions``)."""
+        self.print_exceptions = value
 
     # ------------------------------------------------------------ instruments
     def install(self, instrument: Any) -> None:
@@ -512,9 +546,10 @@ class Hub:
         return self.instrument
 
     def handle_error(self, entry: Any) -> None:
-        """A callback raised: print it once and keep the loop running."""
-        print(f"minievent: exception in hub callback {entry!r}:", file=sys.stderr)
-        traceback.print_exc()
+        """A callback raised: print it once (unless ``set_timer_exceptions(False)``) and keep the loop running."""
+        if self.print_exceptions:
+            print(f"minievent: exception in hub callback {entry!r}:", file=sys.stderr)
+            traceback.print_exc()
 
     def _loop_exit(self) -> None:
         why = describe(self.main_why) if self.main_why is not None else "something"
@@ -547,7 +582,7 @@ def get_hub() -> Hub:
     try:
         return current.hub
     except AttributeError:
-        hub = current.hub = Hub()
+        hub = current.hub = getattr(current, "factory", Hub)()
         if getattr(current, "closer", None) is None:
             current.closer = _CloseAtThreadExit(hub)
         current.closer.hub = hub
@@ -559,12 +594,22 @@ def existing_hub() -> Hub | None:
     return getattr(current, "hub", None)
 
 
-def use_hub(hub: Hub | None) -> None:
-    """Replace this thread's hub (``None``: make a fresh one on next use). For tests and tools."""
-    if hub is not None:
+def use_hub(hub: Hub | Callable[[], Any] | types.ModuleType | str | None = None) -> None:
+    """Replace this thread's hub, dropping the old one with its timers and listeners (for tests and tools).
+
+    ``hub`` is a ``Hub`` (used from now on), or what makes one on next use, as eventlet's ``use_hub``
+    takes: a class or factory, a module (its ``Hub``), a poller's name (``"epoll"``, ``"selectors"``:
+    a ``Hub`` over that poller), or ``None`` (the default ``Hub``).
+    """
+    if isinstance(hub, str):
+        if hub not in POLLERS:
+            raise ValueError(f"use_hub({hub!r}): minievent's hubs differ by poller, one of {sorted(POLLERS)}")
+        hub = lambda poller=POLLERS[hub]: Hub(poller())  # noqa: E731
+    current.__dict__.pop("hub", None)
+    if isinstance(hub, Hub):
         current.hub = hub
-    elif hasattr(current, "hub"):
-        del current.hub
+    else:
+        current.factory = hub.Hub if isinstance(hub, types.ModuleType) else hub or Hub
 
 
 def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float | None = None,
@@ -572,7 +617,7 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
     """Park the current greenthread until ``fd`` is readable or writable (exactly one of them).
 
     ``fd`` is an int or has ``fileno()``. On ``timeout`` raises ``timeout_exc``
-    (default ``TimeoutError``). This is eventlet's low-level wait: green sockets
+    (default: a ``minievent.Timeout``, as eventlet's). This is eventlet's low-level wait: green sockets
     are built on the same listener mechanism.
     """
     if read == write:
@@ -586,14 +631,11 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
     cur = _getcurrent()
     if cur is hub.greenlet:
         hub.park()  # raises BlockingSwitchOutError
-    listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
-    timer = None
-    try:  # (from here on: a bad timeout must not leave the listener behind)
-        if timeout is not None:
-            exc = timeout_exc if timeout_exc is not None else TimeoutError(f"timed out waiting for fd {fd}")
-            timer = hub.schedule_call(timeout, cur.throw, exc)
-        hub.park(("read" if read else "write", fd))
-    finally:
-        hub.remove(listener)
-        if timer is not None:
-            timer.cancel()
+    from .timeout import Timeout  # (timeout imports this module)
+
+    with Timeout(timeout, timeout_exc):  # (first: a bad timeout raises before the listener is added)
+        listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
+        try:
+            hub.park(("read" if read else "write", fd))
+        finally:
+            hub.remove(listener)

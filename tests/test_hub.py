@@ -126,9 +126,9 @@ def test_trampoline_on_data_already_there_returns(hub):
 def test_trampoline_timeout_removes_listener(hub):
     a, b = socket.socketpair()
     try:
-        with pytest.raises(TimeoutError):
+        with pytest.raises(minievent.Timeout) as caught:  # eventlet's exception, naming the time
             minievent.trampoline(b, read=True, timeout=0.02)
-        assert hub.listeners() == []
+        assert caught.value.seconds == 0.02 and hub.listeners() == []
         with pytest.raises(minievent.Timeout):
             minievent.trampoline(b, read=True, timeout=0.01, timeout_exc=minievent.Timeout())
     finally:
@@ -278,6 +278,113 @@ def test_use_hub_replaces_the_thread_hub():
     hubmod.use_hub(None)
     assert minievent.get_hub() is not h
     h.close()
+
+
+class CountingHub(hubmod.Hub):
+    made = 0
+
+    def __init__(self) -> None:
+        CountingHub.made += 1
+        super().__init__()
+
+
+@pytest.mark.parametrize("how", ["class", "module", "name"])
+def test_use_hub_takes_what_makes_a_hub_and_makes_it_on_next_use(how, monkeypatch):
+    if how == "class":
+        hubmod.use_hub(CountingHub)
+        made = CountingHub.made
+        hub = minievent.get_hub()
+        assert type(hub) is CountingHub and CountingHub.made == made + 1
+    elif how == "module":
+        monkeypatch.setattr(hubmod, "Hub", CountingHub)  # a module whose Hub is ours
+        hubmod.use_hub(hubmod)
+        assert type(minievent.get_hub()) is CountingHub
+    else:
+        hubmod.use_hub("selectors")
+        assert minievent.get_hub().poller.name == "selectors"
+    assert minievent.get_hub() is minievent.get_hub()  # made once
+    minievent.sleep(0.001)  # and it runs
+    minievent.get_hub().close()
+    hubmod.use_hub(None)  # back to the default
+    assert type(minievent.get_hub()) is hubmod.Hub
+
+
+def test_use_hub_refuses_an_unknown_name():
+    with pytest.raises(ValueError, match="selectors"):
+        hubmod.use_hub("kqueue-of-dreams")
+
+
+def test_abort_hands_control_to_main_and_the_loop_carries_on(hub):
+    assert not hub.running  # (this hub has not run yet)
+    ticks = []
+    minievent.spawn(lambda: [ticks.append(minievent.sleep(0.005)) for _ in range(3)])
+    minievent.sleep(0)
+    assert hub.running
+    hub.abort(wait=True)
+    assert not hub.running
+    minievent.sleep(0.05)  # waiting again carries the loop on: nothing was lost
+    assert hub.running and len(ticks) == 3
+
+
+def test_abort_from_a_callback_ends_mains_wait_at_once(hub):
+    hub.schedule_call(0.001, hub.abort)
+    later = []
+    hub.schedule_call(0.002, later.append, True)
+    start = time.monotonic()
+    hub.park()  # nothing else would ever resume main
+    assert not hub.running and later == [] and time.monotonic() - start < 1
+    minievent.sleep(0.01)
+    assert later == [True]
+
+
+def test_abort_from_a_greenthread_stops_at_the_next_turn_but_cannot_wait(hub):
+    def stopper():
+        with pytest.raises(RuntimeError):
+            hub.abort(wait=True)
+        hub.abort()
+
+    minievent.spawn(stopper)
+    minievent.sleep(5)  # cut short by the abort
+    assert not hub.running
+
+
+def test_main_sleep0_resume_is_not_left_behind_by_abort(hub):
+    minievent.sleep(0)
+    hub.abort()  # at the next turn
+    minievent.sleep(0)  # that turn: main resumes once, by the abort
+    woken = []
+    hub.schedule_call(0.01, woken.append, True)
+    hub.schedule_call(0.01, hub.abort)
+    hub.park()  # a stale sleep(0) resume would return from here before the timers ran
+    assert woken == [True]
+
+
+def test_set_timer_exceptions_silences_callback_errors(hub, capsys):
+    hub.set_timer_exceptions(False)
+    hub.schedule_call(0, lambda: 1 / 0)
+    minievent.sleep(0.001)
+    assert "ZeroDivisionError" not in capsys.readouterr().err
+    hub.set_timer_exceptions(True)
+    hub.schedule_call(0, lambda: 1 / 0)
+    minievent.sleep(0.001)
+    assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_set_debug_listeners_records_where_listeners_were_added(hub):
+    from minievent import debug
+
+    a, b = socket.socketpair()
+    try:
+        hub.set_debug_listeners(True)
+        reader = minievent.spawn(minievent.trampoline, a, read=True)
+        minievent.sleep(0)
+        assert "trampoline" in debug.format_hub_listeners()
+        b.send(b"x")
+        reader.wait()
+    finally:
+        hub.set_debug_listeners(False)
+        a.close()
+        b.close()
 
 
 def test_an_error_in_the_loop_itself_reaches_main_and_the_loop_survives(hub):
