@@ -209,7 +209,7 @@ class Hub:
     def schedule(self, entry: Callable[[], Any]) -> None:
         """Make ``entry`` ready: the run phase calls it soon, in FIFO order. The one way in."""
         self.ready.append(entry)
-        if self.instrument is not None:
+        if self.instrument is not None and type(entry) is not Listener:  # (after_poll announces those)
             try:
                 self.instrument.scheduled(entry)
             except Exception:
@@ -488,10 +488,10 @@ class Hub:
                 continue
             if timeout != 0.0 or len(readers) + len(writers) > internal:
                 if instrument is not None:
-                    instrument = self._hook("before_poll", timeout)
+                    instrument = self._hook(instrument.before_poll, timeout, "before_poll")
                 events = poll(timeout)
                 if instrument is not None:
-                    instrument = self._hook("after_poll", events)
+                    instrument = self._hook(instrument.after_poll, events, "after_poll")
                 for fd, bits in events:
                     if bits & READ and fd in readers:
                         self.schedule(readers[fd])
@@ -525,7 +525,7 @@ class Hub:
                 left -= 1
                 entry = popleft()
                 if instrument is not None and type(entry) is not _SWITCH:
-                    instrument = self._hook("resumed", entry)
+                    instrument = self._hook(instrument.resumed, entry, "resumed")
                 try:
                     entry()  # <- the one place greenthreads are resumed
                 except (KeyboardInterrupt, SystemExit) as e:
@@ -537,10 +537,10 @@ class Hub:
                 if not left & mask and left <= rest and timers and timers[0][0] <= clock():
                     break
 
-    def _hook(self, name: str, *args: Any) -> Any:
+    def _hook(self, hook: Callable[[Any], Any], arg: Any, name: str) -> Any:
         """Call an instrument hook from the loop; the instrument, or None once a failing one is dropped."""
         try:
-            getattr(self.instrument, name)(*args)
+            hook(arg)
         except Exception:
             self._drop_instrument(name)
         return self.instrument

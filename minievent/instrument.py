@@ -4,7 +4,8 @@ The hub has exactly three places where scheduling happens, and calls one hook
 at each while an instrument is installed (``hub.instrument``):
 
 * ``scheduled(entry)``: ``entry`` became ready (``Hub.schedule``: a waiter was
-  woken, a greenthread spawned, a callback queued from another thread);
+  woken, a greenthread spawned, a callback queued from another thread) -- all
+  but fd listeners, which are ready since the poll ``after_poll`` reported;
 * ``resumed(entry)``: the run phase is about to call ``entry`` (not for a bare
   ``sleep(0)`` yield: its resume is implied by ``parked``, which keeps the
   hottest path to a single hook);

@@ -34,6 +34,7 @@ from .waiter import Waiter
 clock = time.monotonic
 _START = GreenThread._start
 _RESUME = object()  # the middle slot of a raw resume record
+_IO = object()  # ... of a listener's resume record: (since the poll reported it, fd, READ|WRITE)
 _STOP = object()  # ... of the record stop() writes
 _UNKNOWN = object()  # the lane of a finished greenthread the recording never saw alive
 
@@ -68,10 +69,9 @@ class HubRecorder(Instrument):
         self.tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
 
     def scheduled(self, entry: Any) -> None:
-        cls = type(entry)
-        # A listener is ready since its poll reported the fd (after_poll notes it); a bare
-        # switch (a worker told to end) is never announced to resumed(), so never noted.
-        if cls is not Listener and cls is not _SWITCH:
+        # (Listeners are not announced: one is ready since its poll reported the fd, which
+        # after_poll notes.) A bare switch (a worker told to end) never reaches resumed().
+        if type(entry) is not _SWITCH:
             self._scheduled[entry] = clock()
 
     def before_poll(self, timeout: float | None) -> None:
@@ -96,6 +96,9 @@ class HubRecorder(Instrument):
             return
         t = clock()
         cls = type(entry)
+        if cls is Listener:  # the commonest in a server: three numbers now, the rest in flush()
+            raw.extend((t, _IO, (self._fd_seen.get(entry.fd, t), entry.fd, entry.evtype)))
+            return
         key = row = None
         if cls is Timer:
             since, cause = entry.deadline, "timer due"
@@ -103,10 +106,6 @@ class HubRecorder(Instrument):
             if type(fn) is MethodType and fn.__func__ is _START:  # spawn_after
                 key = fn.__self__
             row = ("timer", entry.deadline, t)
-        elif cls is Listener:
-            since = self._fd_seen.get(entry.fd, t)
-            cause = ("fd", entry.fd)
-            row = ("io", entry.fd, entry.evtype, since, t)
         elif cls is Waiter:
             since, cause = self._scheduled.pop(entry, t), "woken"
         elif cls is MethodType and entry.__func__ is _START:  # spawn
@@ -137,8 +136,12 @@ class HubRecorder(Instrument):
                 if self._pending >= 0:
                     self._settle(self._file(why))
                 continue
-            if key is _RESUME:
-                since, cause, key, row = why
+            if key is _RESUME or key is _IO:
+                if key is _IO:
+                    since, fd, evtype = why
+                    cause, key, row = ("fd", fd), None, ("io", fd, evtype, since, t)
+                else:
+                    since, cause, key, row = why
                 self._settle(hub_id)  # a resume that nobody parked after was the hub's callback
                 n = len(sw) // 3
                 if cause is not None:
