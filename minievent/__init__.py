@@ -15,10 +15,7 @@ built to be read line by line alongside the lessons in ``notebooks/``.
 
 from greenlet import GreenletExit
 
-from . import (
-    debug,  # noqa: F401  (minievent.debug.blocking_detection without a second import)
-    tpool,  # noqa: F401  (minievent.tpool.execute without a second import)
-)
+from . import debug, tpool  # noqa: F401  (minievent.debug.blocking_detection, minievent.tpool.execute: no second import)
 from .convenience import StopServe, connect, listen, serve, wrap_ssl
 from .event import Event
 from .greenio import GreenSocket, create_connection

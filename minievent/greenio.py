@@ -46,19 +46,11 @@ _BaseSocket: type = _stdsocket.socket
 _GLOBAL_DEFAULT_TIMEOUT: Any = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 socket_timeout = _stdsocket.timeout  # == TimeoutError since Python 3.10
 
-# The C methods, bound once: calling them directly skips an attribute lookup
-# through our subclass on the hottest path.
+# The C methods of the hottest paths, bound once: calling them directly skips an attribute lookup
+# through our subclass (the other methods name theirs, _socket.socket.x).
 _recv = _socket.socket.recv
 _recv_into = _socket.socket.recv_into
-_recvfrom = _socket.socket.recvfrom
-_recvfrom_into = _socket.socket.recvfrom_into
-_recvmsg = _socket.socket.recvmsg
-_recvmsg_into = _socket.socket.recvmsg_into
 _send = _socket.socket.send
-_sendmsg = _socket.socket.sendmsg
-_sendto = _socket.socket.sendto
-_accept = _socket.socket._accept
-_connect_ex = _socket.socket.connect_ex
 _fileno = _socket.socket.fileno
 _set_os_timeout = _socket.socket.settimeout
 _gettimeout = _socket.socket.gettimeout
@@ -218,17 +210,18 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             self._wait(READ, self._timeout)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
-        return self._io(READ, _recvfrom, self, bufsize, flags | _DONTWAIT, flags=flags)
+        return self._io(READ, _socket.socket.recvfrom, self, bufsize, flags | _DONTWAIT, flags=flags)
 
     def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
-        return self._io(READ, _recvfrom_into, self, buffer, nbytes, flags | _DONTWAIT, flags=flags)
+        return self._io(READ, _socket.socket.recvfrom_into, self, buffer, nbytes, flags | _DONTWAIT, flags=flags)
 
     def recvmsg(self, bufsize: int, ancbufsize: int = 0, flags: int = 0) -> tuple[bytes, list, int, Any]:
-        return self._io(READ, _recvmsg, self, bufsize, ancbufsize, flags | _DONTWAIT, flags=flags)
+        return self._io(READ, _socket.socket.recvmsg, self, bufsize, ancbufsize, flags | _DONTWAIT, flags=flags)
 
     def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> tuple[int, list, int, Any]:
         # (a retry must see the same buffers: an iterator would be used up by the first try)
-        return self._io(READ, _recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT, flags=flags)
+        return self._io(READ, _socket.socket.recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT,
+                        flags=flags)
 
     # ------------------------------------------------------------ sending
     def send(self, data: Any, flags: int = 0) -> int:
@@ -271,11 +264,11 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         flags = args[1] if len(args) == 3 else 0
         if len(args) in (2, 3):
             args = (args[0], flags | _DONTWAIT, args[-1])
-        return self._io(WRITE, _sendto, self, *args, flags=flags)
+        return self._io(WRITE, _socket.socket.sendto, self, *args, flags=flags)
 
     def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
-        return self._io(WRITE, _sendmsg, self, _listed(buffers), _listed(ancdata), flags | _DONTWAIT, address,
-                        flags=flags)
+        return self._io(WRITE, _socket.socket.sendmsg, self, _listed(buffers), _listed(ancdata), flags | _DONTWAIT,
+                        address, flags=flags)
 
     def _sendfile_use_sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         # socket.sendfile tries this first (then falls back on send): the stdlib's os.sendfile loop.
@@ -283,11 +276,11 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
     # ------------------------------------------------------------ connections
     def accept(self) -> tuple[GreenSocket, Any]:
-        fd, addr = self._nonblocking(self._io, READ, _accept, self)
+        fd, addr = self._nonblocking(self._io, READ, _socket.socket._accept, self)
         return GreenSocket(self.family, self.type, self.proto, fileno=fd), addr
 
     def _connect(self, address: Any, timeout_raises: bool) -> int:
-        err = _connect_ex(self, address)
+        err = _socket.socket.connect_ex(self, address)
         if err in _CONNECT_PENDING and self._timeout != 0.0:
             # A non-blocking connect finishes in the background; the socket
             # turns writable when it is done, and SO_ERROR says how it went.
