@@ -43,7 +43,6 @@ __all__ = ["GreenSocket", "GreenPipe", "create_connection", "socketpair", "shutd
 
 # Captured now, before monkey_patch can replace socket.socket with us.
 _BaseSocket: type = _stdsocket.socket
-_GLOBAL_DEFAULT_TIMEOUT: Any = _stdsocket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]
 socket_timeout = _stdsocket.timeout  # == TimeoutError since Python 3.10
 
 # The C methods of the hottest paths, bound once: calling them directly skips an attribute lookup
@@ -302,62 +301,45 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             raise OSError(err, os.strerror(err))  # OSError picks the subclass: ConnectionRefusedError...
 
     # ------------------------------------------------------------ closing
-    def _forget_fd(self) -> None:
-        fd = _fileno(self)
-        if fd >= 0:
-            hub = existing_hub()  # (closing must not make a hub for a thread that has none)
-            if hub is not None:
-                hub.notify_close(fd)  # wake waiters, drop the poller's registration
-
     def _real_close(self, _ss: Any = _socket.socket) -> None:
         # socket.socket.close() calls this once no makefile() stream holds the
         # socket any more: the moment the OS fd really goes away.
-        self._forget_fd()
+        _notify_close(_fileno(self))
         _ss.close(self)
 
     def detach(self) -> int:
-        self._forget_fd()
+        _notify_close(_fileno(self))
         return super().detach()
+
+
+def _notify_close(fd: int) -> None:
+    """``fd`` is about to be closed: wake its waiters, drop the poller's registration (``Hub.notify_close``)."""
+    hub = existing_hub()  # (closing must not make a hub for a thread that has none)
+    if hub is not None and fd >= 0:
+        hub.notify_close(fd)
 
 
 def _listed(items: Any) -> Any:
     return items if isinstance(items, (list, tuple)) else list(items)
 
 
+def _rebind(fn: Any, namespace: dict[str, Any]) -> Any:
+    """The same function, reading its global names from ``namespace``: the stdlib's code, seeing green names."""
+    new = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__, new.__doc__ = fn.__kwdefaults__, fn.__doc__
+    return new
+
+
 # The stdlib's os.sendfile loop waits in selectors.PollSelector: the same code, reading a green one.
-_sendfile_loop = types.FunctionType(_BaseSocket._sendfile_use_sendfile.__code__,
-                                    {**vars(_stdsocket), "selectors": _gselectors})
+_sendfile_loop = _rebind(_BaseSocket._sendfile_use_sendfile, {**vars(_stdsocket), "selectors": _gselectors})
 
 
 # ---------------------------------------------------------------- helpers
-def create_connection(address: tuple[str, int], timeout: Any = _GLOBAL_DEFAULT_TIMEOUT,
-                      source_address: Any = None) -> GreenSocket:
-    """``socket.create_connection``, green: try each address ``getaddrinfo`` gives, first that connects wins."""
-    host, port = address
-    error: OSError | None = None
-    for family, type_, proto, _, addr in _stdsocket.getaddrinfo(host, port, 0, _stdsocket.SOCK_STREAM):
-        sock = GreenSocket(family, type_, proto)
-        try:
-            if timeout is not _GLOBAL_DEFAULT_TIMEOUT:
-                sock.settimeout(timeout)
-            if source_address:
-                sock.bind(source_address)
-            sock.connect(addr)
-            return sock
-        except OSError as e:
-            error = e
-            sock.close()
-    if error is not None:
-        raise error
-    raise OSError("getaddrinfo returned an empty list")
-
-
-def socketpair(family: int = _stdsocket.AF_UNIX, type: int = _stdsocket.SOCK_STREAM,
-               proto: int = 0) -> tuple[GreenSocket, GreenSocket]:
-    """Two connected ``GreenSocket`` s."""
-    a, b = _socket.socketpair(family, type, proto)
-    return (GreenSocket(family, type, proto, fileno=a.detach()),
-            GreenSocket(family, type, proto, fileno=b.detach()))
+# socket.create_connection and socket.socketpair, making GreenSockets (getaddrinfo: the socket module's at
+# call time, so the green one once monkey_patch has run).
+_green_names = {**vars(_stdsocket), "socket": GreenSocket, "getaddrinfo": lambda *a: _stdsocket.getaddrinfo(*a)}
+create_connection = _rebind(_stdsocket.create_connection, _green_names)
+socketpair = _rebind(_stdsocket.socketpair, _green_names)
 
 
 def shutdown_safe(sock: Any) -> Any:
@@ -405,9 +387,7 @@ class _GreenFileIO(io.FileIO):
 
     def close(self) -> None:
         if not self.closed:
-            hub = existing_hub()
-            if hub is not None:
-                hub.notify_close(self.fileno())
+            _notify_close(self.fileno())
         super().close()
 
 

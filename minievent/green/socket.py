@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import functools
 import socket as _std
-import types as _types
 from typing import Any
 
 from .. import tpool
-from ..greenio import GreenSocket
+from ..greenio import GreenSocket, _rebind
 from ..hub import existing_hub
 
 # The stdlib module's names first (constants, errors, getaddrinfo, ...).
@@ -36,19 +35,10 @@ globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")}
 socket = GreenSocket
 
 
-def _rebind(fn: Any) -> Any:
-    """The same function, but reading its globals from this module."""
-    new = _types.FunctionType(fn.__code__, globals(), fn.__name__, fn.__defaults__, fn.__closure__)
-    new.__kwdefaults__ = fn.__kwdefaults__
-    new.__doc__ = fn.__doc__
-    return new
-
-
-create_connection = _rebind(_std.create_connection)
-create_server = _rebind(_std.create_server)
-socketpair = _rebind(_std.socketpair)
-fromfd = _rebind(_std.fromfd)
-
+create_connection = _rebind(_std.create_connection, globals())  # (the stdlib's code, reading this module's names)
+create_server = _rebind(_std.create_server, globals())
+socketpair = _rebind(_std.socketpair, globals())
+fromfd = _rebind(_std.fromfd, globals())
 del _rebind
 
 
