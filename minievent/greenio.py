@@ -175,9 +175,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     def gettimeout(self) -> float | None:
         return self._timeout
 
-    @property
-    def timeout(self) -> float | None:  # type: ignore[override]
-        return self._timeout
+    timeout = property(gettimeout)  # type: ignore[assignment]
 
     def setblocking(self, flag: bool) -> None:
         self.settimeout(None if flag else 0.0)

@@ -107,9 +107,9 @@ class GreenThread:
     """
 
     def __init__(self, hub: Any, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
-        self._fn: Any = fn
-        self._args: Any = args
-        self._kwargs: Any = kwargs
+        if not callable(fn):
+            raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
+        self._fn, self._args, self._kwargs = fn, args, kwargs  # (None once it has started: not kept alive)
         self.name: str = getattr(fn, "__name__", None) or repr(fn)
         self._hub = hub
         self._worker: _Worker | None = None
@@ -150,10 +150,10 @@ class GreenThread:
             result = fn(*args, **kwargs)
         except GreenletExit as e:
             self._finish(False, e)
+        except (KeyboardInterrupt, SystemExit) as e:
+            self._finish(False, e)
+            raise  # falls to the hub, which throws it into the main greenlet
         except BaseException as e:
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                self._finish(False, e)
-                raise  # falls to the hub, which throws it into the main greenlet
             # Print it once, here, where the traceback is whole; wait() re-raises it.
             if self._hub.print_exceptions:
                 print(f"minievent: greenthread {self.name!r} raised:", file=sys.stderr)
@@ -294,8 +294,6 @@ def _exception(throw_args: tuple) -> BaseException:
 
 def spawn(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
     """Start ``fn(*args, **kwargs)`` in a new greenthread; it runs once the caller yields."""
-    if not callable(fn):
-        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
     hub = get_hub()
     gt = GreenThread(hub, fn, args, kwargs)
     hub.schedule(gt._start)
@@ -317,8 +315,6 @@ def spawn_after_local(seconds: float, fn: Callable[..., Any], *args: Any, **kwar
 
 
 def _spawn_later(how: str, seconds: float, fn: Callable[..., Any], args: tuple, kwargs: dict) -> GreenThread:
-    if not callable(fn):
-        raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
     hub = get_hub()
     gt = GreenThread(hub, fn, args, kwargs)
     gt._start_timer = getattr(hub, how)(seconds, gt._start)

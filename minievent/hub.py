@@ -197,9 +197,7 @@ class Hub:
         self._waker = Waker()
         self._inbox: deque[Callable[[], Any]] = deque()
         self._closed = False
-        self._internal_fds.add(self._waker.fileno())
-        self.poller.watch(self._waker.fileno(), True, False)
-        self.readers[self._waker.fileno()] = Listener(READ, self._waker.fileno(), self._drain_inbox)
+        self._internal_fds.add(self.add(READ, self._waker.fileno(), self._drain_inbox).fd)
 
     def __repr__(self) -> str:
         return (f"<Hub poller={self.poller.name} ready={len(self.ready)} "
@@ -612,6 +610,16 @@ def use_hub(hub: Hub | Callable[[], Any] | types.ModuleType | str | None = None)
         current.factory = hub.Hub if isinstance(hub, types.ModuleType) else hub or Hub
 
 
+def get_fileno(obj: Any) -> int:
+    """``obj`` if it is an fd, else ``obj.fileno()`` (eventlet's name and messages)."""
+    fd = obj.fileno() if hasattr(obj, "fileno") else obj
+    if not isinstance(fd, int):
+        raise TypeError(f"Expected int or long, got {type(fd)}")
+    if fd < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+    return fd
+
+
 def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float | None = None,
                timeout_exc: type[BaseException] | BaseException | None = None) -> None:
     """Park the current greenthread until ``fd`` is readable or writable (exactly one of them).
@@ -622,11 +630,7 @@ def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float 
     """
     if read == write:
         raise ValueError("trampoline: pass exactly one of read=True or write=True")
-    if not isinstance(fd, int):
-        try:
-            fd = fd.fileno()
-        except AttributeError:
-            raise TypeError("fd must be an int, or have a fileno() method") from None
+    fd = get_fileno(fd)
     hub = get_hub()
     cur = _getcurrent()
     if cur is hub.greenlet:

@@ -94,9 +94,6 @@ if hasattr(select, "epoll"):
             self._registered: set[int] = set()
             _epoll_pollers.add(self)
 
-        def fileno(self) -> int:
-            return self._epoll.fileno()
-
         def watch(self, fd: int, read: bool, write: bool) -> None:
             # Interest changes cost nothing: the fd is registered for both
             # directions once, and the hub ignores edges nobody waits for.
@@ -155,15 +152,10 @@ class SelectorsPoller(Poller):
     def watch(self, fd: int, read: bool, write: bool) -> None:
         mask = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
         old = self._interest.get(fd, 0)
-        if mask == old:
-            return
         if not mask:
             self.forget(fd)
-        elif not old:
-            self._sel.register(fd, mask)
-            self._interest[fd] = mask
-        else:
-            self._sel.modify(fd, mask)
+        elif mask != old:
+            (self._sel.modify if old else self._sel.register)(fd, mask)
             self._interest[fd] = mask
 
     def rearm(self, fd: int) -> None:
@@ -200,9 +192,7 @@ if hasattr(select, "epoll"):
 
 def default_poller() -> Poller:
     """The poller named by ``MINIEVENT_POLLER``, else the best this platform has."""
-    name = os.environ.get("MINIEVENT_POLLER", "").strip().lower()
-    if not name:
-        name = "epoll" if "epoll" in POLLERS else "selectors"
+    name = os.environ.get("MINIEVENT_POLLER", "").strip().lower() or ("epoll" if "epoll" in POLLERS else "selectors")
     try:
         return POLLERS[name]()
     except KeyError:

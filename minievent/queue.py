@@ -40,8 +40,7 @@ class Queue:
     def qsize(self) -> int:
         return len(self.queue)
 
-    def __len__(self) -> int:
-        return len(self.queue)
+    __len__ = qsize
 
     def empty(self) -> bool:
         return not self.queue

@@ -41,11 +41,8 @@ class Waiter:
     __slots__ = ("greenlet", "hub", "value", "state", "item")
 
     def __init__(self, hub: Hub, g: greenlet.greenlet, item: Any = None) -> None:
-        self.hub = hub
         self.greenlet: greenlet.greenlet | None = g
-        self.value: Any = None
-        self.state = _WAITING
-        self.item = item  # what the waiter brings (a putter's item)
+        self.hub, self.value, self.state, self.item = hub, None, _WAITING, item  # item: what it brings (a putter's)
 
     def wake(self, value: Any = None) -> bool:
         """Schedule the resume with ``value``; False if it is no longer waiting."""

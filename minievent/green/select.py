@@ -17,7 +17,7 @@ from itertools import chain
 from typing import Any
 
 from ..greenthread import sleep
-from ..hub import READ, WRITE, Listener, get_hub
+from ..hub import READ, WRITE, Listener, get_fileno, get_hub
 from ..waiter import TIMED_OUT, WaitQueue
 
 #: The names monkey_patch removes from the stdlib module (those it has).
@@ -28,16 +28,6 @@ globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__") 
 # The real ones, captured before monkey_patch replaces them.
 _real_select = _std.select
 _real_poll = _std.poll
-
-
-def get_fileno(obj: Any) -> int:
-    """``obj`` if it is an fd, else ``obj.fileno()`` (eventlet's name and messages)."""
-    fd = obj.fileno() if hasattr(obj, "fileno") else obj
-    if not isinstance(fd, int):
-        raise TypeError(f"Expected int or long, got {type(fd)}")
-    if fd < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-    return fd
 
 
 def _wait_for(ask: Callable[[], Any], reads: Iterable[Any], writes: Iterable[Any], timeout: float | None) -> Any:
