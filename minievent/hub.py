@@ -86,18 +86,12 @@ def _an(obj: Any) -> str:
 
 #: How ``describe`` words each kind of park reason.
 _WORDING: dict[str, Callable[[Any], str]] = {
-    "sleep": lambda s: f"sleep({s:g})",
-    "read": "read on fd {}".format,
-    "write": "write on fd {}".format,
-    "fd": "fd {} ready".format,
-    "wait": _an,
-    "acquire": _an,
+    "sleep": lambda s: f"sleep({s:g})", "read": "read on fd {}".format, "write": "write on fd {}".format,
+    "fd": "fd {} ready".format, "wait": _an, "acquire": _an, "select": lambda n: "select()",
     "get": lambda q: f"an item from an empty {type(q).__name__} (id 0x{id(q):x})",
     "put": lambda q: f"room in a full {type(q).__name__} (id 0x{id(q):x})",
-    "join": lambda q: f"{type(q).__name__}.join()",
-    "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",
+    "join": lambda q: f"{type(q).__name__}.join()", "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",
     "tpool": lambda fn: f"tpool.execute({getattr(fn, '__qualname__', fn)!r})",
-    "select": lambda n: "select()",
 }
 
 
@@ -162,13 +156,6 @@ class Listener:
         return f"<Listener {kind} fd={self.fd} {'active' if self.active else 'removed'}>"
 
 
-def _root_greenlet() -> greenlet.greenlet:
-    g = _getcurrent()
-    while g.parent is not None:
-        g = g.parent
-    return g
-
-
 class Hub:
     """The event loop of one OS thread. Use ``get_hub()`` rather than making one."""
 
@@ -182,7 +169,9 @@ class Hub:
         self.writers: dict[int, Listener] = {}
         self._internal_fds: set[int] = set()  # the hub's own fds (the waker)
         self.keepalive = 0  # >0: something outside (a tpool thread) will wake us
-        self.main = _root_greenlet()
+        self.main = _getcurrent()
+        while self.main.parent is not None:  # up to the root: the thread's main greenlet
+            self.main = self.main.parent
         self.thread_id = os_thread_id()
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
@@ -367,10 +356,8 @@ class Hub:
             raise ValueError(f"invalid file descriptor {fd}")
         table = self.readers if evtype == READ else self.writers
         if fd in table:
-            raise RuntimeError(
-                f"second simultaneous {'read' if evtype == READ else 'write'} on fd {fd}: "
-                f"{table[fd].greenlet!r} is already waiting on it"
-            )
+            raise RuntimeError(f"second simultaneous {'read' if evtype == READ else 'write'} on fd {fd}: "
+                               f"{table[fd].greenlet!r} is already waiting on it")
         listener = Listener(evtype, fd, cb)
         poller = self.poller
         poller.watch(fd, evtype == READ or fd in self.readers, evtype == WRITE or fd in self.writers)

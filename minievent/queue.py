@@ -74,10 +74,8 @@ class Queue:
         # (An item counts as unfinished from the moment it is in, as in the stdlib.)
         if self._getters.wake_one(item) is None:  # nobody waiting to take it at once
             if self.full():
-                if not block or timeout == 0:
-                    raise Full
-                # Parked with the item; _admit_putter puts it in when a slot frees up.
-                if self._putters.wait(timeout, ("put", self), item=item) is TIMED_OUT:
+                # Parked with the item (unless we may not wait); _admit_putter puts it in when a slot frees up.
+                if not block or timeout == 0 or self._putters.wait(timeout, ("put", self), item=item) is TIMED_OUT:
                     raise Full
                 return
             self.queue.append(item)

@@ -17,6 +17,7 @@ main greenlet (``LoopExit``), not knowing that a thread will.
 
 from __future__ import annotations
 
+import contextlib
 import operator
 import os
 import queue
@@ -63,10 +64,8 @@ def _worker() -> None:
         except BaseException as e:  # handed to the caller, like a return value
             outcome = (False, e)
         del fn, args, kwargs, job  # don't keep big arguments alive while idle
-        try:
+        with contextlib.suppress(OSError):  # (that hub was closed meanwhile: nobody is left to tell)
             hub.call_threadsafe(deliver, outcome)
-        except OSError:
-            pass  # that hub was closed meanwhile: nobody is left to tell
         del hub, deliver, outcome
 
 
