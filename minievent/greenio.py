@@ -75,11 +75,15 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     _would_block: tuple[type[BaseException], ...] = (BlockingIOError,)
     _wants: dict[type[BaseException], int] = {}
 
-    def __init__(self, family: Any = -1, type: int = -1, proto: int = -1, fileno: int | None = None) -> None:
+    def __init__(self, family: Any = -1, type: int = -1, proto: int = -1, fileno: int | None = None,
+                 set_nonblocking: bool = False) -> None:
+        """``set_nonblocking=True`` keeps the fd ``O_NONBLOCK`` in every mode, as eventlet's sockets do."""
         sock = None
         if isinstance(family, _BaseSocket):  # GreenSocket(a_socket), as in eventlet: take over its fd and timeout
             sock, family, type, proto, fileno = family, family.family, family.type, family.proto, family.detach()
         super().__init__(family, type, proto, fileno)
+        if set_nonblocking:
+            self._blocking_fd = False
         # The hub whose poller has already seen this fd (see _wait).
         self._armed: Hub | None = None
         # The C code has applied SOCK_NONBLOCK and the default timeout: take its answer.

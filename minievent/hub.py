@@ -270,9 +270,7 @@ class Hub:
                 raise RuntimeError("only the main greenlet can wait for abort(): nothing would resume another")
             if wait or self.running:
                 self.schedule_call(0, self.abort)
-            if wait:
-                self.park()
-            return
+            return self.park() if wait else None
         with contextlib.suppress(ValueError):  # the main greenlet's own sleep(0) resume: it resumes now
             self.ready[self.ready.index(self.main.switch)] = _nothing
         self._stopped = True
@@ -296,8 +294,7 @@ class Hub:
         """Install an instrument (see ``minievent.instrument``); one at a time."""
         if self.instrument is not None:
             raise RuntimeError(f"an instrument is already installed on this hub: {self.instrument!r}")
-        self.instrument = instrument
-        self._park_log = getattr(instrument, "park_log", None)
+        self.instrument, self._park_log = instrument, getattr(instrument, "park_log", None)
         self._park_log_limit = getattr(instrument, "park_log_limit", 0)
 
     def uninstall(self, instrument: Any) -> None:

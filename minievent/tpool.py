@@ -22,6 +22,7 @@ import operator
 import os
 import queue
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -42,10 +43,12 @@ _STOP = object()
 
 
 def set_num_threads(n: int) -> None:
-    """Size of the pool the next ``setup`` starts (call ``killall`` first to resize a running pool)."""
+    """Size of the pool the next ``setup`` starts (call ``killall`` first to resize a running pool).
+
+    0, as in eventlet, means no threads: ``execute`` then calls ``fn`` inline, blocking the hub, and warns."""
     global _nthreads
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"the thread pool needs at least one thread, not {n!r}")
+    if not isinstance(n, int) or n < 0:
+        raise ValueError(f"the thread pool size must be an int >= 0, not {n!r}")
     _nthreads = n
 
 
@@ -71,8 +74,8 @@ def _worker() -> None:
 
 def setup() -> None:
     """Start the worker threads (``execute`` does it on first use)."""
-    if _nthreads < 1:  # (else every execute() would wait forever for a thread that never comes)
-        raise ValueError(f"the thread pool needs at least one thread, not {_nthreads} (*_THREADPOOL_SIZE)")
+    if _nthreads < 0:
+        raise ValueError(f"the thread pool size must be >= 0, not {_nthreads} (*_THREADPOOL_SIZE)")
     with _lock:
         while len(_threads) < _nthreads:
             t = original("threading").Thread(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)
@@ -83,8 +86,7 @@ def setup() -> None:
 def killall(timeout: float | None = 10.0) -> None:
     """Stop the worker threads once the jobs already queued are done, and join them."""
     with _lock:
-        threads = list(_threads)
-        _threads.clear()
+        threads, _threads[:] = list(_threads), []
         for _ in threads:
             _jobs.put(_STOP)
     for t in threads:
@@ -98,6 +100,10 @@ def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     run together, the rest queue. If the caller is killed meanwhile, the job
     still finishes in its thread and its result is dropped.
     """
+    if _nthreads == 0:
+        warnings.warn("Zero threads in tpool (MINIEVENT_THREADPOOL_SIZE or EVENTLET_THREADPOOL_SIZE is 0, or "
+                      "set_num_threads(0)): the call runs inline and blocks the hub", RuntimeWarning, stacklevel=2)
+        return fn(*args, **kwargs)
     if not _threads:
         setup()
     hub = get_hub()

@@ -472,7 +472,7 @@ def test_tpool_bad_input():
         with pytest.raises(TypeError):
             tpool.execute(lambda x: x)  # missing argument: raised in the thread, re-raised here
         with pytest.raises(ValueError):
-            tpool.set_num_threads(0)
+            tpool.set_num_threads(-1)
         with pytest.raises(ValueError):
             tpool.set_num_threads("4")
         with pytest.raises(ZeroDivisionError):

@@ -493,12 +493,16 @@ def test_is_timeout_knows_timeouts_and_what_is_marked_as_one():
     b.close()
 
 
-def test_a_thread_pool_of_no_threads_is_refused_rather_than_a_hang():
-    env = dict(os.environ, MINIEVENT_THREADPOOL_SIZE="0", PYTHONPATH=os.pathsep.join(sys.path))
-    code = ("from minievent import tpool\n"
-            "try:\n    tpool.execute(print)\nexcept ValueError as e:\n    print('refused', e)")
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
-    assert out.stdout.startswith("refused") and "at least one thread" in out.stdout, out.stderr
+def test_a_thread_pool_of_no_threads_runs_inline_and_says_so_a_negative_one_is_refused():
+    # eventlet's meaning of 0 (no threads: inline, with a warning); a negative size is an error, not a hang.
+    code = ("import warnings, threading\nfrom minievent import tpool\n"
+            "with warnings.catch_warnings(record=True) as ws:\n    warnings.simplefilter('always')\n"
+            "    inline = tpool.execute(threading.get_ident) == threading.get_ident()\n"
+            "print(inline, len(ws), ws[0].category.__name__, 'Zero threads' in str(ws[0].message))")
+    for size, expected in (("0", "True 1 RuntimeWarning True"), ("-1", "ValueError")):
+        env = dict(os.environ, MINIEVENT_THREADPOOL_SIZE=size, PYTHONPATH=os.pathsep.join(sys.path))
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert expected in out.stdout + out.stderr, out.stderr
 
 
 # ---------------------------------------------------------------- Queue: channel, resize, counts

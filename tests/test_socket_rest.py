@@ -151,6 +151,25 @@ def test_a_blocking_fd_still_waits_green():
         srv.close()
 
 
+def test_set_nonblocking_keeps_the_fd_nonblocking_as_eventlets_sockets():
+    from minievent.greenio import GreenSocket
+
+    a, b = socket.socketpair()
+    ga, gb = GreenSocket(a, set_nonblocking=True), GreenSocket(b, set_nonblocking=False)
+    try:
+        assert not fd_blocking(ga) and fd_blocking(gb)  # in blocking mode (timeout None) both
+        ga.settimeout(5)
+        ga.settimeout(None)
+        assert not fd_blocking(ga) and ga.getblocking()  # the option outlives a mode change
+        reader = minievent.spawn(ga.recv, 10)
+        minievent.sleep(0.01)
+        gb.sendall(b"ok")
+        assert reader.wait() == b"ok"
+    finally:
+        ga.close()
+        gb.close()
+
+
 def test_sendto_and_select_raise_the_stdlibs_errors():
     def error(fn, *args):
         try:
