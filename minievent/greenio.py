@@ -86,11 +86,9 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             self._blocking_fd = False
         # The hub whose poller has already seen this fd (see _wait).
         self._armed: Hub | None = None
-        # The C code has applied SOCK_NONBLOCK and the default timeout: take its answer.
-        self._timeout: float | None = _gettimeout(self)
+        # The C code has applied SOCK_NONBLOCK and the default timeout: take its answer (or the taken socket's).
+        self._timeout: float | None = _gettimeout(self) if sock is None else sock.gettimeout()
         self._sync_fd()
-        if sock is not None:
-            self.settimeout(sock.gettimeout())
 
     def _sync_fd(self) -> None:
         # The C level never keeps a timeout > 0: it would wait in poll() itself, holding the hub.

@@ -62,10 +62,10 @@ class _Worker(greenlet.greenlet):
     thread pool, one level down. ``gt`` is the greenthread it runs now.
     """
 
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: Any, first: GreenThread) -> None:
         greenlet.greenlet.__init__(self, parent=hub.greenlet)
         self.gt: GreenThread | None = None
-        self._first: GreenThread | None = None
+        self._first: GreenThread | None = first
 
     def run(self) -> None:  # type: ignore[override]
         # The first greenthread comes in self._first, not as an argument: greenlet
@@ -130,9 +130,7 @@ class GreenThread:
         if idle:
             idle.pop().switch(self)
         else:
-            worker = _Worker(self._hub)
-            worker._first = self
-            worker.switch()
+            _Worker(self._hub, self).switch()
 
     def _run(self) -> None:
         if self._kill_before_start is not None:

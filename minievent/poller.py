@@ -166,10 +166,8 @@ class SelectorsPoller(Poller):
 
     def forget(self, fd: int) -> None:
         if self._interest.pop(fd, None) is not None:
-            try:
+            with contextlib.suppress(KeyError, ValueError, OSError):
                 self._sel.unregister(fd)
-            except (KeyError, ValueError, OSError):
-                pass
 
     def poll(self, timeout: float | None) -> list[tuple[int, int]]:
         if not self._interest:
