@@ -71,6 +71,10 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     #: A socket in blocking mode keeps a blocking fd, as the stdlib documents, when every call can
     #: pass MSG_DONTWAIT; TLS can't (OpenSSL reads the fd itself), nor can a platform without it.
     _blocking_fd = bool(_DONTWAIT)
+    #: ``True``: ``recv`` on a connection the peer reset returns ``b""`` (``recv_into``: 0), the end of
+    #: the stream, as eventlet's do; ``False`` (the default): ``ConnectionResetError``, as the stdlib's.
+    #: Set it on one socket, or on ``GreenSocket`` for every socket (those ``accept`` makes too).
+    reset_is_eof = False
     #: What "not now" looks like, and (for TLS, whose reads may need a write) which way to wait then.
     _would_block: tuple[type[BaseException], ...] = (BlockingIOError,)
     _wants: dict[type[BaseException], int] = {}
@@ -197,6 +201,10 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             except BlockingIOError:
                 if self._timeout == 0.0 or flags & _DONTWAIT:
                     raise
+            except ConnectionResetError:
+                if not self.reset_is_eof:
+                    raise
+                return b""
             self._wait(READ, self._timeout)
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -206,6 +214,10 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             except BlockingIOError:
                 if self._timeout == 0.0 or flags & _DONTWAIT:
                     raise
+            except ConnectionResetError:
+                if not self.reset_is_eof:
+                    raise
+                return 0
             self._wait(READ, self._timeout)
 
     def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:

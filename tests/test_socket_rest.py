@@ -10,6 +10,7 @@ import resource
 import select
 import selectors
 import socket
+import struct
 import time
 
 import pytest
@@ -168,6 +169,45 @@ def test_set_nonblocking_keeps_the_fd_nonblocking_as_eventlets_sockets():
     finally:
         ga.close()
         gb.close()
+
+
+def _reset_pair() -> tuple:
+    # A connection whose peer closed with unread data: the kernel answers with a reset (RST).
+    from minievent.greenio import GreenSocket
+
+    srv = gsocket.create_server(("127.0.0.1", 0))
+    c = gsocket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    srv.close()
+    c.sendall(b"unread")
+    minievent.sleep(0.01)
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+    minievent.sleep(0.01)
+    assert isinstance(c, GreenSocket)
+    return c
+
+
+@pytest.mark.parametrize("method", ["recv", "recv_into"])
+def test_a_reset_raises_as_the_stdlib_or_reads_as_eof_when_asked(method, monkeypatch):
+    from minievent.greenio import GreenSocket
+
+    def read(sock):
+        return sock.recv(10) if method == "recv" else sock.recv_into(bytearray(10))
+
+    c = _reset_pair()
+    with pytest.raises(ConnectionResetError):
+        read(c)
+    c.close()
+    c = _reset_pair()
+    c.reset_is_eof = True  # one socket
+    got = read(c)
+    assert got == (b"" if method == "recv" else 0) and type(got) is (bytes if method == "recv" else int)
+    c.close()
+    monkeypatch.setattr(GreenSocket, "reset_is_eof", True)  # every socket
+    c = _reset_pair()
+    assert not read(c)
+    c.close()
 
 
 def test_sendto_and_select_raise_the_stdlibs_errors():
