@@ -124,6 +124,49 @@ def test_threading_local_is_per_greenthread_across_50():
     assert out["dummies_left"] == 0  # the greenthreads' stand-in Thread objects left with them
 
 
+def test_current_thread_of_a_spawned_greenthread_is_a_thread_that_follows_it():
+    out = child("""
+        import warnings
+        warnings.simplefilter("error")  # eventlet's spellings, currentThread() included, do not warn
+        from minievent import tpool
+        seen, done = {}, []
+        def work():
+            t = threading.currentThread()
+            assert t is threading.current_thread()  # one object for the greenthread's whole life
+            seen.update(cls=type(t).__name__, thread=isinstance(t, threading.Thread), name=t.getName(),
+                        ident=t.ident == threading.get_ident() == id(minievent.getcurrent()), alive=t.isAlive(),
+                        daemon=t.isDaemon() and t.daemon, listed=t in threading.enumerate())
+            t.setName("renamed")
+            seen["renamed"] = t.name
+            time.sleep(0.05)
+            done.append(1)
+        gt = minievent.spawn(work)
+        time.sleep(0)
+        t = threading._active[id(gt)]
+        t.join(0.01)
+        early = (t.is_alive(), done == [])
+        t.join()  # waits green for the greenthread, as for a real thread
+        after = (t.is_alive(), done == [1], t in threading.enumerate())
+        real = patcher.original("threading")
+        def name_in_real_thread():
+            return threading.current_thread().name
+        in_tpool = tpool.execute(name_in_real_thread)
+        r = real.Thread(target=lambda: seen.update(real=name_in_real_thread()), name="real-one")
+        r.start()
+        r.join()
+        print(json.dumps({**seen, "early": early, "after": after, "tpool": in_tpool,
+                          "active": len(threading._active)}))
+    """)
+    assert out["cls"] == "_GreenThread" and out["thread"] and out["ident"] and out["listed"]
+    assert out["name"].startswith("GreenThread-") and out["renamed"] == "renamed"
+    assert out["alive"] and out["daemon"]
+    assert out["early"] == [True, True]  # join(timeout) returned while it still ran
+    assert out["after"] == [False, True, False]  # ended: not alive, gone from threading._active
+    # An OS thread the patched module did not start is described by the module that did.
+    assert out["tpool"].startswith("minievent.tpool-") and out["real"] == "real-one"
+    assert out["active"] == 1  # the main thread only: nothing left behind
+
+
 def test_queue_classes_between_greenthreads():
     out = child("""
         res = {}

@@ -5,32 +5,62 @@ Nothing of ``threading.py`` is rewritten. Its classes look up
 in their module's globals at call time, so ``monkey_patch`` swaps those names
 (``PATCHES``) and ``RLock``, ``Condition``, ``Event``, ``Semaphore``,
 ``Barrier``, ``Timer`` and ``Thread`` are green from then on; ``RLock`` is the
-pure-Python one (``_PyRLock``), since the C one counts OS threads.
+pure-Python one (``_PyRLock``), since the C one counts OS threads. Only
+``current_thread`` is new: a greenthread that ``Thread`` did not start still
+gets a ``Thread`` of its own.
 """
 
+import itertools
 import threading
 from typing import Any
 
 from ..greenthread import GreenThread, getcurrent
+from ..hub import os_thread_id
 from . import thread
 
 
-class _DummyThread(threading._DummyThread):  # type: ignore[name-defined]
-    """What ``current_thread()`` makes for a greenthread that ``Thread`` did not start: it leaves
-    ``threading._active`` when that greenthread ends (the stdlib's stays for good: a leak per request)."""
+class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
+    """The ``Thread`` of a greenthread that ``Thread`` did not start (eventlet's name): daemon, named
+    ``GreenThread-N``, its ``ident`` the greenthread's; ``is_alive()`` and ``join()`` follow the greenthread.
+    It leaves ``threading._active`` when the greenthread ends (the stdlib's dummy stays: a leak per request)."""
 
-    def __init__(self) -> None:
+    _numbers = itertools.count(1)
+    _stop, is_alive, join = threading.Thread._stop, threading.Thread.is_alive, threading.Thread.join
+    # eventlet's spellings, without the stdlib's deprecation warnings
+    getName = get_name = threading.Thread.name.fget
+    setName = set_name = threading.Thread.name.fset
+    isDaemon = is_daemon = threading.Thread.daemon.fget
+    isAlive = is_alive
+
+    def __init__(self, gt: GreenThread) -> None:
         super().__init__()
+        self._g, self.name = gt, f"GreenThread-{next(self._numbers)}"
+        self._tstate_lock = lock = thread.allocate_lock()  # what join() waits on, as for a real thread
+        lock.acquire()
+        gt.link(lambda _gt: (threading._active.pop(self._ident, None), lock.release()))
+
+
+def current_thread() -> threading.Thread:
+    """This greenthread's ``Thread``. A raw greenlet gets its OS thread's; an OS thread that the patched
+    module did not start (``tpool``'s, ``patcher.original("threading")``'s) gets the original module's."""
+    try:
+        return threading._active[thread.get_ident()]
+    except KeyError:
         if isinstance(gt := getcurrent(), GreenThread):
-            gt.link(lambda _gt, ident=self._ident: threading._active.pop(ident, None))
+            return _GreenThread(gt)
+        from ..patcher import original
+
+        return threading._active.get(os_thread_id()) or original("threading").current_thread()
 
 
 # The pure-Python RLock, built on whatever _allocate_lock and get_ident are: green ones, after this.
 L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
+_CURRENT = {"current_thread": current_thread, "currentThread": current_thread}  # (eventlet's alias does not warn)
 PATCHES: dict[str, dict[str, Any]] = {
     "_thread": {**_BOTH, "allocate_lock": L, "LockType": L, "start_new_thread": S, "_local": local, "RLock": RLock,
                 "_count": thread._count},
-    "threading": {**_BOTH, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S,
-                  "local": local, "_DummyThread": _DummyThread},
+    "threading": {**_BOTH, **_CURRENT, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S,
+                  "local": local},
+    "_threading_local": {"current_thread": current_thread},  # (it copied the name at import: thread.local's key)
 }
