@@ -124,22 +124,32 @@ def _load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
 
     Python code looks names up at call time (``socket.accept`` calls its module's
     ``socket``), so a copy of its dict would still see what was patched: it is
-    executed afresh from its source. A C module cannot be; its dict is copied.
+    executed afresh from its source, and so are the submodules it imports
+    (``name.sub``: the copy's own, out of ``sys.modules`` again afterwards). A
+    C module cannot be; its dict is copied.
     """
-    live = importlib.import_module(name)
-    file = getattr(live, "__file__", None) or ""
+    found = importlib.util.find_spec(name)  # (not imported: a first import would cache what it imports, unswapped)
+    if found is None:
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+    file = getattr(sys.modules.get(name), "__file__", None) or found.origin or ""  # (a frozen one has its __file__)
     if not file.endswith(".py"):  # C
+        live = importlib.import_module(name)
         module = types.ModuleType(name, live.__doc__)
         module.__dict__.update(live.__dict__)
         return module
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    before = {n: sys.modules.get(n) for n in [*swap, name]}
+    subs = [n for n in sys.modules if n.startswith(name + ".")]
+    before = {n: sys.modules.get(n) for n in [*swap, name, *subs]}
+    for n in subs:
+        del sys.modules[n]
     sys.modules.update(swap)
     sys.modules[name] = module  # (socket's enum setup looks itself up there)
     try:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     finally:
+        for n in [n for n in sys.modules if n.startswith(name + ".")]:
+            del sys.modules[n]
         sys.modules.update({n: m for n, m in before.items() if m is not None})
         for n in [n for n, m in before.items() if m is None]:
             del sys.modules[n]

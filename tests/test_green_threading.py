@@ -446,6 +446,29 @@ def test_import_patched_and_original():
     assert all(out.values()), out
 
 
+def test_import_patched_reimports_submodules_and_not_yet_imported_dependencies(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("from .sub import which_socket\nimport helper\n")
+    (tmp_path / "pkg" / "sub.py").write_text("import socket\ndef which_socket():\n    return socket\n")
+    (tmp_path / "helper.py").write_text("import socket\n")
+    out = run_child(f"""
+        import json, socket, sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from minievent import patcher
+        from minievent.green import socket as green
+        import pkg.sub  # imported first, unpatched: its copy in sys.modules must not be what the patched one uses
+        sys.modules.pop("helper")  # (not imported yet when import_patched runs)
+        real_sub = sys.modules["pkg.sub"]
+        patched = patcher.import_patched("pkg")
+        print(json.dumps({{
+            "patched_sub": patched.which_socket() is green, "dependency": patched.helper.socket is green,
+            "original": pkg.which_socket() is socket and sys.modules["pkg.sub"] is real_sub,
+            "private": sys.modules["pkg"] is pkg and patched is not pkg,
+        }}))
+    """)
+    assert out == {"patched_sub": True, "dependency": True, "original": True, "private": True}
+
+
 def test_subprocess_wait_is_green():
     out = child("""
         import subprocess
