@@ -62,28 +62,17 @@ already_patched: dict[str, bool] = {}
 
 def _table(flag: str) -> dict[str, dict[str, Any]]:
     """What patching ``flag`` does: {stdlib module: {attribute: green value}}, in the order to apply it."""
+    from .green import os, queue, select, selectors, socket, ssl, threading, time  # (first: they capture the originals)
+
     if flag == "socket":
-        from .green import socket as gsocket, ssl as gssl  # noqa: I001
-
-        gssl.patch()  # ssl's one change is a class attribute; "ssl" below only marks it patched, after socket
-        return {"socket": gsocket.PATCHED, "ssl": {}}
-    if flag == "time":
-        from .green.time import sleep
-
-        return {"time": {"sleep": sleep}}
-    if flag == "select":
-        from .green import select as gselect, selectors as gselectors  # noqa: I001
-
-        return {"select": {"select": gselect.select, "poll": gselect.poll, **dict.fromkeys(gselect.REMOVED, _MISSING)},
-                "selectors": gselectors.PATCHED}
-    if flag == "thread":
-        from .green import queue, threading
-
+        ssl.patch()  # ssl's one change is a class attribute; "ssl" below only marks it patched, after socket
+    elif flag == "thread":
         threading.keep_threads_across_fork()
-        return {**threading.PATCHES, **queue.PATCHES}
-    from .green import os  # "os" and "subprocess": Popen.wait() waits in os.waitpid
-
-    return os.PATCHES
+    removed = dict.fromkeys(select.REMOVED, _MISSING)  # (select.epoll and the like: deleted, as eventlet does)
+    return {"socket": {"socket": socket.PATCHED, "ssl": {}}, "time": {"time": {"sleep": time.sleep}},
+            "select": {"select": {"select": select.select, "poll": select.poll, **removed},
+                       "selectors": selectors.PATCHED},
+            "thread": {**threading.PATCHES, **queue.PATCHES}}.get(flag, os.PATCHES)  # os, subprocess: os.waitpid
 
 
 def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool | None = None,
@@ -100,8 +89,7 @@ def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool |
     cannot be made green: by default they are left alone (a no-op, as eventlet
     does when the driver is absent); asked for with ``True`` they raise ``ValueError``.
     """
-    flags = {"os": os, "select": select, "socket": socket, "thread": thread, "time": time, "psycopg": psycopg,
-             "MySQLdb": MySQLdb, "builtins": builtins, "subprocess": subprocess}
+    flags = {name: on for name, on in locals().items() if name != "all"}  # (in the order of the arguments)
     if asked := [n for n in _CANNOT if flags[n]]:
         raise ValueError(f"monkey_patch({asked[0]}=True): {_CANNOT[asked[0]]} blocks, and minievent cannot make it "
                          "green; use a pure-Python driver (PyMySQL is green with socket=True) or tpool.execute")
@@ -129,31 +117,25 @@ def _load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
     (``name.sub``: the copy's own, out of ``sys.modules`` again afterwards). A
     C module cannot be; its dict is copied.
     """
-    found = importlib.util.find_spec(name)  # (not imported: a first import would cache what it imports, unswapped)
-    if found is None:
+    if not (found := importlib.util.find_spec(name)):  # (not imported: that would cache its imports, unswapped)
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
     file = getattr(sys.modules.get(name), "__file__", None) or found.origin or ""  # (a frozen one has its __file__)
     if not file.endswith(".py"):  # C
-        live = importlib.import_module(name)
-        module = types.ModuleType(name, live.__doc__)
-        module.__dict__.update(live.__dict__)
+        module = types.ModuleType(name)
+        module.__dict__.update(vars(importlib.import_module(name)))  # (its __doc__ too)
         return module
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    subs = [n for n in sys.modules if n.startswith(name + ".")]
-    before = {n: sys.modules.get(n) for n in [*swap, name, *subs]}
-    for n in subs:
-        del sys.modules[n]
+    ours = lambda: {*swap, name, *(n for n in sys.modules if n.startswith(name + "."))}  # noqa: E731
+    before = {n: sys.modules.pop(n, None) for n in ours()}
     sys.modules.update(swap)
     sys.modules[name] = module  # (socket's enum setup looks itself up there)
     try:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     finally:
-        for n in [n for n in sys.modules if n.startswith(name + ".")]:
+        for n in ours():
             del sys.modules[n]
         sys.modules.update({n: m for n, m in before.items() if m is not None})
-        for n in [n for n, m in before.items() if m is None]:
-            del sys.modules[n]
     return module
 
 

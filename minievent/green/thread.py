@@ -28,7 +28,7 @@ from typing import Any
 
 import greenlet
 
-from ..greenthread import getcurrent, spawn
+from ..greenthread import GreenThread, getcurrent, spawn
 from ..hub import clock, get_hub, os_thread_id
 from ..waiter import WaitQueue
 
@@ -50,11 +50,8 @@ class LockType:
         return self._bit.locked()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if timeout != -1 and (not blocking or timeout < 0):
-            raise ValueError("timeout value must be positive" if blocking else "can't specify a timeout for a "
-                             "non-blocking call")
-        if timeout > TIMEOUT_MAX:
-            raise OverflowError("timeout value is too large")
+        if timeout != -1:
+            _os_lock().acquire(blocking, timeout)  # (a free lock: only the stdlib's checks of the arguments)
         if (got := self._bit.acquire(False)) or not blocking:
             return got
         hub, me = get_hub(), getcurrent()
@@ -82,14 +79,11 @@ class LockType:
         if self._waiters.wake_one(True):
             return  # handed straight to the oldest waiter (in any OS thread): it stays locked, no one barges in
         self._bit.release()
-        hub = self._hub  # a waiter of another OS thread may be between its failed try and its park: nudge it
-        if self._pending and hub.thread_id != os_thread_id():
+        # A waiter of another OS thread may be between its failed try and its park: nudge it.
+        if self._pending and (hub := self._hub).thread_id != os_thread_id():
             hub.call_threadsafe(self._waiters.wake_one, False)
 
-    def _at_fork_reinit(self) -> None:
-        self.__init__()  # type: ignore[misc]
-
-    __enter__ = acquire
+    _at_fork_reinit, __enter__ = __init__, acquire
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
@@ -118,7 +112,9 @@ def get_native_id() -> int:
 
 def _set_sentinel() -> LockType:
     """A lock (``threading`` acquires it) that is released when this greenthread ends: ``Thread.join`` waits on it."""
-    getcurrent()._minievent_sentinel = lock = LockType()
+    lock = LockType()
+    if isinstance(gt := getcurrent(), GreenThread):  # (not a main greenlet: _MainThread's is released at exit)
+        gt.link(lambda _gt: lock.locked() and lock.release())
     return lock
 
 
@@ -127,10 +123,6 @@ def _bootstrap(function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
         function(*args, **kwargs)
     except SystemExit:
         pass  # ends the thread, as _thread does (anything else is printed by the greenthread)
-    finally:
-        lock = getcurrent().__dict__.pop("_minievent_sentinel", None)
-        if lock is not None and lock.locked():
-            lock.release()
 
 
 def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: dict | None = None) -> int:

@@ -14,6 +14,7 @@ import itertools
 import threading
 from typing import Any
 
+from .. import patcher
 from ..greenthread import GreenThread, getcurrent
 from ..hub import os_thread_id
 from . import thread
@@ -30,22 +31,17 @@ class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
     def __init__(self, gt: GreenThread) -> None:
         super().__init__()
         self.name = f"GreenThread-{next(self._numbers)}"
-        self._tstate_lock = lock = thread.allocate_lock()  # what join() waits on, as for a real thread
-        lock.acquire()
-        gt.link(lambda _gt: (threading._active.pop(self._ident, None), lock.release()))
+        self._tstate_lock = thread._set_sentinel()  # released when the greenthread ends: what join() waits on
+        self._tstate_lock.acquire()
+        gt.link(lambda _gt: threading._active.pop(self._ident, None))
 
 
 def current_thread() -> threading.Thread:
     """This greenthread's ``Thread``. A raw greenlet gets its OS thread's; an OS thread that the patched
     module did not start (``tpool``'s, ``patcher.original("threading")``'s) gets the original module's."""
-    try:
-        return threading._active[thread.get_ident()]
-    except KeyError:
-        if isinstance(gt := getcurrent(), GreenThread):
-            return _GreenThread(gt)
-        from ..patcher import original
-
-        return threading._active.get(os_thread_id()) or original("threading").current_thread()
+    if isinstance(gt := getcurrent(), GreenThread):
+        return threading._active.get(id(gt)) or _GreenThread(gt)
+    return threading._active.get(os_thread_id()) or patcher.original("threading").current_thread()
 
 
 def keep_threads_across_fork() -> None:
