@@ -108,12 +108,18 @@ def _nothing() -> None:
 
 
 class Timer:
-    """A callback due at ``deadline`` (``time.monotonic()`` seconds). ``cancel()`` is safe any time."""
+    """``fn(*args)``, due ``seconds`` after it is scheduled, at ``deadline`` (``time.monotonic()`` seconds).
 
-    __slots__ = ("deadline", "fn", "args", "hub", "cancelled", "called")
+    ``hub.schedule_call`` makes and schedules one; eventlet's way is ``Timer(seconds, fn, *args)``,
+    then ``schedule()`` (or ``hub.add_timer``). ``cancel()`` is safe any time.
+    """
 
-    def __init__(self, hub: Hub, deadline: float, fn: Callable[..., Any], args: tuple) -> None:
-        self.hub, self.deadline, self.fn, self.args = hub, deadline, fn, args
+    __slots__ = ("seconds", "deadline", "fn", "args", "hub", "cancelled", "called")
+
+    def __init__(self, seconds: float, fn: Callable[..., Any], *args: Any) -> None:
+        self.seconds, self.fn, self.args = seconds, fn, args
+        self.hub: Hub | None = None
+        self.deadline = float("inf")  # (until it is scheduled)
         self.cancelled = self.called = False
 
     def __call__(self) -> None:
@@ -132,7 +138,21 @@ class Timer:
             self.cancelled = True
             # It may sit in the heap until its deadline: don't keep what it would have called alive.
             self.fn, self.args = _nothing, ()
-            self.hub._timer_cancelled()
+            if self.hub is not None:
+                self.hub._timer_cancelled()
+
+    @property
+    def tpl(self) -> tuple[Callable[..., Any], tuple, dict]:
+        """eventlet's ``(callback, args, kwargs)``."""
+        return self.fn, self.args, {}
+
+    def copy(self) -> Timer:
+        """A new, unscheduled timer for the same call."""
+        return Timer(self.seconds, self.fn, *self.args)
+
+    def schedule(self) -> Timer:
+        """Schedule it on this thread's hub."""
+        return get_hub().add_timer(self)
 
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled else "called" if self.called else "pending"
@@ -310,14 +330,19 @@ class Hub:
     # ------------------------------------------------------------ timers
     def schedule_call(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
         """Call ``fn(*args)`` from the hub after ``seconds``; returns a cancellable ``Timer``."""
-        if seconds < 0:
-            seconds = 0.0
-        elif seconds != seconds:  # a NaN deadline would never come due, nor ever stop the loop spinning
+        return self.add_timer(Timer(seconds, fn, *args))
+
+    def add_timer(self, timer: Timer) -> Timer:
+        """Schedule ``timer`` (once: a timer belongs to one hub) ``timer.seconds`` from now."""
+        if timer.hub is not None or timer.cancelled:
+            raise RuntimeError(f"{timer!r} was scheduled or cancelled already; schedule a copy() of it")
+        seconds = timer.seconds
+        if seconds != seconds:  # a NaN deadline would never come due, nor ever stop the loop spinning
             raise ValueError("Invalid value NaN (not a number)")
-        t = Timer(self, clock() + seconds, fn, args)
+        timer.hub, timer.deadline = self, clock() + max(seconds, 0.0)
         self._timer_seq += 1
-        heapq.heappush(self.timers, (t.deadline, self._timer_seq, t))
-        return t
+        heapq.heappush(self.timers, (timer.deadline, self._timer_seq, timer))
+        return timer
 
     # eventlet's names for the same things
     schedule_call_global = schedule_call

@@ -67,6 +67,26 @@ def test_cancelled_timer_never_fires_and_does_not_pile_up(hub):
     assert t.called and not t.pending
 
 
+def test_a_timer_made_by_hand_as_in_eventlet(hub):
+    fired = []
+    t = hubmod.Timer(0.005, fired.append, "a")
+    assert (t.seconds, t.tpl, t.called, t.pending) == (0.005, (fired.append, ("a",), {}), False, True)
+    twin = t.copy()
+    assert twin is not t and (twin.seconds, twin.tpl) == (t.seconds, t.tpl)
+    assert t.schedule() is t and hub.add_timer(twin) is twin
+    with pytest.raises(RuntimeError):
+        hub.add_timer(t)  # a timer is scheduled once
+    minievent.sleep(0.02)
+    assert fired == ["a", "a"] and t.called and not t.pending
+    idle = hubmod.Timer(1, fired.append, "never")
+    idle.cancel()  # cancelling one never scheduled is harmless, and it cannot be scheduled afterwards
+    with pytest.raises(RuntimeError):
+        idle.schedule()
+    with pytest.raises(ValueError):
+        hubmod.Timer(float("nan"), print).schedule()
+    assert hub.timers_canceled == 0
+
+
 def test_timer_cancelled_after_becoming_due_does_not_fire(hub):
     fired = []
     t1 = hub.schedule_call(0, lambda: t2.cancel())
