@@ -35,15 +35,13 @@ class Event:
     def reset(self) -> None:
         if not self.ready():
             raise AssertionError("reset() of an Event that was not sent")
-        self._value = _NOT_SENT
-        self._exc = None
+        self._value, self._exc = _NOT_SENT, None
 
     def send(self, result: Any = None, exc: BaseException | None = None) -> None:
         """Wake every waiter with ``result`` (or make them raise ``exc``)."""
         if self.ready():
             raise AssertionError("send() of an Event that was already sent; reset() it first")
-        self._value = result
-        self._exc = exc
+        self._value, self._exc = result, exc
         self._waiters.wake_all()
 
     def send_exception(self, *args: Any) -> None:

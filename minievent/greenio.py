@@ -259,15 +259,12 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         if type(data) is bytes and sent == len(data):
             return None  # the common case: one syscall
         with memoryview(data) as view, view.cast("B") as view:
-            total = len(view)
-            deadline = None if self._timeout is None else _clock() + self._timeout
-            while sent < total:
-                try:
+            def send_rest() -> None:  # (BlockingIOError whenever the kernel's buffer is full: _io waits)
+                nonlocal sent
+                while sent < len(view):
                     sent += _send(self, view[sent:], now)
-                except BlockingIOError:
-                    if self._timeout == 0.0 or flags & _DONTWAIT:
-                        raise
-                    self._wait(WRITE, self._deadline_left(deadline))
+
+            self._io(WRITE, send_rest, flags=flags)
         return None
 
     def sendto(self, *args: Any) -> int:

@@ -183,8 +183,7 @@ class Hub:
         self.poller = poller if poller is not None else default_poller()
         self.ready: deque[Callable[[], Any]] = deque()
         self.timers: list[tuple[float, int, Timer]] = []  # a heap
-        self._timer_seq = 0
-        self._cancelled = 0  # cancelled timers still sitting in the heap
+        self._timer_seq = self._cancelled = 0  # (_cancelled: cancelled timers still sitting in the heap)
         self.readers: dict[int, Listener] = {}
         self.writers: dict[int, Listener] = {}
         self._internal_fds: set[int] = set()  # the hub's own fds (the waker)
