@@ -130,9 +130,7 @@ class Queue:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every item put has been marked ``task_done``; False on timeout."""
-        if self.unfinished_tasks == 0:
-            return True
-        return self._joiners.wait(timeout, ("join", self)) is not TIMED_OUT
+        return self.unfinished_tasks == 0 or self._joiners.wait(timeout, ("join", self)) is not TIMED_OUT
 
 
 #: eventlet's queue without join/task_done; this one has them, which costs nothing when unused.

@@ -39,8 +39,6 @@ class Waker:
                 pass
 
     def close(self) -> None:
-        r, w = self._r, self._w
-        self._r = self._w = -1  # a late wake() from a thread then fails with EBADF, never hits a reused fd
-        os.close(r)
-        if w != r:
-            os.close(w)
+        fds, self._r, self._w = {self._r, self._w}, -1, -1  # a late wake() then fails with EBADF, not on a reused fd
+        for fd in fds:  # (one eventfd, or a pipe's two ends)
+            os.close(fd)

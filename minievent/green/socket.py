@@ -35,10 +35,9 @@ globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")}
 socket = GreenSocket
 
 
-create_connection = _rebind(_std.create_connection, globals())  # (the stdlib's code, reading this module's names)
-create_server = _rebind(_std.create_server, globals())
-socketpair = _rebind(_std.socketpair, globals())
-fromfd = _rebind(_std.fromfd, globals())
+# The stdlib's code, reading this module's names.
+create_connection, create_server, socketpair, fromfd = (
+    _rebind(getattr(_std, name), globals()) for name in ("create_connection", "create_server", "socketpair", "fromfd"))
 del _rebind
 
 
