@@ -61,6 +61,8 @@ clock = time.monotonic
 _SWITCH = type(greenlet.getcurrent().switch)
 #: ``park(YIELD)``: the greenthread stays ready, at the back of the ready queue (``sleep(0)``).
 YIELD = "sleep(0)"
+#: The middle slot of a resume record in an instrument's ``switch_log``: ``(time, RESUMED, entry)``.
+RESUMED = "resumed"
 
 #: The longest the hub blocks in one poll (seconds); a later timer just means another poll.
 MAX_POLL_TIMEOUT = 3600.0
@@ -195,8 +197,8 @@ class Hub:
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
         self.instrument: Any = None  # see minievent.instrument; install() / uninstall()
-        self._park_log: list | None = None  # the instrument's park_log (its cheap parked), read once
-        self._park_log_limit = 0
+        self._log: list | None = None  # the instrument's switch_log (its cheap parked and resumed), read once
+        self._log_limit = 0
         self.print_exceptions = True  # a greenthread's uncaught error is printed (debug.hub_exceptions)
         self.main_why: Any = None  # what the main greenlet parked for (named by LoopExit)
         # The doorbell other OS threads ring (call_threadsafe). Made now, in
@@ -243,9 +245,9 @@ class Hub:
         elif cur is self.main:
             self.main_why = why
         if self.instrument is not None:
-            log = self._park_log
-            if log is not None and len(log) < self._park_log_limit:
-                # The cheap form of the hook (Instrument.park_log): an append, no call.
+            log = self._log
+            if log is not None and len(log) < self._log_limit:
+                # The cheap form of the hook (Instrument.switch_log): an append, no call.
                 try:
                     lane = cur.gt  # the greenthread a worker greenlet runs
                 except AttributeError:
@@ -313,16 +315,16 @@ class Hub:
         """Install an instrument (see ``minievent.instrument``); one at a time."""
         if self.instrument is not None:
             raise RuntimeError(f"an instrument is already installed on this hub: {self.instrument!r}")
-        self.instrument, self._park_log = instrument, getattr(instrument, "park_log", None)
-        self._park_log_limit = getattr(instrument, "park_log_limit", 0)
+        self.instrument, self._log = instrument, getattr(instrument, "switch_log", None)
+        self._log_limit = getattr(instrument, "switch_log_limit", 0)
 
     def uninstall(self, instrument: Any) -> None:
         if self.instrument is instrument:
-            self.instrument = self._park_log = None
+            self.instrument = self._log = None
 
     def _drop_instrument(self, hook: str) -> None:
         # An observer that fails must not break the program it observes.
-        inst, self.instrument, self._park_log = self.instrument, None, None
+        inst, self.instrument, self._log = self.instrument, None, None
         warnings.warn(f"minievent: instrument {inst!r} raised in {hook}(), so it was removed:\n"
                       f"{traceback.format_exc()}", RuntimeWarning, stacklevel=2)
 
@@ -531,7 +533,11 @@ class Hub:
                 left -= 1
                 entry = popleft()
                 if instrument is not None and type(entry) is not _SWITCH:
-                    instrument = self._hook(instrument.resumed, entry, "resumed")
+                    log = self._log
+                    if log is not None and len(log) < self._log_limit:
+                        log.extend((clock(), RESUMED, entry))  # the cheap form, as park's
+                    else:
+                        instrument = self._hook(instrument.resumed, entry, "resumed")
                 try:
                     entry()  # <- the one place greenthreads are resumed
                 except (KeyboardInterrupt, SystemExit) as e:

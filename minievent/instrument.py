@@ -16,17 +16,19 @@ at each while an instrument is installed (``hub.instrument``):
 and two around the one blocking call, ``before_poll(timeout)`` and
 ``after_poll(events)``.
 
-``parked`` has a cheap form, for an instrument that must cost next to
-nothing on every ``sleep(0)``: give it a ``park_log`` list, and the hub
-*appends* ``(time, lane, why)`` to it -- three slots a park, no call at all --
-while it is shorter than ``park_log_limit``; once it is full the hub calls
-``parked`` again (where the recorder counts what it drops). The lane is the
-GreenThread a worker greenlet runs (None if it just finished: ``why`` is then
-``("done", id of the greenthread)``), or the greenlet itself. When nothing is installed each site costs one ``is
-None`` check. A hook that raises is removed with a warning (the program goes
-on; a broken observer must never break what it observes). The recorder
-(``minievent.recorder``) is the one instrument in minievent; this class
-documents the protocol and is a no-op base for your own.
+``parked`` and ``resumed`` have a cheap form, for an instrument that must
+cost next to nothing on every switch: give it a ``switch_log`` list, and the
+hub *appends* to it -- three slots a record, no call at all -- while it is
+shorter than ``switch_log_limit``: ``(time, lane, why)`` for a park and
+``(time, hub.RESUMED, entry)`` for a resume. Once it is full the hub calls
+``parked`` and ``resumed`` again (where the recorder counts what it drops).
+The lane is the GreenThread a worker greenlet runs (None if it just finished:
+``why`` is then ``("done", id of the greenthread)``), or the greenlet itself.
+When nothing is installed each site costs one ``is None`` check. A hook that
+raises is removed with a warning (the program goes on; a broken observer must
+never break what it observes). The recorder (``minievent.recorder``) is the one
+instrument in minievent; this class documents the protocol and is a no-op
+base for your own.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from typing import Any
 class Instrument:
     """Subclass and override what you need; every hook here does nothing."""
 
-    #: The cheap form of ``parked`` (see the module docstring); None: call ``parked``.
-    park_log: list | None = None
-    park_log_limit: int = 0
+    #: The cheap form of ``parked`` and ``resumed`` (see the module docstring); None: call them.
+    switch_log: list | None = None
+    switch_log_limit: int = 0
 
     def before_poll(self, timeout: float | None) -> None:
         """The hub is about to ask the kernel for ready fds, waiting at most ``timeout`` s."""

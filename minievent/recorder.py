@@ -1,16 +1,18 @@
 """The hub recorder: the instrument that writes minievent's switches into a ``Timeline``.
 
 It sits on the hub's three single points (see ``minievent.instrument``) and,
-while recording, only *appends*: one raw record per park (time, greenthread,
-why it parked: the hub writes those itself into our ``park_log``, the cheap
-form of the ``parked`` hook) and one per resume the run phase announces
-(time, and what made the entry ready since when). Turning those into the switch records that
-``Timeline`` reads (``timeline.py`` documents them) is ``flush()``'s work,
-done when somebody reads the recording, not while the program runs:
+while recording, only *appends*. The hub itself writes into our ``switch_log``
+(the cheap form of the ``parked`` and ``resumed`` hooks: no call) one record
+per park (time, greenthread, why it parked) and one per resume the run phase
+announces (time, the entry it calls); ``after_poll`` adds the fds each poll
+reported. Turning those into the switch records that ``Timeline`` reads
+(``timeline.py`` documents them) -- what the entry was, what made it ready and
+since when -- is ``flush()``'s work, done when somebody reads the recording,
+not while the program runs:
 
 * a greenthread resumed by a bare ``greenlet.switch`` entry (a ``sleep(0)``
   yield) has no resume record -- the hub skips ``resumed`` for those, which
-  keeps the hottest path to one hook call. It started running when the hub
+  keeps the hottest path to one append. It started running when the hub
   last let go of the CPU: the park (or poll) just before its own park;
 * a resume announced by the run phase does not know *whom* it resumes (a
   timer may run a callback, a waiter wakes a greenlet): the next park names
@@ -27,14 +29,13 @@ from types import MethodType
 from typing import Any
 
 from .greenthread import GreenThread
-from .hub import _SWITCH, YIELD, Hub, Listener, Timer
+from .hub import _SWITCH, RESUMED, YIELD, Hub, Listener, Timer
 from .instrument import Instrument
 from .waiter import Waiter
 
 clock = time.monotonic
 _START = GreenThread._start
-_RESUME = object()  # the middle slot of a raw resume record
-_IO = object()  # ... of a listener's resume record: (since the poll reported it, fd, READ|WRITE)
+_POLLED = object()  # the middle slot of the record of a poll's events (the hub's: RESUMED, or a lane)
 _STOP = object()  # ... of the record stop() writes
 _UNKNOWN = object()  # the lane of a finished greenthread the recording never saw alive
 
@@ -47,7 +48,7 @@ class HubRecorder(Instrument):
         self.hub = hub
         self._hub_id = hub_id
         self._spawn = spawn
-        self._raw: list[Any] = []  # flat, three slots a record: (t, lane key, why) or (t, _RESUME, info)
+        self._raw: list[Any] = []  # flat, 3 slots a record: (t, lane, why), (t, RESUMED, entry), (t, _POLLED, events)
         self._scheduled: dict[Any, float] = {}  # entry -> when it was made ready
         self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
         self._poll_start = 0.0
@@ -60,12 +61,12 @@ class HubRecorder(Instrument):
         self._pending = -1  # switch number of a resume whose lane is not known yet
         self._pending_row: tuple | None = None  # ... and its timer or I/O row
         self._polls_seen = 0
-        self.park_log = self._raw  # the hub appends our park records itself (Instrument.park_log)
-        self.park_log_limit = 3 * timeline.cap
+        self.switch_log = self._raw  # the hub appends park and resume records itself (Instrument.switch_log)
+        self.switch_log_limit = 3 * timeline.cap
 
     # ------------------------------------------------------------ the hooks
     def parked(self, g: Any, why: Any) -> None:
-        # The hub appends park records to park_log itself; it calls this only once the log is full.
+        # The hub appends park records to switch_log itself; it calls this only once the log is full.
         self.tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
 
     def scheduled(self, entry: Any) -> None:
@@ -79,41 +80,39 @@ class HubRecorder(Instrument):
 
     def after_poll(self, events: list[tuple[int, int]]) -> None:
         end = clock()
+        tl = self.tl
         if self._poll_start:
-            tl = self.tl
             if len(tl._polls) < tl.cap:
                 tl._polls.append((self._poll_start, end))
             else:
                 tl.dropped += 1
-        seen = self._fd_seen
-        for fd, _bits in events:
-            seen[fd] = end
+        if events:  # when each fd was reported: flush() reads it at the listener's resume
+            raw = self._raw
+            if len(raw) < self.switch_log_limit:
+                raw.extend((end, _POLLED, events))
+            else:
+                tl.dropped += 1
 
     def resumed(self, entry: Any) -> None:
-        raw = self._raw
-        if len(raw) >= 3 * self.tl.cap:
-            self.tl.dropped += 1
-            return
-        t = clock()
+        # The hub appends resume records to switch_log itself; it calls this only once the log is full.
+        self.tl.dropped += 1
+
+    def _resume_info(self, entry: Any, t: float) -> tuple[Any, Any, Any, tuple | None]:
+        """What a resumed entry was, for flush(): (since when ready, what made it ready, its lane, row)."""
         cls = type(entry)
-        if cls is Listener:  # the commonest in a server: three numbers now, the rest in flush()
-            raw.extend((t, _IO, (self._fd_seen.get(entry.fd, t), entry.fd, entry.evtype)))
-            return
-        key = row = None
+        if cls is Listener:
+            since = self._fd_seen.get(entry.fd, t)
+            return since, ("fd", entry.fd), None, ("io", entry.fd, entry.evtype, since, t)
         if cls is Timer:
-            since, cause = entry.deadline, "timer due"
             fn = entry.fn
-            if type(fn) is MethodType and fn.__func__ is _START:  # spawn_after
-                key = fn.__self__
-            row = ("timer", entry.deadline, t)
-        elif cls is Waiter:
-            since, cause = self._scheduled.pop(entry, t), "woken"
-        elif cls is MethodType and entry.__func__ is _START:  # spawn
+            key = fn.__self__ if type(fn) is MethodType and fn.__func__ is _START else None  # spawn_after
+            return entry.deadline, "timer due", key, ("timer", entry.deadline, t)
+        if cls is Waiter:
+            return self._scheduled.pop(entry, t), "woken", None, None
+        if cls is MethodType and entry.__func__ is _START:  # spawn
             self._scheduled.pop(entry, None)
-            key, since, cause = entry.__self__, None, self._spawn
-        else:  # a callback (a kill's throw, call_threadsafe...)
-            since, cause = self._scheduled.pop(entry, None), None
-        raw.extend((t, _RESUME, (since, cause, key, row)))
+            return None, self._spawn, entry.__self__, None
+        return self._scheduled.pop(entry, None), None, None, None  # a callback (a kill's throw...)
 
     # ------------------------------------------------------------ making switch records
     def flush(self) -> None:
@@ -136,12 +135,12 @@ class HubRecorder(Instrument):
                 if self._pending >= 0:
                     self._settle(self._file(why))
                 continue
-            if key is _RESUME or key is _IO:
-                if key is _IO:
-                    since, fd, evtype = why
-                    cause, key, row = ("fd", fd), None, ("io", fd, evtype, since, t)
-                else:
-                    since, cause, key, row = why
+            if key is _POLLED:
+                for fd, _bits in why:
+                    self._fd_seen[fd] = t
+                continue
+            if key is RESUMED:
+                since, cause, key, row = self._resume_info(why, t)
                 self._settle(hub_id)  # a resume that nobody parked after was the hub's callback
                 n = len(sw) // 3
                 if cause is not None:
@@ -150,7 +149,7 @@ class HubRecorder(Instrument):
                 self._pending, self._pending_row = n, row
                 if key is not None:
                     self._settle(id(key))
-                self._entered = key if key is not None else _RESUME
+                self._entered = key if key is not None else RESUMED
                 continue
             if key is None:  # a worker whose greenthread just finished: the reason names it by id
                 key = self._by_id.get(why[1], _UNKNOWN)
@@ -200,8 +199,8 @@ class HubRecorder(Instrument):
             return (len(self.tl._sw) // 3, self._prev_t, None if self._entered is None else id(self._entered))
         t, key, why = raw[3 * n - 3], raw[3 * n - 2], raw[3 * n - 1]
         count = n + len(self.tl._sw) // 3
-        if key is _RESUME and why[2] is not None:  # a spawn: we know whom it runs
-            return (count, t, id(why[2]))
+        if key is RESUMED and type(why) is MethodType and why.__func__ is _START:  # a spawn: we know whom
+            return (count, t, id(why.__self__))
         # After a park the hub has the CPU -- or a yield it resumed with a bare switch: unknown.
         return (count, t, None)
 

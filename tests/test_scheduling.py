@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 import minievent
-from minievent.hub import YIELD, describe
+from minievent.hub import RESUMED, YIELD, describe
 from minievent.instrument import Instrument
 from minievent.waiter import TIMED_OUT, WaitQueue
 
@@ -212,13 +212,17 @@ def test_a_failing_hook_is_removed_with_a_warning_and_the_program_goes_on(hub, h
     assert "exception in hub callback" not in capsys.readouterr().err, "reported as a callback error"
 
 
-def test_the_cheap_parked_hook_is_an_append_until_the_log_is_full(hub):
+def test_the_cheap_hooks_are_appends_to_the_switch_log_until_it_is_full(hub):
     class Log(Instrument):
         def __init__(self):
-            self.park_log, self.park_log_limit, self.overflow = [], 3 * 3, []
+            self.switch_log, self.switch_log_limit = [], 3 * 4
+            self.parked_calls, self.resumed_calls = [], []
 
         def parked(self, g, why):
-            self.overflow.append(why)
+            self.parked_calls.append(why)
+
+        def resumed(self, entry):
+            self.resumed_calls.append(entry)
 
     inst = Log()
     hub.install(inst)
@@ -227,10 +231,16 @@ def test_the_cheap_parked_hook_is_an_append_until_the_log_is_full(hub):
         gt.wait()
     finally:
         hub.uninstall(inst)
-    log = inst.park_log
-    assert len(log) == 9, "three slots a park, up to the limit"
-    times, lanes, whys = log[0::3], log[1::3], log[2::3]
+    log = inst.switch_log
+    assert len(log) == 12, "three slots a record, up to the limit"
+    times, middles, lasts = log[0::3], log[1::3], log[2::3]
     assert times == sorted(times) and all(isinstance(t, float) for t in times)
-    assert lanes[0] is minievent.getcurrent() or lanes[0] is gt  # main parks first (wait), then the yields
-    assert whys[1:] == [YIELD, YIELD]
-    assert inst.overflow, "once full, the hub calls parked() again"
+    # main parks to wait; the hub resumes the spawn (a record, no call); the greenthread yields
+    # twice (a bare switch resumes a yield: no resume record for those) ...
+    assert middles[0] is minievent.getcurrent() and lasts[0] == ("greenthread", gt)
+    assert middles[1] is RESUMED and getattr(lasts[1], "__self__", None) is gt
+    assert middles[2:] == [gt, gt] and lasts[2:] == [YIELD, YIELD]
+    # ... and once the log is full the hub calls the hooks again: three more yields, and the
+    # resume of main's waiter when the greenthread ends.
+    assert inst.parked_calls[:3] == [YIELD] * 3
+    assert [type(e).__name__ for e in inst.resumed_calls] == ["Waiter"]
