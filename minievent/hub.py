@@ -579,10 +579,7 @@ class _CloseAtThreadExit:
     the hub's poller and waker fds (the hub itself sits in a reference cycle with its greenlet, so
     it is not freed promptly, and a greenlet of a dead thread never is)."""
 
-    __slots__ = ("hub",)
-
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    __slots__ = ("hub",)  # (get_hub sets it)
 
     def __del__(self, _suppress: Any = contextlib.suppress) -> None:  # (bound now: at exit, globals are None)
         with _suppress(Exception):
@@ -596,7 +593,7 @@ def get_hub() -> Hub:
     except AttributeError:
         hub = current.hub = getattr(current, "factory", Hub)()
         if getattr(current, "closer", None) is None:
-            current.closer = _CloseAtThreadExit(hub)
+            current.closer = _CloseAtThreadExit()
         current.closer.hub = hub
         return hub
 
