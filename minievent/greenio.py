@@ -59,7 +59,6 @@ _DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 _getcurrent = greenlet.getcurrent
 _clock = time.monotonic
 _TIMED_OUT = object()  # what the timeout timer resumes a parked greenthread with
-_CONNECT_PENDING = (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY)
 
 
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
@@ -116,9 +115,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         # was closed behind the hub's back, leaving a stale registration.
         listener = hub.add(evtype, fd, cur.switch, rearm=self._armed is not hub)
         self._armed = hub
-        timer = None
-        if timeout is not None:
-            timer = hub.schedule_call(timeout, cur.switch, _TIMED_OUT)
+        timer = None if timeout is None else hub.schedule_call(timeout, cur.switch, _TIMED_OUT)
         try:
             woke = hub.park(("read" if evtype == READ else "write", fd))
         finally:
@@ -289,7 +286,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
     def _connect(self, address: Any, timeout_raises: bool) -> int:
         err = _socket.socket.connect_ex(self, address)
-        if err in _CONNECT_PENDING and self._timeout != 0.0:
+        if err in (errno.EINPROGRESS, errno.EAGAIN, errno.EALREADY) and self._timeout != 0.0:
             # A non-blocking connect finishes in the background; the socket
             # turns writable when it is done, and SO_ERROR says how it went.
             try:

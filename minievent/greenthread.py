@@ -18,7 +18,7 @@ from typing import Any
 
 import greenlet
 
-from .hub import YIELD, Timer, current, get_hub, os_thread_id
+from .hub import YIELD, current, get_hub, os_thread_id
 from .waiter import WaitQueue
 
 __all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "getcurrent"]
@@ -112,12 +112,10 @@ class GreenThread:
         self._fn, self._args, self._kwargs = fn, args, kwargs  # (None once it has started: not kept alive)
         self.name: str = getattr(fn, "__name__", None) or repr(fn)
         self._hub = hub
-        self._worker: _Worker | None = None
-        self._exit: tuple[bool, Any] | None = None  # (ok, result or exception)
-        self._waiters: WaitQueue | None = None  # made on the first wait(): most greenthreads have none
-        self._links: list[tuple] | None = None
-        self._start_timer: Timer | None = None
-        self._kill_before_start: tuple | None = None
+        # _worker: the worker greenlet it runs on, once started; _exit: (ok, result or exception), once ended;
+        # _waiters: a WaitQueue, made on the first wait() (most greenthreads have none); _links: link()'s
+        # callbacks; _start_timer: spawn_after's timer; _kill_before_start: (exc,) if killed before it ran.
+        self._worker = self._exit = self._waiters = self._links = self._start_timer = self._kill_before_start = None
 
     def __repr__(self) -> str:
         state = ("dead" if self._exit is not None else "pending" if self._worker is None
@@ -142,11 +140,10 @@ class GreenThread:
         self._fn = self._args = self._kwargs = None
         try:
             result = fn(*args, **kwargs)
-        except GreenletExit as e:
+        except (GreenletExit, KeyboardInterrupt, SystemExit) as e:
             self._finish(False, e)
-        except (KeyboardInterrupt, SystemExit) as e:
-            self._finish(False, e)
-            raise  # falls to the hub, which throws it into the main greenlet
+            if not isinstance(e, GreenletExit):
+                raise  # falls to the hub, which throws it into the main greenlet
         except BaseException as e:
             # Print it once, here, where the traceback is whole; wait() re-raises it.
             if self._hub.print_exceptions:

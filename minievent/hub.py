@@ -188,7 +188,6 @@ class Hub:
         self._timer_seq = self._cancelled = 0  # (_cancelled: cancelled timers still sitting in the heap)
         self.readers: dict[int, Listener] = {}
         self.writers: dict[int, Listener] = {}
-        self._internal_fds: set[int] = set()  # the hub's own fds (the waker)
         self.keepalive = 0  # >0: something outside (a tpool thread) will wake us
         self.main = _getcurrent()
         while self.main.parent is not None:  # up to the root: the thread's main greenlet
@@ -207,7 +206,7 @@ class Hub:
         self._waker = Waker()
         self._inbox: deque[Callable[[], Any]] = deque()
         self._closed = False
-        self._internal_fds.add(self.add(READ, self._waker.fileno(), self._drain_inbox).fd)
+        self._internal_fds = {self.add(READ, self._waker.fileno(), self._drain_inbox).fd}  # the hub's own fds
 
     def __repr__(self) -> str:
         return (f"<Hub poller={self.poller.name} ready={len(self.ready)} "

@@ -50,8 +50,7 @@ class GreenPool:
         """Like ``minievent.spawn``, but waits for a free slot first."""
         if not callable(fn):
             raise TypeError(f"spawn() needs a callable, not {type(fn).__name__}")
-        cur = getcurrent()
-        if self.sem.locked() and cur in self.coroutines_running:
+        if self.sem.locked() and getcurrent() in self.coroutines_running:
             # A pool member spawning into its own full pool could wait for
             # itself forever: let the pool run one over its size instead.
             self.sem.counter -= 1

@@ -78,9 +78,7 @@ class Timeout(BaseException):
         return f"<Timeout {self.seconds}s {'pending' if self.pending else 'idle'}>"
 
     def __str__(self) -> str:
-        if self.seconds is None:
-            return ""
-        return f"{self.seconds} second{'s' if self.seconds != 1 else ''}"
+        return "" if self.seconds is None else f"{self.seconds} second{'s' if self.seconds != 1 else ''}"
 
 
 def with_timeout(seconds: float | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -46,9 +46,7 @@ def _off_the_hub(name: str) -> Any:
 
     @functools.wraps(real)  # (the stdlib's name and doc: it answers the same)
     def resolve(*args: Any, **kwargs: Any) -> Any:
-        if existing_hub() is None:
-            return real(*args, **kwargs)
-        return tpool.execute(real, *args, **kwargs)
+        return real(*args, **kwargs) if existing_hub() is None else tpool.execute(real, *args, **kwargs)
 
     return resolve
 
