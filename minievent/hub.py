@@ -282,7 +282,8 @@ class Hub:
 
         From a hub callback it stops at once; elsewhere at the loop's next turn, and ``wait=True``
         makes the main greenlet wait for that. Whatever the main greenlet was waiting for, its wait
-        returns then. The next wait carries the loop on where it stopped: nothing ready, due or watched is lost.
+        returns then, without it (as eventlet's): call it where main waits on nothing else, as eventlet's
+        tests do. The next wait carries the loop on where it stopped: nothing ready, due or watched is lost.
         """
         cur = _getcurrent()
         if cur is not self.greenlet:
