@@ -48,8 +48,7 @@ class Event:
         """``send_exception(ExcClass, arg)`` or ``send_exception(exc)``: waiters raise it."""
         if not args:
             raise TypeError("send_exception() needs an exception")
-        exc = args[0] if isinstance(args[0], BaseException) else args[0](*args[1:])
-        self.send(None, exc)
+        self.send(None, args[0] if isinstance(args[0], BaseException) else args[0](*args[1:]))
 
     def wait(self, timeout: float | None = None) -> Any:
         """The sent value (or raise the sent exception); ``None`` after ``timeout`` seconds."""

@@ -137,9 +137,8 @@ class Timer:
 
     def cancel(self) -> None:
         if not self.cancelled and not self.called:
-            self.cancelled = True
             # It may sit in the heap until its deadline: don't keep what it would have called alive.
-            self.fn, self.args = _nothing, ()
+            self.cancelled, self.fn, self.args = True, _nothing, ()
             if self.hub is not None:
                 self.hub._timer_cancelled()
 
@@ -381,12 +380,10 @@ class Hub:
         if fd in table:
             raise RuntimeError(f"second simultaneous {'read' if evtype == READ else 'write'} on fd {fd}: "
                                f"{table[fd].greenlet!r} is already waiting on it")
-        listener = Listener(evtype, fd, cb)
-        poller = self.poller
-        poller.watch(fd, evtype == READ or fd in self.readers, evtype == WRITE or fd in self.writers)
+        self.poller.watch(fd, evtype == READ or fd in self.readers, evtype == WRITE or fd in self.writers)
         if rearm:
-            poller.rearm(fd)
-        table[fd] = listener
+            self.poller.rearm(fd)
+        listener = table[fd] = Listener(evtype, fd, cb)
         return listener
 
     def remove(self, listener: Listener) -> None:

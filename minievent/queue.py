@@ -27,10 +27,8 @@ Full = _stdqueue.Full
 class Queue:
     def __init__(self, maxsize: int | None = None) -> None:
         self.queue: deque[Any] = deque()  # (the stdlib's and eventlet's name)
-        self._getters = WaitQueue()
-        self._putters = WaitQueue()  # each carries the item it puts
+        self._getters, self._putters, self._joiners = WaitQueue(), WaitQueue(), WaitQueue()  # (putters carry items)
         self.unfinished_tasks = 0
-        self._joiners = WaitQueue()
         self.resize(maxsize)
 
     def __repr__(self) -> str:

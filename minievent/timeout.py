@@ -84,15 +84,13 @@ class Timeout(BaseException):
 def with_timeout(seconds: float | None, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Call ``fn`` under a ``Timeout``; with ``timeout_value=X`` return X instead of raising."""
     timeout_value = kwargs.pop("timeout_value", _NONE)
-    timeout = Timeout(seconds)
-    try:
-        return fn(*args, **kwargs)
-    except Timeout as e:
-        if e is timeout and timeout_value is not _NONE:
-            return timeout_value
-        raise
-    finally:
-        timeout.cancel()
+    with Timeout(seconds) as timeout:
+        try:
+            return fn(*args, **kwargs)
+        except Timeout as e:
+            if e is timeout and timeout_value is not _NONE:
+                return timeout_value
+            raise
 
 
 def is_timeout(obj: object) -> bool:

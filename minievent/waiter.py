@@ -48,8 +48,7 @@ class Waiter:
         """Schedule the resume with ``value``; False if it is no longer waiting."""
         if self.state != _WAITING:
             return False
-        self.state = _WOKEN
-        self.value = value
+        self.state, self.value = _WOKEN, value
         if self.hub.thread_id == os_thread_id():
             self.hub.schedule(self)
         else:  # woken from another OS thread (it released a green lock): through that hub's doorbell
@@ -64,8 +63,7 @@ class Waiter:
 
     def _time_out(self) -> None:
         if self.state == _WAITING:
-            self.state = _GONE  # (still counted as waiting: its own wait() uncounts it)
-            self.value = TIMED_OUT
+            self.state, self.value = _GONE, TIMED_OUT  # (_GONE, yet counted as waiting: its own wait() uncounts it)
             self()
 
     def __repr__(self) -> str:
