@@ -67,7 +67,7 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
     if flag == "socket":
         ssl.patch()  # ssl's one change is a class attribute; "ssl" below only marks it patched, after socket
     elif flag == "thread":
-        threading.keep_threads_across_fork()
+        threading.patch()  # (fork, and the RLocks made before)
     removed = dict.fromkeys(select.REMOVED, _MISSING)  # (select.epoll and the like: deleted, as eventlet does)
     return {"socket": {"socket": socket.PATCHED, "ssl": {}}, "time": {"time": {"sleep": time.sleep}},
             "select": {"select": {"select": select.select, "poll": select.poll, **removed},

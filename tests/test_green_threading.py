@@ -6,10 +6,14 @@ whole process, and this one must stay unpatched.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 
 import pytest
-from test_patcher import run_child
+from test_patcher import ROOT, run_child
 
 PRELUDE = """
     import json, os, sys, threading, time, queue, _thread
@@ -484,6 +488,49 @@ def test_greenthreads_and_their_threads_live_on_in_a_forked_child():
         print(json.dumps({"child": os.waitstatus_to_exitcode(status), "parent": done == [os.getpid()]}))
     """)
     assert out == {"child": 0, "parent": True}
+
+
+def test_rlocks_made_before_patching_become_green():
+    code = textwrap.dedent("""
+        import json, logging, threading, time
+        handler = logging.StreamHandler()  # logging's module lock and the handler's: made before patching
+        logging.getLogger("early").addHandler(handler)
+        loose = logging.StreamHandler()  # on no logger: collected at exit, its weakref callback takes logging's lock
+        class Service:
+            lock = threading.RLock()
+        table = {"locks": [0, threading.RLock()]}
+        class Conn:
+            pass
+        conn = Conn()
+        conn.lock = threading.RLock()
+        held = threading.RLock()
+        held.acquire()  # held: it stays as it was
+        kept = (threading.RLock(),)  # in a tuple: nothing can rewrite it
+        import minievent
+        minievent.monkey_patch()
+        order = []
+        def use(name, lock):
+            with lock:
+                order.append(name + " in")
+                time.sleep(0.02)  # a C RLock would let the other greenthread in here (same OS thread)
+                order.append(name + " out")
+        for lock in (Service.lock, table["locks"][1], conn.lock, handler.lock):
+            a, b = minievent.spawn(use, "a", lock), minievent.spawn(use, "b", lock)
+            a.wait(), b.wait()
+        green = lambda lock: isinstance(lock, threading._PyRLock)
+        logging.getLogger("early").warning("logged through the green locks")
+        print(json.dumps({"green": [green(lock) for lock in (logging._lock, handler.lock, Service.lock,
+                                                               table["locks"][1], conn.lock)],
+                          "left": [green(held), green(kept[0])], "order": order}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert out["green"] == [True] * 5 and out["left"] == [False, False]
+    assert out["order"] == ["a in", "a out", "b in", "b out"] * 4  # they exclude greenthreads now
+    # The green logging lock is still taken at interpreter exit (weakref callbacks), after greenlet's own end.
+    assert proc.stderr == "logged through the green locks\n", proc.stderr
 
 
 def test_subprocess_wait_is_green():

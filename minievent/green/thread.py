@@ -94,7 +94,10 @@ allocate_lock = LockType
 
 def get_ident() -> int:
     """The current greenthread's id; in an OS thread's main greenlet, the OS thread's ident."""
-    g = greenlet.getcurrent()
+    try:
+        g = greenlet.getcurrent()
+    except RuntimeError:  # at interpreter exit, after greenlet's own end (a lock released in a weakref callback)
+        return os_thread_id()
     return os_thread_id() if g.parent is None else id(getattr(g, "gt", None) or g)
 
 

@@ -10,8 +10,11 @@ pure-Python one (``_PyRLock``), since the C one counts OS threads. Only
 gets a ``Thread`` of its own.
 """
 
+import functools
+import gc
 import itertools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .. import patcher
@@ -44,13 +47,40 @@ def current_thread() -> threading.Thread:
     return threading._active.get(os_thread_id()) or patcher.original("threading").current_thread()
 
 
-def keep_threads_across_fork() -> None:
-    """A forked child goes on running every greenthread (they live in the forking OS thread), but the
-    stdlib's after-fork hook marks every other ``Thread`` stopped, so ``join()`` would return while it
-    runs. The hook is registered already (``os.register_at_fork``): its code is emptied, as eventlet does."""
+def patch() -> None:
+    """What ``monkey_patch(thread=True)`` does beyond ``PATCHES``, to what was made before it.
+
+    A forked child goes on running every greenthread (they live in the forking OS thread), but the stdlib's
+    after-fork hook marks every other ``Thread`` stopped, so ``join()`` would return while it runs; the hook is
+    registered already (``os.register_at_fork``), so its code is emptied, as eventlet does.
+
+    RLocks made before patching (``logging``'s module lock and each handler's, a class attribute) are C ones
+    that block the OS thread. Each free one that a dict, a list, a class or an object's attributes holds is
+    swapped for a green one. A held one, and one held where nothing can be rewritten (a local variable, a
+    tuple, a ``Condition`` made on it, which keeps its bound methods), stays as it was.
+    """
     threading._after_fork.__code__ = (lambda: None).__code__
+    old = [o for o in gc.get_objects() if type(o) is _CRLock and not o._is_owned() and o.acquire(False)]
+    new = {id(o): o.release() or RLock() for o in old}  # (held by no OS thread: acquire(False) said so)
+    for lock in new.values():
+        lock._block = L()  # (made before patching: _PyRLock() took a C lock)
+
+    def swap(items: Any, put: Callable[[Any, Any], Any]) -> None:
+        for key, value in list(items):
+            if id(value) in new:
+                put(key, new[id(value)])
+
+    for holder in gc.get_referrers(*old):
+        if isinstance(holder, list) and holder is not old:
+            swap(enumerate(holder), holder.__setitem__)
+        elif isinstance(holder, dict):  # a class's own dict is written through setattr (its attribute cache)
+            cls = next((t for t in gc.get_referrers(holder) if isinstance(t, type) and t.__dict__ == holder), None)
+            swap(holder.items(), holder.__setitem__ if cls is None else functools.partial(setattr, cls))
+        elif not isinstance(holder, type) and isinstance(getattr(holder, "__dict__", None), dict):
+            swap(vars(holder).items(), functools.partial(setattr, holder))  # (attributes kept without a dict)
 
 
+_CRLock = threading._CRLock  # (before patching: PATCHES replaces it)
 # The pure-Python RLock, built on whatever _allocate_lock and get_ident are: green ones, after this.
 L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
