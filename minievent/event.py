@@ -22,8 +22,7 @@ class Event:
         self._waiters = WaitQueue()
 
     def __repr__(self) -> str:
-        state = "sent" if self.ready() else "not sent"
-        return f"<Event {state}, {len(self._waiters)} waiting>"
+        return f"<Event {'sent' if self.ready() else 'not sent'}, {len(self._waiters)} waiting>"
 
     def ready(self) -> bool:
         """True once ``send`` or ``send_exception`` was called (until ``reset``)."""

@@ -262,7 +262,6 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
                     sent += _send(self, view[sent:], now)
 
             self._io(WRITE, send_rest, flags=flags)
-        return None
 
     def sendto(self, *args: Any) -> int:
         # sendto(data, address) or sendto(data, flags, address); the C code checks the arguments.

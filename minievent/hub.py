@@ -400,8 +400,7 @@ class Hub:
 
     def listeners(self) -> list[Listener]:
         """Every fd listener a greenthread registered (the hub's own waker left out)."""
-        internal = self._internal_fds
-        return [x for t in (self.readers, self.writers) for fd, x in t.items() if fd not in internal]
+        return [x for t in (self.readers, self.writers) for fd, x in t.items() if fd not in self._internal_fds]
 
     # eventlet's names, for tools (and eventlet's tests) that check what the hub still holds
     def get_readers(self) -> list[Listener]:
@@ -591,9 +590,7 @@ def get_hub() -> Hub:
         return current.hub
     except AttributeError:
         hub = current.hub = getattr(current, "factory", Hub)()
-        if getattr(current, "closer", None) is None:
-            current.closer = _CloseAtThreadExit()
-        current.closer.hub = hub
+        current.__dict__.setdefault("closer", _CloseAtThreadExit()).hub = hub  # (one closer per thread)
         return hub
 
 

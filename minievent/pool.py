@@ -69,15 +69,13 @@ class GreenPool:
         if not self.coroutines_running and not self.no_coros_running.ready():
             self.no_coros_running.send(None)
 
-    def spawn_n(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> GreenThread:
-        return self.spawn(fn, *args, **kwargs)
+    spawn_n = spawn  # (as minievent.spawn_n: it returns the greenthread too)
 
     def waitall(self) -> None:
         """Wait until every greenthread of the pool has finished."""
         if getcurrent() in self.coroutines_running:
             raise RuntimeError("waitall() from inside the pool would wait for itself")
-        if self.coroutines_running:
-            self.no_coros_running.wait()
+        self.no_coros_running.wait()  # (sent whenever none runs)
 
     def waiting(self) -> int:
         """How many greenthreads are blocked in ``spawn`` waiting for a slot."""
