@@ -159,11 +159,11 @@ def original(name: str) -> types.ModuleType:
 
 
 def import_patched(name: str) -> types.ModuleType:
-    """A fresh import of module ``name`` that sees green ``socket``, ``select``, ``selectors``, ``time``,
+    """A fresh import of module ``name`` that sees green ``socket``, ``select``, ``selectors``, ``time``, ``os``,
     ``_thread``, ``threading`` and ``queue``, without patching the stdlib (eventlet's ``import_patched``)."""
-    from .green import select, selectors, socket, thread, time
+    from .green import os, select, selectors, socket, thread, time
 
-    green = {"socket": socket, "select": select, "selectors": selectors, "time": time, "_thread": thread}
+    green = {"socket": socket, "select": select, "selectors": selectors, "time": time, "os": os, "_thread": thread}
     green["threading"] = _load("threading", green)
     green["queue"] = _load("queue", green)
     return _load(name, green)

@@ -545,6 +545,32 @@ def test_subprocess_wait_is_green():
     assert out["ticks"] >= 10, out  # the hub ran while the child process lived
 
 
+def test_green_subprocess_and_os_without_monkey_patch():
+    out = run_child("""
+        import json, os, subprocess, sys, time
+        import minievent
+        from minievent import patcher
+        from minievent.green import os as green_os, subprocess as green_subprocess
+        def lateness(call):
+            # How late a 50 ms sleep of another greenthread woke while call() waited for a 0.3 s child.
+            t0 = time.monotonic()
+            sleeper = minievent.spawn(lambda: (minievent.sleep(0.05), time.monotonic() - t0 - 0.05)[1])
+            return call(), sleeper.wait()
+        slow = [sys.executable, "-c", "import time; time.sleep(0.3); print('done')"]
+        code, waited = lateness(lambda: green_subprocess.Popen(slow).wait())
+        pipes = green_subprocess.Popen(slow, stdout=green_subprocess.PIPE, stderr=green_subprocess.PIPE)
+        (got, _), communicated = lateness(pipes.communicate)  # two pipes: it waits in a (green) selector
+        print(json.dumps({"code": code, "waited": waited, "communicated": communicated, "out": got.decode(),
+                          "stdlib_untouched": subprocess.Popen is not green_subprocess.Popen
+                                              and os.waitpid is not green_os.waitpid
+                                              and not patcher.is_monkey_patched("os"),
+                          "full_os": green_os.getpid() == os.getpid() and green_os.path is os.path}))
+    """)
+    assert out["code"] == 0 and out["out"] == "done\n"
+    assert out["waited"] < 0.2 and out["communicated"] < 0.2, out  # the hub ran meanwhile, both times
+    assert out["stdlib_untouched"] and out["full_os"]
+
+
 @pytest.mark.parametrize("flag", ["psycopg", "builtins"])
 def test_what_cannot_be_green_is_an_error_when_asked_for(flag):
     out = run_child(f"""

@@ -1,4 +1,4 @@
-"""Green ``os``: ``waitpid`` parks the greenthread, not the OS thread.
+"""The stdlib's ``os`` module, green: ``waitpid`` parks the greenthread, not the OS thread.
 
 The kernel offers no fd to wait on for "a child exited" (short of SIGCHLD
 handling, which belongs to the program), so, as eventlet does, the green
@@ -11,6 +11,7 @@ import os as _os
 
 from ..greenthread import sleep
 
+globals().update({k: v for k, v in vars(_os).items() if not k.startswith("__")})
 _real_waitpid = _os.waitpid
 
 
