@@ -230,10 +230,13 @@ class Hub:
         greenthread's own resume goes to the back of the ready queue (the one
         entry that is not made ready by ``schedule``: a yield is ready from the
         moment it parks, which ``parked`` already says). Returns what the
-        greenthread is resumed with.
+        greenthread is resumed with. From the hub itself (a callback) a wait
+        is a ``BlockingSwitchOutError``; a yield just returns.
         """
         cur = _getcurrent()
         if cur is self.greenlet:
+            if why is YIELD:  # sleep(0) in a hub callback: no wait, and nothing to yield to (as eventlet)
+                return None
             raise BlockingSwitchOutError(
                 "a blocking call (sleep, socket wait, event wait...) was made from inside "
                 "the hub, e.g. in a schedule_call callback; spawn a greenthread for it instead"

@@ -237,6 +237,16 @@ def test_blocking_call_inside_the_hub_is_an_error(hub, capsys):
     assert "BlockingSwitchOutError" in err and "inside the hub" in err
 
 
+def test_sleep_0_inside_the_hub_returns_at_once(hub, capsys):
+    # sleep(0) is a hint (let the others run), not a wait: library code that says it cooperatively
+    # may run in a hub callback, where there is nothing to yield to. It returns, as eventlet's does.
+    ran = []
+    hub.schedule_call(0, lambda: (minievent.sleep(0), ran.append("after")))
+    minievent.sleep(0.01)
+    assert ran == ["after"] and capsys.readouterr().err == ""
+    assert not hub.ready or all(e is not hub.greenlet.switch for e in hub.ready), "no resume left for the hub"
+
+
 def test_one_hub_per_thread(hub):
     seen = {}
 
