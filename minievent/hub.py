@@ -88,11 +88,17 @@ def _an(obj: Any) -> str:
 
 #: How ``describe`` words each kind of park reason.
 _WORDING: dict[str, Callable[[Any], str]] = {
-    "sleep": lambda s: f"sleep({s:g})", "read": "read on fd {}".format, "write": "write on fd {}".format,
-    "fd": "fd {} ready".format, "wait": _an, "acquire": _an, "select": lambda n: "select()",
+    "sleep": lambda s: f"sleep({s:g})",
+    "read": "read on fd {}".format,
+    "write": "write on fd {}".format,
+    "fd": "fd {} ready".format,
+    "wait": _an,
+    "acquire": _an,
+    "select": lambda n: "select()",
     "get": lambda q: f"an item from an empty {type(q).__name__} (id 0x{id(q):x})",
     "put": lambda q: f"room in a full {type(q).__name__} (id 0x{id(q):x})",
-    "join": lambda q: f"{type(q).__name__}.join()", "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",
+    "join": lambda q: f"{type(q).__name__}.join()",
+    "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",
     "tpool": lambda fn: f"tpool.execute({getattr(fn, '__qualname__', fn)!r})",
 }
 
