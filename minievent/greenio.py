@@ -255,11 +255,15 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
             sent = 0
         if type(data) is bytes and sent == len(data):
             return None  # the common case: one syscall
+        return self._send_rest(data, sent, flags)
+
+    def _send_rest(self, data: Any, sent: int, flags: int) -> None:
+        # Apart from sendall: a variable a nested function updates would cost sendall's fast path too.
         with memoryview(data) as view, view.cast("B") as view:
             def send_rest() -> None:  # (BlockingIOError whenever the kernel's buffer is full: _io waits)
                 nonlocal sent
                 while sent < len(view):
-                    sent += _send(self, view[sent:], now)
+                    sent += _send(self, view[sent:], flags | _DONTWAIT)
 
             self._io(WRITE, send_rest, flags=flags)
 
