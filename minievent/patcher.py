@@ -68,11 +68,15 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
         ssl.patch()  # ssl's one change is a class attribute; "ssl" below only marks it patched, after socket
     elif flag == "thread":
         threading.patch()  # (fork, and the RLocks made before)
+    elif flag == "subprocess":  # (imported only now: it makes a green copy of subprocess)
+        from .green import subprocess
+
+        return {**os.PATCHES, "subprocess": subprocess.PATCHED}
     removed = dict.fromkeys(select.REMOVED, _MISSING)  # (select.epoll and the like: deleted, as eventlet does)
     return {"socket": {"socket": socket.PATCHED, "ssl": {}}, "time": {"time": {"sleep": time.sleep}},
             "select": {"select": {"select": select.select, "poll": select.poll, **removed},
                        "selectors": selectors.PATCHED},
-            "thread": {**threading.PATCHES, **queue.PATCHES}}.get(flag, os.PATCHES)  # os, subprocess: os.waitpid
+            "thread": {**threading.PATCHES, **queue.PATCHES}}.get(flag, os.PATCHES)  # os: os.waitpid
 
 
 def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool | None = None,

@@ -273,6 +273,7 @@ def test_real_threads_and_greenthreads_mixed():
         # 3. A tpool worker and a greenthread both wait for a lock a greenthread holds: the hand-overs
         #    cross OS threads both ways (each through the receiving hub's doorbell).
         order = []
+        minievent.tpool.execute(len, "")  # the pool's 20 threads started first: that blocks the hub a while
         def in_worker():
             with lock:
                 order.append("worker")
@@ -539,10 +540,14 @@ def test_subprocess_wait_is_green():
         slow = [sys.executable, "-c", "import time; time.sleep(0.3)"]
         ticks, code = beats_while(lambda: subprocess.Popen(slow).wait())
         out = subprocess.run([sys.executable, "-c", "print('hi')"], capture_output=True, text=True, timeout=30)
-        print(json.dumps({"ticks": ticks, "code": code, "out": out.stdout}))
+        # One pipe and no timeout: the stdlib's communicate() would read it straight, blocking the hub.
+        one_pipe, printed = beats_while(lambda: subprocess.check_output(slow[:2] + [slow[2] + "; print('late')"]))
+        print(json.dumps({"ticks": ticks, "code": code, "out": out.stdout, "one_pipe": one_pipe,
+                          "printed": printed.decode(), "green_popen": subprocess.Popen.__module__}))
     """)
-    assert out["code"] == 0 and out["out"] == "hi\n"
-    assert out["ticks"] >= 10, out  # the hub ran while the child process lived
+    assert out["code"] == 0 and out["out"] == "hi\n" and out["printed"] == "late\n"
+    assert out["ticks"] >= 10 and out["one_pipe"] >= 10, out  # the hub ran while the child process lived
+    assert out["green_popen"] == "minievent.green.subprocess"
 
 
 def test_green_subprocess_and_os_without_monkey_patch():

@@ -1,11 +1,32 @@
 """The stdlib's ``subprocess`` module, green without ``monkey_patch``: eventlet's ``green.subprocess``.
 
-Nothing in it is rewritten: it is the stdlib's source, imported afresh
-(``patcher.import_patched``) so that its ``os.waitpid`` is the green one
-(``Popen.wait()`` parks the greenthread) and ``communicate()`` waits in a green
-selector. After ``monkey_patch()`` the stdlib's own module is green as well.
+It is the stdlib's source, imported afresh (``patcher.import_patched``) so that
+its ``os.waitpid`` is the green one (``Popen.wait()`` parks the greenthread)
+and ``communicate()`` waits in a green selector. One method is changed, in this
+copy and, by ``monkey_patch``, in the stdlib's module (``PATCHED``): without a
+timeout, the stdlib's ``communicate()`` reads or writes a lone pipe straight,
+which blocks the OS thread (``check_output``, ``run(capture_output=...)`` with
+one pipe); here it takes the path it takes with a timeout, through the selector.
 """
+
+import subprocess as _std
+from typing import Any
 
 from ..patcher import import_patched
 
-globals().update({k: v for k, v in vars(import_patched("subprocess")).items() if not k.startswith("__")})
+
+class _Communicate:
+    def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]:
+        """``Popen.communicate``, parking only the greenthread whatever the pipes (see the module)."""
+        if timeout is not None or self._communication_started or [self.stdin, self.stdout, self.stderr] == [None] * 3:
+            return super().communicate(input, timeout)  # type: ignore[misc]
+        try:
+            return self._communicate(input, None, None)  # (it waits for the process, too)
+        finally:
+            self._communication_started = True
+
+
+_copy = import_patched("subprocess")
+_copy.Popen = type("Popen", (_Communicate, _copy.Popen), {"__module__": __name__})  # (run() finds it there)
+globals().update({k: v for k, v in vars(_copy).items() if not k.startswith("__")})
+PATCHED = {"Popen": type("Popen", (_Communicate, _std.Popen), {"__module__": __name__})}
