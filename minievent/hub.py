@@ -450,9 +450,8 @@ class Hub:
 
     def _drain_inbox(self) -> None:
         self._waker.drain()
-        inbox = self._inbox
-        while inbox:
-            self.schedule(inbox.popleft())
+        while self._inbox:
+            self.schedule(self._inbox.popleft())
 
     def close(self) -> None:
         """Release the poller and the waker fd (the hub is unusable afterwards). Safe to call twice."""

@@ -24,6 +24,11 @@ Empty = _stdqueue.Empty
 Full = _stdqueue.Full
 
 
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and timeout < 0:
+        raise ValueError("'timeout' must be a non-negative number")  # (the stdlib's words)
+
+
 class Queue:
     def __init__(self, maxsize: int | None = None) -> None:
         self.queue: deque[Any] = deque()  # (the stdlib's and eventlet's name)
@@ -61,14 +66,9 @@ class Queue:
         """How many greenthreads wait in ``put``."""
         return len(self._putters)
 
-    @staticmethod
-    def _check_timeout(timeout: float | None) -> None:
-        if timeout is not None and timeout < 0:
-            raise ValueError("'timeout' must be a non-negative number")
-
     # ------------------------------------------------------------ put
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        self._check_timeout(timeout)
+        _check_timeout(timeout)
         # (An item counts as unfinished from the moment it is in, as in the stdlib.)
         if self._getters.wake_one(item) is None:  # nobody waiting to take it at once
             if self.full():
@@ -86,7 +86,7 @@ class Queue:
 
     # ------------------------------------------------------------ get
     def get(self, block: bool = True, timeout: float | None = None) -> Any:
-        self._check_timeout(timeout)
+        _check_timeout(timeout)
         if self.queue:
             item = self.queue.popleft()
             self._admit_putter()
