@@ -11,14 +11,12 @@ printed once, and the exception is kept for whoever calls ``.wait()``.
 
 from __future__ import annotations
 
-import sys
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
-from .hub import YIELD, current, get_hub, os_thread_id
+from .hub import YIELD, current, get_hub, os_thread_id, report
 from .waiter import WaitQueue
 
 __all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "getcurrent"]
@@ -147,8 +145,7 @@ class GreenThread:
         except BaseException as e:
             # Print it once, here, where the traceback is whole; wait() re-raises it.
             if self._hub.print_exceptions:
-                print(f"minievent: greenthread {self.name!r} raised:", file=sys.stderr)
-                traceback.print_exc()
+                report(f"greenthread {self.name!r} raised")
             self._finish(False, e)
         else:
             self._finish(True, result)
@@ -165,8 +162,7 @@ class GreenThread:
             except (KeyboardInterrupt, SystemExit) as e:
                 interrupt = e  # the main greenlet's business, once every link is told
             except BaseException:
-                print(f"minievent: link callback {fn!r} of {self.name!r} raised:", file=sys.stderr)
-                traceback.print_exc()
+                report(f"link callback {fn!r} of {self.name!r} raised")
         if interrupt is not None:
             raise interrupt
 

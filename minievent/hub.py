@@ -111,6 +111,12 @@ def describe(why: Any) -> str | None:
     return wording(why[1]) if wording is not None else " ".join(map(str, why))
 
 
+def report(what: str) -> None:
+    """Print the exception being handled, after what raised it (a greenthread, a callback); the program goes on."""
+    print(f"minievent: {what}:", file=sys.stderr)
+    traceback.print_exc()
+
+
 def _nothing() -> None:
     """A voided ready entry, and what a cancelled ``Timer`` holds instead of its callback."""
 
@@ -566,8 +572,7 @@ class Hub:
     def handle_error(self, entry: Any) -> None:
         """A callback raised: print it once (unless ``set_timer_exceptions(False)``) and keep the loop running."""
         if self.print_exceptions:
-            print(f"minievent: exception in hub callback {entry!r}:", file=sys.stderr)
-            traceback.print_exc()
+            report(f"exception in hub callback {entry!r}")
 
     def _loop_exit(self) -> None:
         why = describe(self.main_why) if self.main_why is not None else "something"
