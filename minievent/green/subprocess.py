@@ -4,9 +4,11 @@ It is the stdlib's source, imported afresh (``patcher.import_patched``) so that
 its ``os.waitpid`` is the green one (``Popen.wait()`` parks the greenthread)
 and ``communicate()`` waits in a green selector. One method is changed, in this
 copy and, by ``monkey_patch``, in the stdlib's module (``PATCHED``): without a
-timeout, the stdlib's ``communicate()`` reads or writes a lone pipe straight,
-which blocks the OS thread (``check_output``, ``run(capture_output=...)`` with
-one pipe); here it takes the path it takes with a timeout, through the selector.
+timeout, the stdlib's ``communicate()`` reads a lone ``stdout`` or ``stderr``
+pipe straight, to its end, which blocks the OS thread for the child's whole life
+(``check_output``); here it takes the path it takes with a timeout, through the
+selector. A lone ``stdin`` keeps the stdlib's straight write: it blocks only
+while the child leaves more than a pipe's buffer (64 KiB) unread.
 """
 
 import subprocess as _std
@@ -17,8 +19,9 @@ from ..patcher import import_patched
 
 class _Communicate:
     def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]:
-        """``Popen.communicate``, parking only the greenthread whatever the pipes (see the module)."""
-        if timeout is not None or self._communication_started or [self.stdin, self.stdout, self.stderr] == [None] * 3:
+        """``Popen.communicate``; a lone ``stdout`` or ``stderr`` pipe is read in the selector (see the module)."""
+        lone_output = self.stdin is None and (self.stdout is None) != (self.stderr is None)
+        if timeout is not None or self._communication_started or not lone_output:
             return super().communicate(input, timeout)  # type: ignore[misc]
         try:
             return self._communicate(input, None, None)  # (it waits for the process, too)
