@@ -88,10 +88,12 @@ def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool |
     As in eventlet: with no arguments everything is patched; naming some with
     ``True`` patches only those; naming some with ``False`` patches all but
     those; ``all`` sets the default for the ones not named. ``thread`` greens
-    ``_thread``, ``threading`` and ``queue``; ``os`` and ``subprocess`` green
-    ``os.waitpid``. ``psycopg``, ``MySQLdb`` and ``builtins`` name C code that
-    cannot be made green: by default they are left alone (a no-op, as eventlet
-    does when the driver is absent); asked for with ``True`` they raise ``ValueError``.
+    ``_thread``, ``threading`` and ``queue`` (and the RLocks made before, see
+    ``green.threading.patch``); ``os`` and ``subprocess`` green ``os.waitpid``,
+    ``subprocess`` also ``Popen.communicate`` (``green.subprocess``). ``psycopg``,
+    ``MySQLdb`` and ``builtins`` name C code that cannot be made green: by
+    default they are left alone (a no-op, as eventlet does when the driver is
+    absent); asked for with ``True`` they raise ``ValueError``.
     """
     flags = {name: on for name, on in locals().items() if name != "all"}  # (in the order of the arguments)
     if asked := [n for n in _CANNOT if flags[n]]:
