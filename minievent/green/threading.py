@@ -70,11 +70,14 @@ def patch() -> None:
             if id(value) in new:
                 put(key, new[id(value)])
 
+    # A class's own dict is written through setattr (its attribute cache); issubclass never asks the object.
+    classes = {id(d): t for t in gc.get_objects() if issubclass(type(t), type) for d in gc.get_referents(t)
+               if type(d) is dict} if old else {}
     for holder in gc.get_referrers(*old):
         if isinstance(holder, list) and holder is not old:
             swap(enumerate(holder), holder.__setitem__)
-        elif isinstance(holder, dict):  # a class's own dict is written through setattr (its attribute cache)
-            cls = next((t for t in gc.get_referrers(holder) if isinstance(t, type) and t.__dict__ == holder), None)
+        elif isinstance(holder, dict):
+            cls = classes.get(id(holder))
             swap(holder.items(), holder.__setitem__ if cls is None else functools.partial(setattr, cls))
         elif not isinstance(holder, type) and isinstance(getattr(holder, "__dict__", None), dict):
             swap(vars(holder).items(), functools.partial(setattr, holder))  # (attributes kept without a dict)
