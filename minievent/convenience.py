@@ -20,10 +20,8 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-import greenlet
-
 from .greenio import GreenSocket
-from .hub import get_hub
+from .hub import _getcurrent, get_hub
 from .pool import GreenPool
 
 __all__ = ["listen", "connect", "serve", "StopServe", "wrap_ssl", "ReuseRandomPortWarning",
@@ -107,7 +105,7 @@ def serve(sock: GreenSocket, handle: Callable[[GreenSocket, Any], Any], concurre
         raise TypeError(f"serve() needs a callable handler, not {type(handle).__name__}")
     pool = GreenPool(concurrency)
     hub = get_hub()
-    server = greenlet.getcurrent()
+    server = _getcurrent()
     done = False
 
     def stop(exc: Exception) -> None:

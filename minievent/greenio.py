@@ -34,10 +34,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
-import greenlet
-
 from .green import selectors as _gselectors
-from .hub import READ, WRITE, Hub, current, existing_hub, get_hub, trampoline
+from .hub import READ, WRITE, Hub, _getcurrent, current, existing_hub, get_hub, trampoline
 
 __all__ = ["GreenSocket", "GreenPipe", "create_connection", "socketpair", "shutdown_safe", "set_nonblocking"]
 
@@ -56,7 +54,6 @@ _gettimeout = _socket.socket.gettimeout
 # One call that won't wait, whatever the fd's O_NONBLOCK flag says (0 where the platform lacks it).
 _DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 
-_getcurrent = greenlet.getcurrent
 _clock = time.monotonic
 _TIMED_OUT = object()  # what the timeout timer resumes a parked greenthread with
 

@@ -23,11 +23,9 @@ from typing import Any
 
 import greenlet
 
-from .hub import Hub, get_hub, os_thread_id
+from .hub import Hub, _getcurrent, get_hub, os_thread_id
 
 __all__ = ["WaitQueue", "Waiter", "TIMED_OUT"]
-
-_getcurrent = greenlet.getcurrent  # the raw greenlet
 
 #: What ``WaitQueue.wait`` returns when its timeout expired first.
 TIMED_OUT: Any = type("TimedOut", (), {"__repr__": lambda self: "TIMED_OUT"})()
