@@ -547,7 +547,9 @@ class Hub:
                 if instrument is not None and type(entry) is not _SWITCH:
                     log = self._log
                     if log is not None and len(log) < self._log_limit:
-                        log.extend((clock(), RESUMED, entry))  # the cheap form, as park's
+                        # The cheap form, as park's. A listener goes as (fd, READ|WRITE): numbers are cheap
+                        # to keep by the hundred thousand, objects slow down every garbage collection.
+                        log.extend((clock(), RESUMED, (entry.fd, entry.evtype) if type(entry) is Listener else entry))
                     else:
                         instrument = self._hook(instrument.resumed, entry, "resumed")
                 try:
@@ -563,10 +565,11 @@ class Hub:
 
     def _hook(self, hook: Callable[[Any], Any], arg: Any, name: str) -> Any:
         """Call an instrument hook from the loop; the instrument, or None once a failing one is dropped."""
-        try:
-            hook(arg)
-        except Exception:
-            self._drop_instrument(name)
+        if self.instrument is not None:  # (the loop reads it once a turn: it may have been uninstalled since)
+            try:
+                hook(arg)
+            except Exception:
+                self._drop_instrument(name)
         return self.instrument
 
     def handle_error(self, entry: Any) -> None:

@@ -20,7 +20,9 @@ and two around the one blocking call, ``before_poll(timeout)`` and
 cost next to nothing on every switch: give it a ``switch_log`` list, and the
 hub *appends* to it -- three slots a record, no call at all -- while it is
 shorter than ``switch_log_limit``: ``(time, lane, why)`` for a park and
-``(time, hub.RESUMED, entry)`` for a resume. Once it is full the hub calls
+``(time, hub.RESUMED, entry)`` for a resume (a fd listener as its
+``(fd, READ|WRITE)``: a long recording keeps these by the hundred thousand,
+and numbers, unlike objects, cost the garbage collector nothing). Once it is full the hub calls
 ``parked`` and ``resumed`` again (where the recorder counts what it drops).
 The lane is the GreenThread a worker greenlet runs (None if it just finished:
 ``why`` is then ``("done", id of the greenthread)``), or the greenlet itself.

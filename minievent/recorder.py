@@ -29,7 +29,7 @@ from types import MethodType
 from typing import Any
 
 from .greenthread import GreenThread
-from .hub import _SWITCH, RESUMED, YIELD, Hub, Listener, Timer
+from .hub import _SWITCH, RESUMED, YIELD, Hub, Timer
 from .instrument import Instrument
 from .waiter import Waiter
 
@@ -100,9 +100,10 @@ class HubRecorder(Instrument):
     def _resume_info(self, entry: Any, t: float) -> tuple[Any, Any, Any, tuple | None]:
         """What a resumed entry was, for flush(): (since when ready, what made it ready, its lane, row)."""
         cls = type(entry)
-        if cls is Listener:
-            since = self._fd_seen.get(entry.fd, t)
-            return since, ("fd", entry.fd), None, ("io", entry.fd, entry.evtype, since, t)
+        if cls is tuple:  # a listener, as the hub writes it: (fd, READ|WRITE)
+            fd, evtype = entry
+            since = self._fd_seen.get(fd, t)
+            return since, ("fd", fd), None, ("io", fd, evtype, since, t)
         if cls is Timer:
             fn = entry.fn
             key = fn.__self__ if type(fn) is MethodType and fn.__func__ is _START else None  # spawn_after
