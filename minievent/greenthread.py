@@ -16,7 +16,7 @@ from typing import Any
 
 import greenlet
 
-from .hub import YIELD, current, get_hub, os_thread_id, report
+from .hub import YIELD, Timer, current, get_hub, os_thread_id, report
 from .waiter import WaitQueue
 
 __all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "getcurrent"]
@@ -110,10 +110,12 @@ class GreenThread:
         self._fn, self._args, self._kwargs = fn, args, kwargs  # (None once it has started: not kept alive)
         self.name: str = getattr(fn, "__name__", None) or repr(fn)
         self._hub = hub
-        # _worker: the worker greenlet it runs on, once started; _exit: (ok, result or exception), once ended;
-        # _waiters: a WaitQueue, made on the first wait() (most greenthreads have none); _links: link()'s
-        # callbacks; _start_timer: spawn_after's timer; _kill_before_start: (exc,) if killed before it ran.
-        self._worker = self._exit = self._waiters = self._links = self._start_timer = self._kill_before_start = None
+        self._worker: _Worker | None = None  # the worker greenlet it runs on, once started
+        self._exit: tuple[bool, Any] | None = None  # (ok, result or exception), once ended
+        self._waiters: WaitQueue | None = None  # made on the first wait(): most greenthreads have none
+        self._links: list[tuple] | None = None  # link()'s callbacks
+        self._start_timer: Timer | None = None  # spawn_after's timer
+        self._kill_before_start: tuple | None = None  # (exc,) if killed before it ran
 
     def __repr__(self) -> str:
         state = ("dead" if self._exit is not None else "pending" if self._worker is None

@@ -260,7 +260,7 @@ class Hub:
         if self.instrument is not None:
             log = self._log
             if log is not None and len(log) < self._log_limit:
-                # The cheap form of the hook (Instrument.switch_log): an append, no call.
+                # The cheap form of the hook (Instrument.switch_log): appends, no call.
                 try:
                     lane = cur.gt  # the greenthread a worker greenlet runs
                 except AttributeError:
@@ -279,10 +279,13 @@ class Hub:
             if why is YIELD:
                 # Thrown into (Timeout, KeyboardInterrupt) before our turn came:
                 # void our resume entry, or it would wake whatever we wait on next.
-                # (Not removed: the hub may be counting down the ready queue now.)
-                with contextlib.suppress(ValueError):
-                    self.ready[self.ready.index(cur.switch)] = _nothing
+                self._void_resume(cur)
             raise
+
+    def _void_resume(self, g: greenlet.greenlet) -> None:
+        """Void ``g``'s queued ``sleep(0)`` resume, if any (not removed: the run phase may be counting it down)."""
+        with contextlib.suppress(ValueError):
+            self.ready[self.ready.index(g.switch)] = _nothing
 
     switch = park  # eventlet's name
 
@@ -308,8 +311,7 @@ class Hub:
             if wait or self.running:
                 self.schedule_call(0, self.abort)
             return self.park() if wait else None
-        with contextlib.suppress(ValueError):  # the main greenlet's own sleep(0) resume: it resumes now
-            self.ready[self.ready.index(self.main.switch)] = _nothing
+        self._void_resume(self.main)  # (the main greenlet's own sleep(0) resume: it resumes now)
         self._stopped = True
         try:
             self.main.switch()
