@@ -42,8 +42,11 @@ def trace_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def interrupt_trace(path, js, first_line: str, after: float) -> str:
     """Run ``path`` under ``trace --trace js``, Ctrl-C it ``after`` s past its first line; its stderr."""
+    # (SIGINT back to its default in the child: a shell that started pytest in the background has it
+    # ignored, the child would inherit that, and Python installs its KeyboardInterrupt handler only over the default.)
     proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stdout.readline().strip() == first_line
         time.sleep(after)
