@@ -107,37 +107,101 @@ def metrics_for(size: str) -> list[Metric]:
     conns = s["c10k"]["conns"]
     all_libs = GREEN + ASYNC + ["threads"]
     out = [
-        Metric("switch", "switch", "sleep(0) switch rate", "switches per CPU s", "higher",
-               ["greenlet", "minievent", "minievent+rec"] + GREEN[1:] + ASYNC,
-               "two greenthreads calling sleep(0) in turn; the greenlet ceiling is half the bare switch rate;"
-               " per CPU second of the process, so that other processes on the machine do not count"),
-        Metric("spawn", "spawn", "spawn + wait", "per CPU s", "higher", all_libs,
-               f"spawn {s['spawn']['n']:,} trivial functions, then wait for each"
-               f" (threads: {s['spawn.threads']['n']:,})"),
-        Metric("timers_p50", "timers", f"{s['timers']['n']:,} sleepers: p50 lateness", "ms", "lower", all_libs,
-               f"each sleeps a random 0..{s['timers']['spread']} s; lateness = woke up minus due"),
+        Metric(
+            "switch",
+            "switch",
+            "sleep(0) switch rate",
+            "switches per CPU s",
+            "higher",
+            ["greenlet", "minievent", "minievent+rec"] + GREEN[1:] + ASYNC,
+            "two greenthreads calling sleep(0) in turn; the greenlet ceiling is half the bare switch rate;"
+            " per CPU second of the process, so that other processes on the machine do not count",
+        ),
+        Metric(
+            "spawn",
+            "spawn",
+            "spawn + wait",
+            "per CPU s",
+            "higher",
+            all_libs,
+            f"spawn {s['spawn']['n']:,} trivial functions, then wait for each (threads: {s['spawn.threads']['n']:,})",
+        ),
+        Metric(
+            "timers_p50",
+            "timers",
+            f"{s['timers']['n']:,} sleepers: p50 lateness",
+            "ms",
+            "lower",
+            all_libs,
+            f"each sleeps a random 0..{s['timers']['spread']} s; lateness = woke up minus due",
+        ),
         Metric("timers_p99", "timers", f"{s['timers']['n']:,} sleepers: p99 lateness", "ms", "lower", all_libs),
     ]
     for c, m in echo:
         libs = ["minievent"] + (["minievent+rec"] if c == mid else []) + GREEN[1:] + ASYNC + ["threads"]
-        out.append(Metric(f"echo{c}", "echo", f"echo, {c:,} connections", "round trips/s", "higher", libs,
-                          f"64-byte messages, {m:,} sequential round trips per connection, client in another process"))
+        out.append(
+            Metric(
+                f"echo{c}",
+                "echo",
+                f"echo, {c:,} connections",
+                "round trips/s",
+                "higher",
+                libs,
+                f"64-byte messages, {m:,} sequential round trips per connection, client in another process",
+            )
+        )
     for c, _ in echo:
         libs = ["minievent"] + (["minievent+rec"] if c == mid else []) + GREEN[1:] + ASYNC + ["threads"]
-        out.append(Metric(f"echo{c}_cpu", "echo", f"echo, {c:,} connections: server CPU", "µs per round trip",
-                          "lower", libs, "CPU time of the server process / round trips (steadier than the rate)"))
+        out.append(
+            Metric(
+                f"echo{c}_cpu",
+                "echo",
+                f"echo, {c:,} connections: server CPU",
+                "µs per round trip",
+                "lower",
+                libs,
+                "CPU time of the server process / round trips (steadier than the rate)",
+            )
+        )
     out += [
-        Metric("mem_thread", "memory", "memory per idle greenthread", "KiB", "lower", all_libs,
-               f"RSS growth / {s['memory']['n']:,} greenthreads parked on an event"
-               f" (threads: {s['memory.threads']['n']:,})"),
-        Metric("mem_conn", "c10k", "memory per idle connection", "KiB", "lower", all_libs,
-               f"RSS growth / {conns:,} accepted connections, each with a handler parked in recv"),
-        Metric("c10k_hb_p99", "c10k", f"C10K: heartbeat p99 lateness, {conns:,} idle connections", "ms", "lower",
-               all_libs, "a 10 ms sleep loop while every connection is open and idle"),
-        Metric("c10k_burst_ms", "c10k", f"C10K: all {conns:,} connections echo once", "ms", "lower", all_libs,
-               "client sends 64 bytes on every connection at once; time until the last echo"),
-        Metric("c10k_burst_hb_max", "c10k", "C10K: heartbeat max lateness during that burst", "ms", "lower",
-               all_libs),
+        Metric(
+            "mem_thread",
+            "memory",
+            "memory per idle greenthread",
+            "KiB",
+            "lower",
+            all_libs,
+            f"RSS growth / {s['memory']['n']:,} greenthreads parked on an event"
+            f" (threads: {s['memory.threads']['n']:,})",
+        ),
+        Metric(
+            "mem_conn",
+            "c10k",
+            "memory per idle connection",
+            "KiB",
+            "lower",
+            all_libs,
+            f"RSS growth / {conns:,} accepted connections, each with a handler parked in recv",
+        ),
+        Metric(
+            "c10k_hb_p99",
+            "c10k",
+            f"C10K: heartbeat p99 lateness, {conns:,} idle connections",
+            "ms",
+            "lower",
+            all_libs,
+            "a 10 ms sleep loop while every connection is open and idle",
+        ),
+        Metric(
+            "c10k_burst_ms",
+            "c10k",
+            f"C10K: all {conns:,} connections echo once",
+            "ms",
+            "lower",
+            all_libs,
+            "client sends 64 bytes on every connection at once; time until the last echo",
+        ),
+        Metric("c10k_burst_hb_max", "c10k", "C10K: heartbeat max lateness during that burst", "ms", "lower", all_libs),
     ]
     return out
 
@@ -159,8 +223,9 @@ def jobs_for(size: str, libs: list[str]) -> list[Job]:
     for c, m in s["echo"]:
         jobs.append(Job("echo", {"conns": c, "msgs": m}, libs_of(f"echo{c}"), [f"echo{c}", f"echo{c}_cpu"]))
     jobs.append(Job("memory", s["memory"], libs_of("mem_thread"), ["mem_thread"]))
-    jobs.append(Job("c10k", s["c10k"], libs_of("mem_conn"),
-                    ["mem_conn", "c10k_hb_p99", "c10k_burst_ms", "c10k_burst_hb_max"]))
+    jobs.append(
+        Job("c10k", s["c10k"], libs_of("mem_conn"), ["mem_conn", "c10k_hb_p99", "c10k_burst_ms", "c10k_burst_hb_max"])
+    )
     return [j for j in jobs if j.libs]
 
 

@@ -113,14 +113,17 @@ def markdown(doc: dict) -> str:
     by_id = {mt["id"]: mt for mt in doc["metrics"]}
     sw = by_id.get("switch", {}).get("results", {})
     if "greenlet" in sw and "minievent" in sw:
-        extra.append(f"- bare greenlet ceiling for `sleep(0)`: {fmt(sw['greenlet']['median'])}/s; minievent reaches "
-                     f"{sw['minievent']['median'] / sw['greenlet']['median']:.0%} of it.")
+        extra.append(
+            f"- bare greenlet ceiling for `sleep(0)`: {fmt(sw['greenlet']['median'])}/s; minievent reaches "
+            f"{sw['minievent']['median'] / sw['greenlet']['median']:.0%} of it."
+        )
     for mid, what in (("switch", "`sleep(0)` switch rate"), ("echo100", "echo at 100 connections")):
         r = by_id.get(mid, {}).get("results", {})
         if "minievent+rec" in r and "minievent" in r:
             on, off = r["minievent+rec"]["median"], r["minievent"]["median"]
-            extra.append(f"- recorder on (`with minievent.record():`), {what}: {fmt(on)} vs {fmt(off)} off "
-                         f"= {on / off:.2f}x.")
+            extra.append(
+                f"- recorder on (`with minievent.record():`), {what}: {fmt(on)} vs {fmt(off)} off = {on / off:.2f}x."
+            )
     return "\n".join(lines + [""] + extra)
 
 
@@ -134,8 +137,15 @@ GROUPS = [
     ("C10K: 10,000 connections", ["c10k_hb_p99", "c10k_burst_ms", "c10k_burst_hb_max"]),
 ]
 #: One colour per library, the same in every panel.
-LIB_COLORS = {"eventlet": "#9467bd", "gevent": "#2ca02c", "asyncio": "#8c564b", "uvloop": "#17becf",
-              "threads": "#7f7f7f", "minievent+rec": "#bcbd22", "greenlet": "#e377c2"}
+LIB_COLORS = {
+    "eventlet": "#9467bd",
+    "gevent": "#2ca02c",
+    "asyncio": "#8c564b",
+    "uvloop": "#17becf",
+    "threads": "#7f7f7f",
+    "minievent+rec": "#bcbd22",
+    "greenlet": "#e377c2",
+}
 #: The ratio axis, the same in every panel: minievent's advantage on a log scale.
 RATIO_LIMITS = (1 / 16, 64)
 
@@ -175,17 +185,39 @@ def chart(doc: dict, path: Path) -> None:
             head = f"{mt['title']} ({mt['unit']}, {arrow} is better)"
             if me is not None:
                 head += f": minievent {fmt(me['median'])}"
-            ax.text(lo * 1.08, y, head, va="center", ha="left", fontsize=10, fontweight="bold",
-                    bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1})
+            ax.text(
+                lo * 1.08,
+                y,
+                head,
+                va="center",
+                ha="left",
+                fontsize=10,
+                fontweight="bold",
+                bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1},
+            )
             y += 1
             for lib, adv in mt["advantage"].items():
                 shown = min(max(adv, lo), hi)
-                ax.barh(y, abs(shown - 1), left=min(shown, 1), height=0.75, color=LIB_COLORS.get(lib, "#4a7ab5"),
-                        hatch="//" if lib == "greenlet" else None)
+                ax.barh(
+                    y,
+                    abs(shown - 1),
+                    left=min(shown, 1),
+                    height=0.75,
+                    color=LIB_COLORS.get(lib, "#4a7ab5"),
+                    hatch="//" if lib == "greenlet" else None,
+                )
                 text = f" {label(lib)} {fmt(mt['results'][lib]['median'])} ({adv:.2f}) "
                 if shown != adv:  # cut at the axis: the label goes inside the bar, and says so
-                    ax.text(shown, y, text.rstrip() + ", off the axis ", va="center", ha="right" if adv > 1 else "left",
-                            fontsize=9, color="white", fontweight="bold")
+                    ax.text(
+                        shown,
+                        y,
+                        text.rstrip() + ", off the axis ",
+                        va="center",
+                        ha="right" if adv > 1 else "left",
+                        fontsize=9,
+                        color="white",
+                        fontweight="bold",
+                    )
                 else:
                     ax.text(shown, y, text, va="center", ha="left" if adv >= 1 else "right", fontsize=9)
                 y += 1
@@ -201,18 +233,25 @@ def chart(doc: dict, path: Path) -> None:
         ax.set_ylim(y - 0.4, -0.6)
         ax.set_yticks([])
         ax.set_title(title, fontsize=12, fontweight="bold", loc="left")
-        ax.set_xlabel("minievent's advantage: < 1 that library did better, > 1 minievent did better (log scale)",
-                      fontsize=9)
+        ax.set_xlabel(
+            "minievent's advantage: < 1 that library did better, > 1 minievent did better (log scale)", fontsize=9
+        )
         ax.tick_params(axis="x", labelsize=9)
         ax.grid(axis="x", alpha=0.4)
-    for ax in list(axes.flat)[len(groups):]:
+    for ax in list(axes.flat)[len(groups) :]:
         ax.axis("off")
     m = doc["machine"]
-    fig.suptitle(f"minievent against each library: how many times better minievent did, median of {doc['runs']} "
-                 f"run(s) (size {doc['size']}; {m['nproc']} cores, {m['cpu']}, Python {m['python']})", fontsize=12)
+    fig.suptitle(
+        f"minievent against each library: how many times better minievent did, median of {doc['runs']} "
+        f"run(s) (size {doc['size']}; {m['nproc']} cores, {m['cpu']}, Python {m['python']})",
+        fontsize=12,
+    )
     present = {lib for _, mts in groups for mt in mts for lib in mt["advantage"]}
-    legend = [Patch(facecolor=c, hatch="//" if lib == "greenlet" else None, label=label(lib))
-              for lib, c in LIB_COLORS.items() if lib in present]
+    legend = [
+        Patch(facecolor=c, hatch="//" if lib == "greenlet" else None, label=label(lib))
+        for lib, c in LIB_COLORS.items()
+        if lib in present
+    ]
     fig.legend(handles=legend, loc="lower center", ncol=len(legend), fontsize=10, frameon=False)
     fig.tight_layout(rect=(0, 0.03, 1, 0.97))
     fig.savefig(path, dpi=72)

@@ -109,7 +109,7 @@ def run_one(lib: str, scenario: str, params: dict, timeout: float) -> dict:
         return {"error": f"timed out after {timeout:.0f} s"}
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"exit {proc.returncode}: {tail}"}
 
@@ -176,14 +176,20 @@ def run(size: str, runs: int, libs: list[str], progress: bool = True, only: list
         for lib in m.libs:
             vals = samples[m.id].get(lib)
             if vals:
-                results[lib] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals),
-                                "runs": vals}
-        doc["metrics"].append({
-            "id": m.id, "title": m.title, "unit": m.unit, "better": m.better, "note": m.note,
-            "libs": [lib for lib in m.libs if lib in libs], "results": results,
-            "advantage": advantages(m.better, results),
-            "notes": {lib: why for lib, why in notes[m.id].items() if lib in m.libs},
-        })
+                results[lib] = {"median": statistics.median(vals), "min": min(vals), "max": max(vals), "runs": vals}
+        doc["metrics"].append(
+            {
+                "id": m.id,
+                "title": m.title,
+                "unit": m.unit,
+                "better": m.better,
+                "note": m.note,
+                "libs": [lib for lib in m.libs if lib in libs],
+                "results": results,
+                "advantage": advantages(m.better, results),
+                "notes": {lib: why for lib, why in notes[m.id].items() if lib in m.libs},
+            }
+        )
     doc["goals"] = goals(doc)
     return doc
 
@@ -227,20 +233,41 @@ def goals(doc: dict) -> list[dict]:
         value = advantage(better, mine, theirs)
         if mid not in by_id:
             continue
-        out.append({"goal": text, "measured": value, "target": target, "kind": "ratio",
-                    "met": None if value is None else value >= target})
+        out.append(
+            {
+                "goal": text,
+                "measured": value,
+                "target": target,
+                "kind": "ratio",
+                "met": None if value is None else value >= target,
+            }
+        )
     for mid, limit, text in plan.LIMITS:
         value = median(mid, "minievent")
         if mid not in by_id:
             continue
-        out.append({"goal": text, "measured": value, "target": limit, "kind": "ms",
-                    "met": None if value is None else value <= limit})
+        out.append(
+            {
+                "goal": text,
+                "measured": value,
+                "target": limit,
+                "kind": "ms",
+                "met": None if value is None else value <= limit,
+            }
+        )
     for mid, target, text in plan.RECORDING:
         on, off = median(mid, "minievent+rec"), median(mid, "minievent")
         # on / off as a speed: for a cost (lower is better) that is off / on.
         value = advantage(by_id[mid]["better"], on, off) if mid in by_id else None
         if mid not in by_id:
             continue
-        out.append({"goal": text, "measured": value, "target": target, "kind": "ratio",
-                    "met": None if value is None else value >= target})
+        out.append(
+            {
+                "goal": text,
+                "measured": value,
+                "target": target,
+                "kind": "ratio",
+                "met": None if value is None else value >= target,
+            }
+        )
     return out

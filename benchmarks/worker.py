@@ -65,14 +65,21 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def lateness(late: list[float], prefix: str) -> dict[str, float]:
-    return {f"{prefix}_p50": percentile(late, 50) * 1000, f"{prefix}_p99": percentile(late, 99) * 1000,
-            f"{prefix}_max": max(late) * 1000}
+    return {
+        f"{prefix}_p50": percentile(late, 50) * 1000,
+        f"{prefix}_p99": percentile(late, 99) * 1000,
+        f"{prefix}_max": max(late) * 1000,
+    }
 
 
 def start_client(*args: Any) -> subprocess.Popen:
     """The load generator (``client.py``) in its own process."""
-    return subprocess.Popen([sys.executable, "-m", "benchmarks.client", *map(str, args)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.client", *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def client_result(p: subprocess.Popen) -> dict:
@@ -92,8 +99,11 @@ def echo_result(p: subprocess.Popen, conns: int, msgs: int, cpu_used: float) -> 
     figure for comparing libraries.
     """
     out = client_result(p)
-    return {f"echo{conns}": out["rate"], f"echo{conns}_cpu": cpu_used / (conns * (msgs + 1)) * 1e6,
-            f"echo{conns}_client_busy": out["busy"]}
+    return {
+        f"echo{conns}": out["rate"],
+        f"echo{conns}_cpu": cpu_used / (conns * (msgs + 1)) * 1e6,
+        f"echo{conns}_client_busy": out["busy"],
+    }
 
 
 def burst_done(p: subprocess.Popen) -> bool:

@@ -75,20 +75,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hb.add_argument("--interval", type=_positive, default=1.0, help="seconds between reports (default 1; nova: 10)")
     hb.add_argument("--task-seconds", type=_non_negative, default=3.0, help="length of the long task (default 3)")
-    hb.add_argument("--kind", choices=KINDS, default="cpu",
-                    help="cpu: pure Python; blocking: real time.sleep (C call, no yield); green: green sleep")
-    hb.add_argument("--fix", choices=["none", *[f for f in FIXES if f]], default="none",
-                    help="sleep0: yield every 5 ms; tpool: task in a thread; thread: heartbeat in a native thread")
+    hb.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="cpu",
+        help="cpu: pure Python; blocking: real time.sleep (C call, no yield); green: green sleep",
+    )
+    hb.add_argument(
+        "--fix",
+        choices=["none", *[f for f in FIXES if f]],
+        default="none",
+        help="sleep0: yield every 5 ms; tpool: task in a thread; thread: heartbeat in a native thread",
+    )
     hb.add_argument("--backend", choices=BACKENDS, default="minievent", help="what runs the service")
-    hb.add_argument("--service-down-time", type=_positive, default=None,
-                    help="no report for this long means down (default 6 x interval; nova: 60)")
-    hb.add_argument("--duration", type=_positive, default=None,
-                    help="seconds to run (default: until 3 intervals after the task)")
+    hb.add_argument(
+        "--service-down-time",
+        type=_positive,
+        default=None,
+        help="no report for this long means down (default 6 x interval; nova: 60)",
+    )
+    hb.add_argument(
+        "--duration", type=_positive, default=None, help="seconds to run (default: until 3 intervals after the task)"
+    )
     hb.add_argument("--plot", metavar="PNG", help="write the picture here (.png, .svg, .pdf...; needs matplotlib)")
     hb.add_argument("--trace", metavar="JSON", help="write a Chrome trace here (.json; Perfetto, chrome://tracing)")
-    hb.epilog = ("The table: max gap is the longest wait between two beats; the silence after the last beat is "
-                 "shown apart; warnings counts oslo's 'run outlasted interval' lines, logged only when report_state "
-                 "itself ran long, so a heartbeat delayed by another task logs none.")
+    hb.epilog = (
+        "The table: max gap is the longest wait between two beats; the silence after the last beat is "
+        "shown apart; warnings counts oslo's 'run outlasted interval' lines, logged only when report_state "
+        "itself ran long, so a heartbeat delayed by another task logs none."
+    )
     from .trace import add_parser  # python -m minievent trace script.py: minievent/trace.py
 
     add_parser(sub, _positive)
@@ -133,8 +148,10 @@ def _check(args: argparse.Namespace) -> float:
         raise ValueError(f"--interval {args.interval:g}: below {MIN_INTERVAL:g} s it measures the machine's timers")
     sdt = args.service_down_time if args.service_down_time is not None else 6 * args.interval
     if sdt <= args.interval:
-        raise ValueError(f"--service-down-time {sdt:g} is not longer than --interval {args.interval:g}: "
-                         "every beat would count as late")
+        raise ValueError(
+            f"--service-down-time {sdt:g} is not longer than --interval {args.interval:g}: "
+            "every beat would count as late"
+        )
     if args.fix != "none" and args.task_seconds == 0:
         raise ValueError(f"--fix {args.fix} with --task-seconds 0: there is no long task to fix")
     if args.kind == "green" and args.fix in ("sleep0", "tpool"):
@@ -142,8 +159,10 @@ def _check(args: argparse.Namespace) -> float:
     if args.backend == "threads" and args.fix != "none":
         raise ValueError(f"--fix {args.fix} with --backend threads: every part already has its own thread")
     if args.duration is not None and args.duration <= task_at:
-        raise ValueError(f"--duration {args.duration:g} ends before the long task starts ({task_at:g} s, "
-                         "2.5 intervals in): the run would show nothing")
+        raise ValueError(
+            f"--duration {args.duration:g} ends before the long task starts ({task_at:g} s, "
+            "2.5 intervals in): the run would show nothing"
+        )
     seconds = _expected_seconds(args, task_at)
     if seconds > MAX_RUN:
         raise ValueError(f"the run would last about {seconds:.3g} s, more than {MAX_RUN:g} s: surely a typo")
@@ -167,11 +186,20 @@ def _heartbeat(args: argparse.Namespace) -> int:
 
         formats = sorted(FigureCanvasBase.get_supported_filetypes(), key=lambda ext: ext != "png")
         picture = _output("--plot", args.plot, formats)
-    print(f"running: a {args.kind} task of {args.task_seconds:g} s, fix {args.fix}, beside a heartbeat every "
-          f"{args.interval:g} s, on {args.backend}; about {seconds:.0f} s...", file=sys.stderr, flush=True)
+    print(
+        f"running: a {args.kind} task of {args.task_seconds:g} s, fix {args.fix}, beside a heartbeat every "
+        f"{args.interval:g} s, on {args.backend}; about {seconds:.0f} s...",
+        file=sys.stderr,
+        flush=True,
+    )
     result = heartbeat.run(
-        interval=args.interval, task_seconds=args.task_seconds, kind=args.kind, fix=args.fix,
-        backend=args.backend, service_down_time=args.service_down_time, duration=args.duration,
+        interval=args.interval,
+        task_seconds=args.task_seconds,
+        kind=args.kind,
+        fix=args.fix,
+        backend=args.backend,
+        service_down_time=args.service_down_time,
+        duration=args.duration,
         record=bool(picture or trace),
     )
     print(result.table())

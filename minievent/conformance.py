@@ -33,14 +33,37 @@ import time
 import unittest
 
 MODULES = [
-    "test_socket", "test_selectors", "test_select", "test_socketserver", "test_httplib", "test_httpservers",
-    "test_urllib2_localnet", "test_ftplib", "test_smtplib", "test_xmlrpc", "test_poplib", "test_telnetlib",
-    "test_wsgiref", "test_asyncore", "test_asynchat", "test_time", "test_timeout", "test_queue",
-    "test_threading", "test_subprocess",
+    "test_socket",
+    "test_selectors",
+    "test_select",
+    "test_socketserver",
+    "test_httplib",
+    "test_httpservers",
+    "test_urllib2_localnet",
+    "test_ftplib",
+    "test_smtplib",
+    "test_xmlrpc",
+    "test_poplib",
+    "test_telnetlib",
+    "test_wsgiref",
+    "test_asyncore",
+    "test_asynchat",
+    "test_time",
+    "test_timeout",
+    "test_queue",
+    "test_threading",
+    "test_subprocess",
 ]
 #: What CI runs: quick modules that still cover locks, queues, sockets, servers and timeouts.
-QUICK = ["test_queue", "test_threading", "test_select", "test_selectors", "test_timeout", "test_socketserver",
-         "test_httplib"]
+QUICK = [
+    "test_queue",
+    "test_threading",
+    "test_select",
+    "test_selectors",
+    "test_timeout",
+    "test_socketserver",
+    "test_httplib",
+]
 PASSED = ("pass", "xfail")  # an expected failure that fails as expected is a pass
 
 # test.support resources: local servers and subprocesses yes; cpu-hogs and big files no
@@ -93,8 +116,11 @@ class _Recorder(unittest.TestResult):
 
     def addSubTest(self, test, subtest, err) -> None:
         if err is not None:
-            self._set(test, "fail" if issubclass(err[0], test.failureException) else "error",
-                      self._exc_info_to_string(err, test))
+            self._set(
+                test,
+                "fail" if issubclass(err[0], test.failureException) else "error",
+                self._exc_info_to_string(err, test),
+            )
 
     def addSkip(self, test, reason) -> None:
         self._set(test, "skip", reason)
@@ -152,17 +178,42 @@ def run_module(module: str, patched: bool, timeout: float, budget: float) -> dic
         while True:
             with open(donefile, "w") as f:
                 json.dump(sorted(results), f)
-            cmd = [sys.executable, "-X", "faulthandler", "-m", "minievent.conformance", "--child", module,
-                   "--patched" if patched else "--unpatched", "--out", outfile, "--done", donefile,
-                   "--timeout", str(timeout)]
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(pathlib.Path(__file__).resolve().parent.parent)]
-                                                               + [p for p in [os.environ.get("PYTHONPATH")] if p]))
+            cmd = [
+                sys.executable,
+                "-X",
+                "faulthandler",
+                "-m",
+                "minievent.conformance",
+                "--child",
+                module,
+                "--patched" if patched else "--unpatched",
+                "--out",
+                outfile,
+                "--done",
+                donefile,
+                "--timeout",
+                str(timeout),
+            ]
+            env = dict(
+                os.environ,
+                PYTHONPATH=os.pathsep.join(
+                    [str(pathlib.Path(__file__).resolve().parent.parent)]
+                    + [p for p in [os.environ.get("PYTHONPATH")] if p]
+                ),
+            )
             workdir = tempfile.mkdtemp(dir=tmp)  # tests write their TESTFN files into the cwd
             # Output goes to a file, not a pipe: a forked grandchild that hangs would hold a pipe open
             # forever. The child leads a process group of its own, which is killed at the end.
             with open(os.path.join(workdir, "output"), "w+") as output:
-                proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=output, stderr=output,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=workdir,
+                    env=env,
+                    stdout=output,
+                    stderr=output,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 try:
                     code: int | str = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
@@ -214,8 +265,14 @@ def compare(module: str, timeout: float, budget: float, cache: pathlib.Path | No
     must = sorted(t for t, r in base.items() if r["outcome"] in PASSED)
     lost = [t for t in must if green.get(t, {"outcome": "missing"})["outcome"] not in PASSED]
     count = {k: sum(1 for r in green.values() if r["outcome"] == k) for k in ("hang", "crash")}
-    return {"module": module, "base_pass": len(must), "green_pass": len(must) - len(lost), "lost": lost,
-            "lost_detail": {t: green.get(t, {"outcome": "missing", "detail": ""}) for t in lost}, **count}
+    return {
+        "module": module,
+        "base_pass": len(must),
+        "green_pass": len(must) - len(lost),
+        "lost": lost,
+        "lost_detail": {t: green.get(t, {"outcome": "missing", "detail": ""}) for t in lost},
+        **count,
+    }
 
 
 def _write(rows: list[dict], json_file: str | None, failures: str | None) -> None:
@@ -264,8 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{m:24} {r['base_pass']:9} {r['green_pass']:8} {pct:6.1f} {r['hang']:4} {r['crash']:5}", flush=True)
         _write(rows, a.json, a.failures)  # after every module: a long run interrupted keeps what it has
     base, green = sum(r["base_pass"] for r in rows), sum(r["green_pass"] for r in rows)
-    print(f"{'total':24} {base:9} {green:8} {100.0 * green / max(base, 1):6.1f} "
-          f"{sum(r['hang'] for r in rows):4} {sum(r['crash'] for r in rows):5}")
+    print(
+        f"{'total':24} {base:9} {green:8} {100.0 * green / max(base, 1):6.1f} "
+        f"{sum(r['hang'] for r in rows):4} {sum(r['crash'] for r in rows):5}"
+    )
     return 0
 
 

@@ -24,8 +24,15 @@ from .greenio import GreenSocket
 from .hub import _getcurrent, get_hub
 from .pool import GreenPool
 
-__all__ = ["listen", "connect", "serve", "StopServe", "wrap_ssl", "ReuseRandomPortWarning",
-           "ReusePortUnavailableWarning"]
+__all__ = [
+    "listen",
+    "connect",
+    "serve",
+    "StopServe",
+    "wrap_ssl",
+    "ReuseRandomPortWarning",
+    "ReusePortUnavailableWarning",
+]
 
 
 class ReuseRandomPortWarning(Warning):
@@ -36,8 +43,13 @@ class ReusePortUnavailableWarning(Warning):
     """The platform defines ``SO_REUSEPORT`` but refuses it."""
 
 
-def listen(addr: Any, family: int = _stdsocket.AF_INET, backlog: int = 50, reuse_addr: bool = True,
-           reuse_port: bool | None = None) -> GreenSocket:
+def listen(
+    addr: Any,
+    family: int = _stdsocket.AF_INET,
+    backlog: int = 50,
+    reuse_addr: bool = True,
+    reuse_port: bool | None = None,
+) -> GreenSocket:
     """A listening ``GreenSocket`` bound to ``addr``.
 
     ``reuse_port=None`` (the default) sets ``SO_REUSEPORT`` for an explicit port, so that
@@ -49,8 +61,11 @@ def listen(addr: Any, family: int = _stdsocket.AF_INET, backlog: int = 50, reuse
             sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEADDR, 1)
         random_port = family in (_stdsocket.AF_INET, _stdsocket.AF_INET6) and addr[1] == 0
         if random_port and reuse_port:
-            warnings.warn("SO_REUSEPORT on a random port (0) lets another process get the same port",
-                          ReuseRandomPortWarning, stacklevel=2)
+            warnings.warn(
+                "SO_REUSEPORT on a random port (0) lets another process get the same port",
+                ReuseRandomPortWarning,
+                stacklevel=2,
+            )
         if (reuse_port or (reuse_port is None and not random_port)) and hasattr(_stdsocket, "SO_REUSEPORT"):
             try:
                 sock.setsockopt(_stdsocket.SOL_SOCKET, _stdsocket.SO_REUSEPORT, 1)

@@ -50,9 +50,23 @@ from . import tpool
 from .hub import Hub, get_hub, os_thread_id
 from .patcher import original
 
-__all__ = ["BlockReport", "BlockingDetector", "BlockingError", "blocking_detection", "hub_blocking_detection",
-           "hub_exceptions", "tpool_exceptions", "hub_listener_stacks", "hub_timer_stacks",
-           "format_hub_listeners", "format_hub_timers", "hub_prevent_multiple_readers", "Spew", "spew", "unspew"]
+__all__ = [
+    "BlockReport",
+    "BlockingDetector",
+    "BlockingError",
+    "blocking_detection",
+    "hub_blocking_detection",
+    "hub_exceptions",
+    "tpool_exceptions",
+    "hub_listener_stacks",
+    "hub_timer_stacks",
+    "format_hub_listeners",
+    "format_hub_timers",
+    "hub_prevent_multiple_readers",
+    "Spew",
+    "spew",
+    "unspew",
+]
 
 log = logging.getLogger("minievent.debug")
 clock = time.monotonic
@@ -91,8 +105,9 @@ class BlockingError(RuntimeError):
 class BlockingDetector:
     """Watch the calling OS thread's hub; report greenthreads that run longer than ``threshold``."""
 
-    def __init__(self, threshold: float = 0.1, on_block: Callable[[BlockReport], Any] | None = None,
-                 raise_exc: bool = False) -> None:
+    def __init__(
+        self, threshold: float = 0.1, on_block: Callable[[BlockReport], Any] | None = None, raise_exc: bool = False
+    ) -> None:
         if not isinstance(threshold, (int, float)) or threshold <= 0:
             raise ValueError("threshold must be a positive number of seconds")
         self.threshold = float(threshold)
@@ -185,8 +200,7 @@ class BlockingDetector:
                 continue  # it switched while we looked: not stuck after all
             stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
             reported = self._reported = serial
-            report = BlockReport(_lane_name(g, self._main_g), duration, stack, self.threshold,
-                                 self._thread_id)  # type: ignore[arg-type]
+            report = BlockReport(_lane_name(g, self._main_g), duration, stack, self.threshold, self._thread_id)  # type: ignore[arg-type]
             self.reports.append(report)
             try:
                 if self.on_block is not None:
@@ -200,8 +214,9 @@ class BlockingDetector:
                 signal.pthread_kill(self._thread_id, signal.SIGALRM)  # type: ignore[arg-type]
 
 
-def blocking_detection(threshold: float = 0.1, on_block: Callable[[BlockReport], Any] | None = None,
-                       raise_exc: bool = False) -> BlockingDetector:
+def blocking_detection(
+    threshold: float = 0.1, on_block: Callable[[BlockReport], Any] | None = None, raise_exc: bool = False
+) -> BlockingDetector:
     """A detector for this OS thread's hub: ``with blocking_detection(0.1): ...``, or ``.enable()``/``.disable()``."""
     return BlockingDetector(threshold, on_block, raise_exc)
 
@@ -299,6 +314,7 @@ def tpool_exceptions(state: bool = False) -> None:
                 except BaseException:
                     traceback.print_exc()  # (in the worker thread)
                     raise
+
             return execute(job, *args, **kwargs)
 
         tpool.execute = printing_execute  # (Proxy calls execute through the module too)

@@ -51,8 +51,9 @@ class Event:
 
     def wait(self, timeout: float | None = None) -> Any:
         """The sent value (or raise the sent exception); ``None`` after ``timeout`` seconds."""
-        if not self.ready() and (timeout is not None and timeout <= 0
-                                 or self._waiters.wait(timeout, ("wait", self)) is TIMED_OUT):
+        if not self.ready() and (
+            timeout is not None and timeout <= 0 or self._waiters.wait(timeout, ("wait", self)) is TIMED_OUT
+        ):
             return None
         if self._exc is not None:
             raise self._exc

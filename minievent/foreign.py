@@ -241,8 +241,11 @@ class _GreenletCapture(_Capture):
 
     def ready_at_end(self, end: float) -> dict[Any, tuple]:
         keys = self.tl._keys
-        return {keys[kid]: (since, cause) for kid, (since, cause) in list(self.pend.items())
-                if since is not None and since < end and kid in keys}
+        return {
+            keys[kid]: (since, cause)
+            for kid, (since, cause) in list(self.pend.items())
+            if since is not None and since < end and kid in keys
+        }
 
     # -- per library
     def _get_hub(self) -> Any:
@@ -542,8 +545,13 @@ class _ReadyQueue(collections.deque):
         self.cause: collections.deque = collections.deque()
 
     # (Default arguments bind what these look up on every handle: this is the hot path.)
-    def append(self, handle: Any, _append: Any = collections.deque.append, _timer: Any = asyncio.TimerHandle,
-               _clock: Any = clock) -> None:
+    def append(
+        self,
+        handle: Any,
+        _append: Any = collections.deque.append,
+        _timer: Any = asyncio.TimerHandle,
+        _clock: Any = clock,
+    ) -> None:
         _append(self, handle)
         if type(handle) is _timer:  # moved here by _run_once once due
             self.since.append(handle._when)
@@ -802,8 +810,9 @@ def detect() -> str:
     if _hub.existing_hub() is not None:
         return "minievent"
     ev = sys.modules.get("eventlet.patcher")
-    if ev is not None and (getattr(sys.modules["eventlet.hubs"]._threadlocal, "hub", None) is not None
-                           or ev.is_monkey_patched("socket")):
+    if ev is not None and (
+        getattr(sys.modules["eventlet.hubs"]._threadlocal, "hub", None) is not None or ev.is_monkey_patched("socket")
+    ):
         return "eventlet"
     gm = sys.modules.get("gevent.monkey")
     gh = sys.modules.get("gevent._hub_local")

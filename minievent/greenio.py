@@ -75,8 +75,14 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     _would_block: tuple[type[BaseException], ...] = (BlockingIOError,)
     _wants: dict[type[BaseException], int] = {}
 
-    def __init__(self, family: Any = -1, type: int = -1, proto: int = -1, fileno: int | None = None,
-                 set_nonblocking: bool = False) -> None:
+    def __init__(
+        self,
+        family: Any = -1,
+        type: int = -1,
+        proto: int = -1,
+        fileno: int | None = None,
+        set_nonblocking: bool = False,
+    ) -> None:
         """``set_nonblocking=True`` keeps the fd ``O_NONBLOCK`` in every mode, as eventlet's sockets do."""
         sock = None
         if isinstance(family, _BaseSocket):  # GreenSocket(a_socket), as in eventlet: take over its fd and timeout
@@ -225,8 +231,9 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
 
     def recvmsg_into(self, buffers: Any, ancbufsize: int = 0, flags: int = 0) -> tuple[int, list, int, Any]:
         # (a retry must see the same buffers: an iterator would be used up by the first try)
-        return self._io(READ, _socket.socket.recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT,
-                        flags=flags)
+        return self._io(
+            READ, _socket.socket.recvmsg_into, self, _listed(buffers), ancbufsize, flags | _DONTWAIT, flags=flags
+        )
 
     # ------------------------------------------------------------ sending
     def send(self, data: Any, flags: int = 0) -> int:
@@ -257,6 +264,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     def _send_rest(self, data: Any, sent: int, flags: int) -> None:
         # Apart from sendall: a variable a nested function updates would cost sendall's fast path too.
         with memoryview(data) as view, view.cast("B") as view:
+
             def send_rest() -> None:  # (BlockingIOError whenever the kernel's buffer is full: _io waits)
                 nonlocal sent
                 while sent < len(view):
@@ -272,8 +280,16 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         return self._io(WRITE, _socket.socket.sendto, self, *args, flags=flags)
 
     def sendmsg(self, buffers: Any, ancdata: Any = (), flags: int = 0, address: Any = None) -> int:
-        return self._io(WRITE, _socket.socket.sendmsg, self, _listed(buffers), _listed(ancdata), flags | _DONTWAIT,
-                        address, flags=flags)
+        return self._io(
+            WRITE,
+            _socket.socket.sendmsg,
+            self,
+            _listed(buffers),
+            _listed(ancdata),
+            flags | _DONTWAIT,
+            address,
+            flags=flags,
+        )
 
     def _sendfile_use_sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
         # socket.sendfile tries this first (then falls back on send): the stdlib's os.sendfile loop.
@@ -397,8 +413,14 @@ class _GreenFileIO(io.FileIO):
         super().close()
 
 
-def GreenPipe(file: Any, mode: str = "r", buffering: int = -1, encoding: str | None = None,  # noqa: N802 (eventlet's name)
-              errors: str | None = None, newline: str | None = None) -> Any:
+def GreenPipe(
+    file: Any,
+    mode: str = "r",
+    buffering: int = -1,
+    encoding: str | None = None,  # noqa: N802 (eventlet's name)
+    errors: str | None = None,
+    newline: str | None = None,
+) -> Any:
     """``open()`` for an fd (a pipe's end) or a path, with reads and writes that park only the greenthread."""
     raw = _GreenFileIO(file, mode.replace("b", "").replace("t", ""))
     if buffering == 0:

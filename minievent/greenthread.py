@@ -118,8 +118,15 @@ class GreenThread:
         self._kill_before_start: tuple | None = None  # (exc,) if killed before it ran
 
     def __repr__(self) -> str:
-        state = ("dead" if self._exit is not None else "pending" if self._worker is None
-                 else "running" if self._worker is greenlet.getcurrent() else "waiting")
+        state = (
+            "dead"
+            if self._exit is not None
+            else "pending"
+            if self._worker is None
+            else "running"
+            if self._worker is greenlet.getcurrent()
+            else "waiting"
+        )
         return f"<GreenThread {self.name!r} {state}>"
 
     def _start(self) -> None:
@@ -265,8 +272,10 @@ def _check_thread(gt: GreenThread, what: str) -> None:
     # Its wake-up would land in another thread's hub, which does not know it
     # has to look: a hang (or a misleading LoopExit) instead of an error.
     if gt._hub.thread_id != os_thread_id():
-        raise RuntimeError(f"cannot {what} {gt!r} from this thread: it belongs to another OS thread's hub "
-                           "(use tpool, or hub.call_threadsafe, to talk across threads)")
+        raise RuntimeError(
+            f"cannot {what} {gt!r} from this thread: it belongs to another OS thread's hub "
+            "(use tpool, or hub.call_threadsafe, to talk across threads)"
+        )
 
 
 def _exception(throw_args: tuple) -> BaseException:

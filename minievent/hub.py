@@ -220,8 +220,10 @@ class Hub:
         self._internal_fds = {self.add(READ, self._waker.fileno(), self._drain_inbox).fd}  # the hub's own fds
 
     def __repr__(self) -> str:
-        return (f"<Hub poller={self.poller.name} ready={len(self.ready)} "
-                f"timers={len(self.timers) - self._cancelled} listeners={len(self.listeners())}>")
+        return (
+            f"<Hub poller={self.poller.name} ready={len(self.ready)} "
+            f"timers={len(self.timers) - self._cancelled} listeners={len(self.listeners())}>"
+        )
 
     # ------------------------------------------------------------ the three single points
     def schedule(self, entry: Callable[[], Any]) -> None:
@@ -343,8 +345,11 @@ class Hub:
     def _drop_instrument(self, hook: str) -> None:
         # An observer that fails must not break the program it observes.
         inst, self.instrument, self._log = self.instrument, None, None
-        warnings.warn(f"minievent: instrument {inst!r} raised in {hook}(), so it was removed:\n"
-                      f"{traceback.format_exc()}", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"minievent: instrument {inst!r} raised in {hook}(), so it was removed:\n{traceback.format_exc()}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
     # ------------------------------------------------------------ timers
     def schedule_call(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
@@ -397,8 +402,10 @@ class Hub:
             raise ValueError(f"invalid file descriptor {fd}")
         table = self.readers if evtype == READ else self.writers
         if fd in table:
-            raise RuntimeError(f"second simultaneous {'read' if evtype == READ else 'write'} on fd {fd}: "
-                               f"{table[fd].greenlet!r} is already waiting on it")
+            raise RuntimeError(
+                f"second simultaneous {'read' if evtype == READ else 'write'} on fd {fd}: "
+                f"{table[fd].greenlet!r} is already waiting on it"
+            )
         self.poller.watch(fd, evtype == READ or fd in self.readers, evtype == WRITE or fd in self.writers)
         if rearm:
             self.poller.rearm(fd)
@@ -581,8 +588,12 @@ class Hub:
 
     def _loop_exit(self) -> None:
         why = describe(self.main_why) if self.main_why is not None else "something"
-        self.main.throw(LoopExit(f"the main greenlet waits for {why}, but nothing can deliver it: "
-                                 "no greenthread is ready, no timer is pending and no fd is watched"))
+        self.main.throw(
+            LoopExit(
+                f"the main greenlet waits for {why}, but nothing can deliver it: "
+                "no greenthread is ready, no timer is pending and no fd is watched"
+            )
+        )
 
 
 #: This OS thread's slot: ``current.hub`` is its hub, once ``get_hub()`` has made one. The two
@@ -645,8 +656,13 @@ def get_fileno(obj: Any) -> int:
     return fd
 
 
-def trampoline(fd: Any, read: bool = False, write: bool = False, timeout: float | None = None,
-               timeout_exc: type[BaseException] | BaseException | None = None) -> None:
+def trampoline(
+    fd: Any,
+    read: bool = False,
+    write: bool = False,
+    timeout: float | None = None,
+    timeout_exc: type[BaseException] | BaseException | None = None,
+) -> None:
     """Park the current greenthread until ``fd`` is readable or writable (exactly one of them).
 
     ``fd`` is an int or has ``fileno()``. On ``timeout`` raises ``timeout_exc``

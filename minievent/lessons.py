@@ -51,8 +51,10 @@ def check(prediction: Any, measured: Any, solution: Any, why: str, tolerance: fl
         return abs(a - b) <= tolerance * abs(b) + 1e-9 if numbers else a == b
 
     if not same(solution, measured):
-        raise AssertionError(f"the run gave {measured!r}, not the lesson's solution {solution!r}: "
-                             "the behaviour this exercise teaches has changed")
+        raise AssertionError(
+            f"the run gave {measured!r}, not the lesson's solution {solution!r}: "
+            "the behaviour this exercise teaches has changed"
+        )
     if prediction is None:
         print(f"No prediction yet. The answer: {solution!r}. Why: {why}")
     elif same(prediction, measured):

@@ -36,8 +36,11 @@ _c_modules: dict[str, types.ModuleType] = {}  # the patched modules written in C
 # On sys.meta_path once something is patched: importing a patched C module afresh (``del sys.modules["_queue"]``,
 # test.support's import_fresh_module) gives back the patched module, not a new copy of the blocking C code.
 _loader = types.SimpleNamespace(create_module=lambda spec: _c_modules[spec.name], exec_module=lambda module: None)
-_KeepPatched = types.SimpleNamespace(find_spec=lambda name, path=None, target=None: (
-    importlib.util.spec_from_loader(name, _loader) if name in _c_modules else None))
+_KeepPatched = types.SimpleNamespace(
+    find_spec=lambda name, path=None, target=None: (
+        importlib.util.spec_from_loader(name, _loader) if name in _c_modules else None
+    )
+)
 
 
 def _patch(modname: str, attrs: dict[str, Any]) -> None:
@@ -73,16 +76,26 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
 
         return {**os.PATCHES, "subprocess": subprocess.PATCHED}
     removed = dict.fromkeys(select.REMOVED, _MISSING)  # (select.epoll and the like: deleted, as eventlet does)
-    return {"socket": {"socket": socket.PATCHED, "ssl": {}}, "time": {"time": {"sleep": time.sleep}},
-            "select": {"select": {"select": select.select, "poll": select.poll, **removed},
-                       "selectors": selectors.PATCHED},
-            "thread": {**threading.PATCHES, **queue.PATCHES}}.get(flag, os.PATCHES)  # os: os.waitpid
+    return {
+        "socket": {"socket": socket.PATCHED, "ssl": {}},
+        "time": {"time": {"sleep": time.sleep}},
+        "select": {"select": {"select": select.select, "poll": select.poll, **removed}, "selectors": selectors.PATCHED},
+        "thread": {**threading.PATCHES, **queue.PATCHES},
+    }.get(flag, os.PATCHES)  # os: os.waitpid
 
 
-def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool | None = None,
-                 socket: bool | None = None, thread: bool | None = None, time: bool | None = None,
-                 psycopg: bool | None = None, MySQLdb: bool | None = None, builtins: bool | None = None,
-                 subprocess: bool | None = None) -> None:
+def monkey_patch(
+    all: bool | None = None,
+    os: bool | None = None,
+    select: bool | None = None,
+    socket: bool | None = None,
+    thread: bool | None = None,
+    time: bool | None = None,
+    psycopg: bool | None = None,
+    MySQLdb: bool | None = None,
+    builtins: bool | None = None,
+    subprocess: bool | None = None,
+) -> None:
     """Patch the stdlib in place, with eventlet's arguments; harmless to call twice.
 
     As in eventlet: with no arguments everything is patched; naming some with
@@ -97,8 +110,10 @@ def monkey_patch(all: bool | None = None, os: bool | None = None, select: bool |
     """
     flags = {name: on for name, on in locals().items() if name != "all"}  # (in the order of the arguments)
     if asked := [n for n in _CANNOT if flags[n]]:
-        raise ValueError(f"monkey_patch({asked[0]}=True): {_CANNOT[asked[0]]} blocks, and minievent cannot make it "
-                         "green; use a pure-Python driver (PyMySQL is green with socket=True) or tpool.execute")
+        raise ValueError(
+            f"monkey_patch({asked[0]}=True): {_CANNOT[asked[0]]} blocks, and minievent cannot make it "
+            "green; use a pure-Python driver (PyMySQL is green with socket=True) or tpool.execute"
+        )
     default = not any(v for v in flags.values()) if all is None else bool(all)
     for flag, on in flags.items():
         if flag not in _CANNOT and (default if on is None else on):

@@ -69,9 +69,15 @@ def _busy_time(spans: Sequence[Any]) -> dict[str, float]:
     return busy
 
 
-def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
-              window: tuple[float, float] | None = None, max_lanes: int = 30,
-              title: str | None = None, loop: str | None = None) -> Any:
+def swimlanes(
+    tl: Any,
+    ax: Any = None,
+    lanes: Sequence[str] | None = None,
+    window: tuple[float, float] | None = None,
+    max_lanes: int = 30,
+    title: str | None = None,
+    loop: str | None = None,
+) -> Any:
     """Draw ``tl`` (a ``Timeline``) as one row per lane: running, ready and waiting over time.
 
     ``lanes`` picks and orders the rows (default: every lane, the hub first).
@@ -152,7 +158,11 @@ def swimlanes(tl: Any, ax: Any = None, lanes: Sequence[str] | None = None,
             Patch(color=COLORS["ready"], label=f"ready: could run, but {LOOPS[loop][1]}"),
             Patch(color=COLORS["waiting"], label="waiting (for a timer, an fd, an event...)"),
         ],
-        loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False, fontsize="small",
+        loc="lower center",
+        bbox_to_anchor=(0.5, 1.0),
+        ncol=3,
+        frameon=False,
+        fontsize="small",
     )
     return ax
 
@@ -177,15 +187,32 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
     end = max(result.duration, beats[-1] if beats else 0.0)
     stop = end if result.service_end is None else min(max(result.service_end, beats[-1] if beats else 0.0), end)
     if result.task_start is not None and result.task_end is not None:
-        ax.axvspan(result.task_start, result.task_end, color=HEARTBEAT_COLORS["task"], linewidth=0, zorder=0,
-                   label=f"long task ({result.kind}, {result.task_seconds:g} s)")
+        ax.axvspan(
+            result.task_start,
+            result.task_end,
+            color=HEARTBEAT_COLORS["task"],
+            linewidth=0,
+            zorder=0,
+            label=f"long task ({result.kind}, {result.task_seconds:g} s)",
+        )
     if end - stop > end / 200:  # visible
-        ax.axvspan(stop, end, color=COLORS["waiting"], alpha=0.5, linewidth=0, zorder=0,
-                   label="service stopping: no beat due")
-    ax.axhline(result.interval, color=HEARTBEAT_COLORS["interval"], linestyle="--", linewidth=1.2,
-               label=f"interval ({result.interval:g} s)")
-    ax.axhline(down_at, color=HEARTBEAT_COLORS["down"], linestyle="-", linewidth=1.5,
-               label=f"service_down_time ({down_at:g} s)")
+        ax.axvspan(
+            stop, end, color=COLORS["waiting"], alpha=0.5, linewidth=0, zorder=0, label="service stopping: no beat due"
+        )
+    ax.axhline(
+        result.interval,
+        color=HEARTBEAT_COLORS["interval"],
+        linestyle="--",
+        linewidth=1.2,
+        label=f"interval ({result.interval:g} s)",
+    )
+    ax.axhline(
+        down_at,
+        color=HEARTBEAT_COLORS["down"],
+        linestyle="-",
+        linewidth=1.5,
+        label=f"service_down_time ({down_at:g} s)",
+    )
     # The sawtooth: (0, 0) -> (b0, b0), (b0, 0) -> (b1, gap1), ... (b_last, 0) -> (stop, its age then)
     xs: list[float] = []
     ys: list[float] = []
@@ -195,24 +222,51 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
     x, y = np.array(xs), np.array(ys)
     ax.plot(x, y, color=HEARTBEAT_COLORS["age"], linewidth=1.5, zorder=3, label="age of the last report")
     if result.down:
-        ax.fill_between(x, y, down_at, where=y > down_at, interpolate=True, color=HEARTBEAT_COLORS["down"], alpha=0.35,
-                        zorder=2, label="reported DOWN")
-    ax.plot(beats, [0.0] * len(beats), linestyle="none", marker="o", markersize=5, color="black",
-            zorder=5, clip_on=False, label="beat (report_state ran)")
+        ax.fill_between(
+            x,
+            y,
+            down_at,
+            where=y > down_at,
+            interpolate=True,
+            color=HEARTBEAT_COLORS["down"],
+            alpha=0.35,
+            zorder=2,
+            label="reported DOWN",
+        )
+    ax.plot(
+        beats,
+        [0.0] * len(beats),
+        linestyle="none",
+        marker="o",
+        markersize=5,
+        color="black",
+        zorder=5,
+        clip_on=False,
+        label="beat (report_state ran)",
+    )
     for a, b in zip([0.0, *beats], [*beats, stop], strict=True):
         if b - a > down_at:  # point at the moment the scheduler gives up on the service
             red = HEARTBEAT_COLORS["down"]
-            ax.annotate(f"reported down at {a + down_at:.1f} s", xy=(a + down_at, down_at),
-                        xytext=(a + down_at - 0.25 * (end / 10), down_at * 1.12), ha="right", fontsize="small",
-                        color=red, arrowprops={"arrowstyle": "->", "color": red})
+            ax.annotate(
+                f"reported down at {a + down_at:.1f} s",
+                xy=(a + down_at, down_at),
+                xytext=(a + down_at - 0.25 * (end / 10), down_at * 1.12),
+                ha="right",
+                fontsize="small",
+                color=red,
+                arrowprops={"arrowstyle": "->", "color": red},
+            )
             break
     ax.set_ylim(0, max([down_at, result.interval, *ys]) * 1.2)
     ax.set_xlim(0, end)
     ax.set_xlabel("time since the service started (s)")
     ax.set_ylabel("seconds since the last beat")
     verdict = f"DOWN for {result.time_down:.1f} s" if result.down else "never down"
-    ax.set_title(title or f"Heartbeat beside a {result.kind} task of {result.task_seconds:g} s, "
-                          f"{result.fix or 'no fix'}, on {result.backend}: max gap {result.max_gap:.2f} s, {verdict}")
+    ax.set_title(
+        title
+        or f"Heartbeat beside a {result.kind} task of {result.task_seconds:g} s, "
+        f"{result.fix or 'no fix'}, on {result.backend}: max gap {result.max_gap:.2f} s, {verdict}"
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small", framealpha=0.9)
     return ax
@@ -234,13 +288,24 @@ def heartbeat_figure(result: Any, path: Any = None, dpi: int = 110) -> Any:
         lanes = [lane for lane in preferred if lane in tl.lanes]
         lanes += [lane for lane in tl.lanes if lane not in lanes and lane not in ("main", "MainThread")]
         fig, (top, bottom) = plt.subplots(
-            2, 1, figsize=(11, 2.6 + 0.45 * len(lanes) + 3.6), sharex=True, layout="constrained",
+            2,
+            1,
+            figsize=(11, 2.6 + 0.45 * len(lanes) + 3.6),
+            sharex=True,
+            layout="constrained",
             gridspec_kw={"height_ratios": [0.6 + 0.45 * len(lanes), 3.4]},
         )
         loop = BACKEND_LOOPS.get(result.backend, "hub")
-        swimlanes(tl, ax=top, lanes=lanes, window=(0.0, result.duration), loop=loop,
-                  title="The timeline: during the long task the heartbeat is ready (orange) but cannot run"
-                  if result.down else "The timeline: who held the CPU")
+        swimlanes(
+            tl,
+            ax=top,
+            lanes=lanes,
+            window=(0.0, result.duration),
+            loop=loop,
+            title="The timeline: during the long task the heartbeat is ready (orange) but cannot run"
+            if result.down
+            else "The timeline: who held the CPU",
+        )
         top.set_xlabel("")
         _label_the_task(top, result, lanes)
         heartbeat(result, ax=bottom)
@@ -256,16 +321,34 @@ def _label_the_task(ax: Any, result: Any, lanes: list[str]) -> None:
         return
     mid = (result.task_start + result.task_end) / 2
     tl = result.timeline
-    long_runs = [s for s in tl.spans() if s.lane == "periodic_tasks" and s.state == "running"
-                 and s.duration > 0.5 * result.task_seconds]
+    long_runs = [
+        s
+        for s in tl.spans()
+        if s.lane == "periodic_tasks" and s.state == "running" and s.duration > 0.5 * result.task_seconds
+    ]
     if long_runs:
         how = "in its own OS thread" if result.backend == "threads" else "no yield"
-        ax.text(mid, lanes.index("periodic_tasks"), f"long task: {result.kind} for {result.task_seconds:g} s, {how}",
-                ha="center", va="center", color="white", fontsize="small", fontweight="bold")
+        ax.text(
+            mid,
+            lanes.index("periodic_tasks"),
+            f"long task: {result.kind} for {result.task_seconds:g} s, {how}",
+            ha="center",
+            va="center",
+            color="white",
+            fontsize="small",
+            fontweight="bold",
+        )
     ready = [s for s in tl.spans() if s.lane == "heartbeat" and s.state == "ready" and s.duration > result.interval]
     if ready:
         r = max(ready, key=lambda s: s.duration)
-        ax.text((r.start + r.end) / 2, lanes.index("heartbeat"),
-                f"heartbeat due at {r.start:.1f} s, ready, waits {r.duration:.1f} s for "
-                f"{LOOPS[BACKEND_LOOPS.get(result.backend, 'hub')][0]}",
-                ha="center", va="center", color="black", fontsize="small", fontweight="bold")
+        ax.text(
+            (r.start + r.end) / 2,
+            lanes.index("heartbeat"),
+            f"heartbeat due at {r.start:.1f} s, ready, waits {r.duration:.1f} s for "
+            f"{LOOPS[BACKEND_LOOPS.get(result.backend, 'hub')][0]}",
+            ha="center",
+            va="center",
+            color="black",
+            fontsize="small",
+            fontweight="bold",
+        )

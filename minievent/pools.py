@@ -33,8 +33,13 @@ class Pool:
     recently returned item first (warm caches), else items take turns.
     """
 
-    def __init__(self, min_size: int = 0, max_size: int = 4, order_as_stack: bool = False,
-                 create: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        min_size: int = 0,
+        max_size: int = 4,
+        order_as_stack: bool = False,
+        create: Callable[[], Any] | None = None,
+    ) -> None:
         for name, n in (("min_size", min_size), ("max_size", max_size)):
             if not isinstance(n, int):
                 raise TypeError(f"Pool {name} must be an int, not {type(n).__name__}")

@@ -37,8 +37,10 @@ class Queue:
         self.resize(maxsize)
 
     def __repr__(self) -> str:
-        return (f"<Queue maxsize={self.maxsize} items={len(self.queue)} "
-                f"getters={len(self._getters)} putters={len(self._putters)}>")
+        return (
+            f"<Queue maxsize={self.maxsize} items={len(self.queue)} "
+            f"getters={len(self._getters)} putters={len(self._putters)}>"
+        )
 
     def qsize(self) -> int:
         return len(self.queue)

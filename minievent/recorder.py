@@ -121,7 +121,7 @@ class HubRecorder(Instrument):
         raw, tl = self._raw, self.tl
         sw, extra, hub_id = tl._sw, tl._sw_extra, self._hub_id
         room = 3 * tl.cap
-        polls = sorted(end for _start, end in tl._polls[self._polls_seen:])
+        polls = sorted(end for _start, end in tl._polls[self._polls_seen :])
         self._polls_seen = len(tl._polls)
         p = 0
         for i in range(0, len(raw), 3):

@@ -465,7 +465,8 @@ class Timeline:
         """Running spans of greenthreads (not the hub, not OS-thread spans) longer than ``threshold``."""
         own = {lane for lane, *_ in self._spans}
         return [
-            s for s in self.spans()
+            s
+            for s in self.spans()
             if s.state == "running" and s.lane != "hub" and s.lane not in own and s.duration > threshold
         ]
 
@@ -492,21 +493,40 @@ class Timeline:
             events.append({"ph": "M", "pid": 1, "tid": i, "name": "thread_sort_index", "args": {"sort_index": i}})
         for s in self.spans():
             name = s.state if s.state != "running" or not s.why else s.why
-            ev = {"ph": "X", "pid": 1, "tid": tid[s.lane], "name": name, "cat": s.state,
-                  "ts": round(s.start * 1e6, 3), "dur": round(s.duration * 1e6, 3)}
+            ev = {
+                "ph": "X",
+                "pid": 1,
+                "tid": tid[s.lane],
+                "name": name,
+                "cat": s.state,
+                "ts": round(s.start * 1e6, 3),
+                "dur": round(s.duration * 1e6, 3),
+            }
             if s.why:
                 ev["args"] = {"why": s.why}
             events.append(ev)
         for m in self.marks:
-            events.append({"ph": "i", "s": "t", "pid": 1, "tid": tid[m.lane], "name": m.label,
-                           "ts": round(m.time * 1e6, 3)})
+            events.append(
+                {"ph": "i", "s": "t", "pid": 1, "tid": tid[m.lane], "name": m.label, "ts": round(m.time * 1e6, 3)}
+            )
         for tm in self.timers:
             if tm.lane in tid:
-                events.append({"ph": "i", "s": "t", "pid": 1, "tid": tid[tm.lane], "name": "timer fired",
-                               "ts": round(tm.fired * 1e6, 3),
-                               "args": {"due": round(tm.due, 6), "lateness_ms": round(tm.lateness * 1e3, 3)}})
-        trace = {"traceEvents": events, "displayTimeUnit": "ms",
-                 "otherData": {"dropped": self.dropped, "recorded_seconds": self.duration}}
+                events.append(
+                    {
+                        "ph": "i",
+                        "s": "t",
+                        "pid": 1,
+                        "tid": tid[tm.lane],
+                        "name": "timer fired",
+                        "ts": round(tm.fired * 1e6, 3),
+                        "args": {"due": round(tm.due, 6), "lateness_ms": round(tm.lateness * 1e3, 3)},
+                    }
+                )
+        trace = {
+            "traceEvents": events,
+            "displayTimeUnit": "ms",
+            "otherData": {"dropped": self.dropped, "recorded_seconds": self.duration},
+        }
         if path is not None:
             with open(path, "w") as f:
                 json.dump(trace, f)

@@ -101,8 +101,12 @@ def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     still finishes in its thread and its result is dropped.
     """
     if _nthreads == 0:
-        warnings.warn("Zero threads in tpool (MINIEVENT_THREADPOOL_SIZE or EVENTLET_THREADPOOL_SIZE is 0, or "
-                      "set_num_threads(0)): the call runs inline and blocks the hub", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            "Zero threads in tpool (MINIEVENT_THREADPOOL_SIZE or EVENTLET_THREADPOOL_SIZE is 0, or "
+            "set_num_threads(0)): the call runs inline and blocks the hub",
+            RuntimeWarning,
+            stacklevel=2,
+        )
         return fn(*args, **kwargs)
     if not _threads:
         setup()
@@ -155,7 +159,17 @@ class Proxy:
 
 
 # The special methods Python looks up on the type, not through __getattr__: run at once.
-for _name, _fn in {"getitem": operator.getitem, "setitem": operator.setitem, "delitem": operator.delitem, "len": len,
-                   "contains": operator.contains, "str": str, "repr": repr, "bool": bool, "hash": hash,
-                   "eq": operator.eq, "ne": operator.ne}.items():
+for _name, _fn in {
+    "getitem": operator.getitem,
+    "setitem": operator.setitem,
+    "delitem": operator.delitem,
+    "len": len,
+    "contains": operator.contains,
+    "str": str,
+    "repr": repr,
+    "bool": bool,
+    "hash": hash,
+    "eq": operator.eq,
+    "ne": operator.ne,
+}.items():
     setattr(Proxy, f"__{_name}__", lambda self, *args, _fn=_fn: _fn(self._obj, *args))

@@ -40,8 +40,9 @@ from .timeline import _HUB_ID, Mark, Span, Timeline, TimerRecord, clock
 __all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
 
 #: Files under these directories are libraries; the line reported is the program's own.
-_LIB_DIRS = tuple({os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(greenlet.__file__)),
-                   os.path.dirname(__file__)})
+_LIB_DIRS = tuple(
+    {os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(greenlet.__file__)), os.path.dirname(__file__)}
+)
 
 
 @dataclass
@@ -203,8 +204,10 @@ class Tracer:
         lines = []
         for tl in rec:
             loop = getattr(tl, "loop", "minievent")
-            lines.append(f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {len(tl.switches)} switches, "
-                         f"{len(tl.lanes)} lanes, {tl.dropped} dropped")
+            lines.append(
+                f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {len(tl.switches)} switches, "
+                f"{len(tl.lanes)} lanes, {tl.dropped} dropped"
+            )
         held = self.held(top)
         if held:
             lines.append(f"held the loop longest (runs over {self.threshold:g} s without yielding):")
@@ -267,8 +270,7 @@ def load(trace: Any) -> Recording:
     spans.sort(key=lambda s: (s.start, s.lane))
     other = trace.get("otherData", {})
     duration = other.get("recorded_seconds") or max((s.end for s in spans), default=0.0)
-    return Recording([names[t] for t in sorted(names)], duration, spans, marks, timers, other.get("dropped", 0),
-                     trace)
+    return Recording([names[t] for t in sorted(names)], duration, spans, marks, timers, other.get("dropped", 0), trace)
 
 
 def _in_minievent_hub(frame: Any) -> bool:
@@ -321,8 +323,14 @@ def _outputs(tracer: Tracer, plot: str | None, trace: str | None, script: str) -
     return written
 
 
-def run(script: str, args: Sequence[str], plot: str | None = None, trace: str | None = None,
-        threshold: float = 0.1, loop: str | None = None) -> int:
+def run(
+    script: str,
+    args: Sequence[str],
+    plot: str | None = None,
+    trace: str | None = None,
+    threshold: float = 0.1,
+    loop: str | None = None,
+) -> int:
     """Run ``script`` as ``__main__`` under a ``Tracer``; write the outputs; print the report. Exit status."""
     if not os.path.isfile(script):
         raise ValueError(f"{script}: no such file")
@@ -364,23 +372,39 @@ def run(script: str, args: Sequence[str], plot: str | None = None, trace: str | 
 
 def main(args: Any) -> int:
     """The ``trace`` subcommand (``args`` from ``minievent.__main__``'s parser)."""
-    return run(args.script, args.args, plot=args.plot, trace=args.trace, threshold=args.threshold,
-               loop=None if args.loop == "auto" else args.loop)
+    return run(
+        args.script,
+        args.args,
+        plot=args.plot,
+        trace=args.trace,
+        threshold=args.threshold,
+        loop=None if args.loop == "auto" else args.loop,
+    )
 
 
 def add_parser(sub: Any, positive: Any) -> None:
     """Add ``trace`` to the subcommands of ``python -m minievent``."""
     p = sub.add_parser(
-        "trace", help="run any Python program (minievent, eventlet, gevent, asyncio) under the recorder",
+        "trace",
+        help="run any Python program (minievent, eventlet, gevent, asyncio) under the recorder",
         description="Run SCRIPT as __main__ with ARGS, record its event loop, and on exit write a Chrome "
         "trace (--trace), a swimlane picture (--plot) and a report of who held the loop longest, at which line.",
     )
     p.add_argument("--plot", metavar="PNG", help="write the swimlane picture here (needs matplotlib)")
     p.add_argument("--trace", metavar="JSON", help="write a Chrome trace here (Perfetto, chrome://tracing)")
-    p.add_argument("--threshold", type=positive, default=0.1, metavar="S",
-                   help="report runs longer than S seconds without yielding (default 0.1)")
-    p.add_argument("--loop", choices=["auto", *foreign.LOOPS], default="auto",
-                   help="record only this loop (default: every one that appears)")
+    p.add_argument(
+        "--threshold",
+        type=positive,
+        default=0.1,
+        metavar="S",
+        help="report runs longer than S seconds without yielding (default 0.1)",
+    )
+    p.add_argument(
+        "--loop",
+        choices=["auto", *foreign.LOOPS],
+        default="auto",
+        help="record only this loop (default: every one that appears)",
+    )
     p.add_argument("script", help="the Python program to run")
     p.add_argument("args", nargs="...", help="its arguments")
     p.set_defaults(handler=main)

@@ -83,8 +83,9 @@ class WaitQueue:
     def __repr__(self) -> str:
         return f"<WaitQueue {self._live} waiting>"
 
-    def wait(self, timeout: float | None = None, why: Any = None,
-             lost: Callable[[Any], Any] | None = None, item: Any = None) -> Any:
+    def wait(
+        self, timeout: float | None = None, why: Any = None, lost: Callable[[Any], Any] | None = None, item: Any = None
+    ) -> Any:
         """Park until woken; return the value woken with, or ``TIMED_OUT`` after ``timeout`` s.
 
         ``why`` says what is awaited (for LoopExit and the recorder), ``item`` is

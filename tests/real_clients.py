@@ -58,6 +58,7 @@ def case_requests(port: str) -> dict:
             r = s.get(f"http://127.0.0.1:{port}/r/{i}", timeout=30)
             r.raise_for_status()
             return r.text
+
         return op
 
     out = concurrently(get(wide))
@@ -98,8 +99,12 @@ def case_redis(url: str, kind: str) -> dict:
         # BlockingConnectionPool: a greenthread that finds all connections busy waits
         # for one (a queue.LifoQueue); ConnectionPool makes one more instead.
         pool_class = redis.BlockingConnectionPool if kind == "blocking" else redis.ConnectionPool
-        pool = pool_class.from_url(url, max_connections=max_connections, decode_responses=True,
-                                   **({"timeout": 30} if kind == "blocking" else {}))
+        pool = pool_class.from_url(
+            url,
+            max_connections=max_connections,
+            decode_responses=True,
+            **({"timeout": 30} if kind == "blocking" else {}),
+        )
         r = redis.Redis(connection_pool=pool)
         tag = f"{time.time_ns()}-{kind}-{max_connections}"
 
@@ -126,8 +131,14 @@ def _mysql_args(url: str) -> dict:
     from urllib.parse import parse_qs, urlsplit
 
     u = urlsplit(url)
-    return {"host": u.hostname, "port": u.port, "user": u.username, "password": u.password,
-            "database": u.path.lstrip("/"), "ssl": {"ca": parse_qs(u.query)["ssl_ca"][0]}}
+    return {
+        "host": u.hostname,
+        "port": u.port,
+        "user": u.username,
+        "password": u.password,
+        "database": u.path.lstrip("/"),
+        "ssl": {"ca": parse_qs(u.query)["ssl_ca"][0]},
+    }
 
 
 def case_pymysql(url: str) -> dict:
@@ -140,9 +151,9 @@ def case_pymysql(url: str) -> dict:
         try:
             with conn.cursor() as cur:
                 cur.execute("SELECT SLEEP(%s), %s", (LATENCY, i))
-                (slept, echoed), = cur.fetchall()
+                ((slept, echoed),) = cur.fetchall()
                 cur.execute("SHOW SESSION STATUS LIKE 'Ssl_version'")
-                (_, tls), = cur.fetchall()
+                ((_, tls),) = cur.fetchall()
             return [int(slept), int(echoed), tls]
         finally:
             conn.close()
@@ -241,8 +252,11 @@ def case_threading_local() -> dict:
     t0 = time.monotonic()
     with ThreadPoolExecutor(N) as ex:
         squares = list(ex.map(job, range(N)))
-    out["executor"] = {"elapsed": time.monotonic() - t0, "replies": squares,
-                       "queued": sorted(q.get(timeout=5) for _ in range(N))}
+    out["executor"] = {
+        "elapsed": time.monotonic() - t0,
+        "replies": squares,
+        "queued": sorted(q.get(timeout=5) for _ in range(N)),
+    }
     return out
 
 
@@ -253,8 +267,13 @@ def case_servicegroup(url: str = "") -> dict:
     out = {}
     for fix in ("none", "sleep0"):
         r = servicegroup.run(url or None, interval=0.2, task_seconds=2.0, fix=fix, record=False)
-        out[fix] = {"reported_down": r.reported_down, "max_age": r.max_age, "report_count": r.report_count,
-                    "beats": len(r.heartbeat.beats), "url": r.url.split(":")[0]}
+        out[fix] = {
+            "reported_down": r.reported_down,
+            "max_age": r.max_age,
+            "report_count": r.report_count,
+            "beats": len(r.heartbeat.beats),
+            "url": r.url.split(":")[0],
+        }
     return out
 
 

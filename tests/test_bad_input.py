@@ -95,8 +95,7 @@ def test_time_sleep_agrees_on_types():
 @pytest.mark.parametrize("bad", [None, 1, "f", object()], ids=repr)
 def test_spawn_of_a_non_callable_is_a_type_error_everywhere(bad):
     pool = minievent.GreenPool(2)
-    for call in [minievent.spawn, minievent.spawn_n, pool.spawn, pool.spawn_n,
-                 lambda f: minievent.spawn_after(0, f)]:
+    for call in [minievent.spawn, minievent.spawn_n, pool.spawn, pool.spawn_n, lambda f: minievent.spawn_after(0, f)]:
         with pytest.raises(TypeError):
             call(bad)
     assert pool.running() == 0 and pool.free() == 2

@@ -26,7 +26,10 @@ def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--sizes", "tiny", "--out", str(out)],
-        capture_output=True, text=True, timeout=110, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc, out
@@ -94,17 +97,33 @@ def test_a_skipping_worker_is_reported_not_raised():
 def _metric(mid, better, medians):
     me = medians["minievent"]
     adv = {lib: (me / v if better == "higher" else v / me) for lib, v in medians.items() if lib != "minievent"}
-    return {"id": mid, "title": mid, "unit": "u", "better": better, "libs": list(medians), "notes": {},
-            "results": {lib: {"median": v, "min": v, "max": v} for lib, v in medians.items()}, "advantage": adv}
+    return {
+        "id": mid,
+        "title": mid,
+        "unit": "u",
+        "better": better,
+        "libs": list(medians),
+        "notes": {},
+        "results": {lib: {"median": v, "min": v, "max": v} for lib, v in medians.items()},
+        "advantage": adv,
+    }
 
 
 def _doc():
-    return {"size": "full", "runs": 3, "machine": {"nproc": 2, "cpu": "cpu", "python": "3.11"}, "skipped": {},
-            "errors": [], "goals": [],
-            "metrics": [_metric("switch", "higher", {"minievent": 800.0, "gevent": 600.0, "uvloop": 1000.0}),
-                        _metric("timers_p50", "lower", {"minievent": 0.5, "eventlet": 0.06, "gevent": 0.6}),
-                        _metric("spawn", "higher", {"minievent": 300.0, "eventlet": 45.0, "threads": 12.0}),
-                        _metric("c10k_burst_hb_max", "lower", {"minievent": 2.0, "threads": 5000.0})]}
+    return {
+        "size": "full",
+        "runs": 3,
+        "machine": {"nproc": 2, "cpu": "cpu", "python": "3.11"},
+        "skipped": {},
+        "errors": [],
+        "goals": [],
+        "metrics": [
+            _metric("switch", "higher", {"minievent": 800.0, "gevent": 600.0, "uvloop": 1000.0}),
+            _metric("timers_p50", "lower", {"minievent": 0.5, "eventlet": 0.06, "gevent": 0.6}),
+            _metric("spawn", "higher", {"minievent": 300.0, "eventlet": 45.0, "threads": 12.0}),
+            _metric("c10k_burst_hb_max", "lower", {"minievent": 2.0, "threads": 5000.0}),
+        ],
+    }
 
 
 def test_the_table_bolds_the_best_of_each_row_not_minievent():

@@ -14,8 +14,14 @@ from minievent.__main__ import main
 
 
 def cli(*args, timeout=60, cwd=None):
-    return subprocess.run([sys.executable, "-m", "minievent", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONPATH": ROOT})
+    return subprocess.run(
+        [sys.executable, "-m", "minievent", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
 
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,8 +29,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def test_heartbeat_prints_the_table_and_writes_picture_and_trace(tmp_path, capsys):
     png, trace = tmp_path / "hb.png", tmp_path / "trace.json"
-    rc = main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.8", "--kind", "cpu",
-               "--plot", str(png), "--trace", str(trace)])
+    rc = main(
+        [
+            "heartbeat",
+            "--interval",
+            "0.1",
+            "--task-seconds",
+            "0.8",
+            "--kind",
+            "cpu",
+            "--plot",
+            str(png),
+            "--trace",
+            str(trace),
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "DOWN" in out, "0.8 s without a beat > 6 x 0.1 s"
@@ -119,8 +138,20 @@ def test_a_missing_directory_is_refused(tmp_path):
 
 
 def test_the_exact_paths_written_are_printed(tmp_path):
-    r = cli("heartbeat", "--interval", "0.1", "--task-seconds", "0.3", "--kind", "green",
-            "--plot", "hb.svg", "--trace", "t.json", cwd=tmp_path)
+    r = cli(
+        "heartbeat",
+        "--interval",
+        "0.1",
+        "--task-seconds",
+        "0.3",
+        "--kind",
+        "green",
+        "--plot",
+        "hb.svg",
+        "--trace",
+        "t.json",
+        cwd=tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     picture = re.search(r"^picture +(\S+)$", r.stdout, re.M).group(1)
     trace = re.search(r"^trace +(\S+) ", r.stdout, re.M).group(1)
@@ -130,9 +161,13 @@ def test_the_exact_paths_written_are_printed(tmp_path):
 
 
 def test_a_progress_line_says_what_runs_and_for_how_long_while_it_runs():
-    proc = subprocess.Popen([sys.executable, "-m", "minievent", "heartbeat", "--interval", "0.2",
-                             "--task-seconds", "4", "--kind", "green"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minievent", "heartbeat", "--interval", "0.2", "--task-seconds", "4", "--kind", "green"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
     try:
         line = proc.stderr.readline()
         still_running = proc.poll() is None
@@ -150,8 +185,10 @@ def test_gevent_backend_on_the_command_line(capsys, tmp_path):
     if not os.environ.get("CI"):  # under CI gevent is installed (the test extra): never skip there
         pytest.importorskip("gevent", reason="gevent is not installed (pip install gevent, or the test extra)")
     trace = tmp_path / "t.json"
-    assert main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.8", "--backend", "gevent",
-                 "--trace", str(trace)]) == 0
+    assert (
+        main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.8", "--backend", "gevent", "--trace", str(trace)])
+        == 0
+    )
     out = capsys.readouterr().out
     assert re.search(r"^backend +gevent$", out, re.M) and re.search(r"^service +DOWN", out, re.M), out
     events = json.loads(trace.read_text())["traceEvents"]

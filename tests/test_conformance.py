@@ -27,15 +27,22 @@ ALL_MUST_PASS = {"test_queue", "test_timeout", "test_socketserver"}
 @pytest.mark.timeout(900)
 def test_quick_conformance(tmp_path):
     if importlib.util.find_spec("test.support") is None:
-        msg = (f"CPython's test package is missing for {sys.executable}: install it "
-               f"(Debian: apt-get install libpython{sys.version_info[0]}.{sys.version_info[1]}-testsuite)")
+        msg = (
+            f"CPython's test package is missing for {sys.executable}: install it "
+            f"(Debian: apt-get install libpython{sys.version_info[0]}.{sys.version_info[1]}-testsuite)"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(msg)
         pytest.skip(msg)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     report = tmp_path / "report.json"
-    proc = subprocess.run([sys.executable, "-m", "minievent.conformance", "--quick", "--cache", str(tmp_path),
-                           "--json", str(report)], capture_output=True, text=True, env=env, timeout=850)
+    proc = subprocess.run(
+        [sys.executable, "-m", "minievent.conformance", "--quick", "--cache", str(tmp_path), "--json", str(report)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=850,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = {r["module"]: r for r in json.loads(report.read_text())}
     assert set(rows) == set(conformance.QUICK)

@@ -121,11 +121,27 @@ def run_in_namespace(tmp_path) -> dict:
         pytest.skip(why)
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:5 attempts:1\n")
-    script = ('ip link set lo up 2>/dev/null; mount --bind "$0" /etc/resolv.conf && exec "$1" -c "$2" "$3"')
+    script = 'ip link set lo up 2>/dev/null; mount --bind "$0" /etc/resolv.conf && exec "$1" -c "$2" "$3"'
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run(["unshare", "--mount", "--net", "sh", "-c", script, str(resolv), sys.executable,
-                           textwrap.dedent(CHECK), DNS_SERVER], capture_output=True, text=True, timeout=90,
-                          env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            "unshare",
+            "--mount",
+            "--net",
+            "sh",
+            "-c",
+            script,
+            str(resolv),
+            sys.executable,
+            textwrap.dedent(CHECK),
+            DNS_SERVER,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -148,6 +164,10 @@ def test_lookups_do_not_hold_the_hub(tmp_path):
         assert seconds < 2, (fn, seconds)
     assert out["max_gap"] < 0.1, out["max_gap"]  # the hub went on while they waited
     # Bad input gets the stdlib's exceptions (the C resolver's own), through the pool.
-    assert out["errors"] == {"nxdomain": ["gaierror", socket.EAI_NONAME], "none": ["gaierror", socket.EAI_NONAME],
-                             "bad_service": ["gaierror", socket.EAI_SERVICE], "bad_host_type": ["TypeError", None]}
+    assert out["errors"] == {
+        "nxdomain": ["gaierror", socket.EAI_NONAME],
+        "none": ["gaierror", socket.EAI_NONAME],
+        "bad_service": ["gaierror", socket.EAI_SERVICE],
+        "bad_host_type": ["TypeError", None],
+    }
     assert out["numeric"] == ["127.0.0.1", 80]

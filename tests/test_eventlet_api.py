@@ -98,12 +98,22 @@ def test_proxy_of_a_callable_and_of_an_iterator(stop_tpool):
 def test_threadpool_size_is_read_from_eventlets_variable_too():
     env = {k: v for k, v in os.environ.items() if k != "MINIEVENT_THREADPOOL_SIZE"}
     env.update(EVENTLET_THREADPOOL_SIZE="7", PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == "7", out.stderr
     env["MINIEVENT_THREADPOOL_SIZE"] = "3"  # minievent's own variable wins
-    out = subprocess.run([sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
-                         env=env, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.stdout.strip() == "3", out.stderr
 
 
@@ -247,6 +257,7 @@ def test_listener_and_timer_stacks_say_where_they_were_made(hub):
     debug.hub_listener_stacks(True)
     debug.hub_timer_stacks(True)
     try:
+
         def wait_here_for_data():
             return a.recv(1)
 
@@ -495,10 +506,12 @@ def test_is_timeout_knows_timeouts_and_what_is_marked_as_one():
 
 def test_a_thread_pool_of_no_threads_runs_inline_and_says_so_a_negative_one_is_refused():
     # eventlet's meaning of 0 (no threads: inline, with a warning); a negative size is an error, not a hang.
-    code = ("import warnings, threading\nfrom minievent import tpool\n"
-            "with warnings.catch_warnings(record=True) as ws:\n    warnings.simplefilter('always')\n"
-            "    inline = tpool.execute(threading.get_ident) == threading.get_ident()\n"
-            "print(inline, len(ws), ws[0].category.__name__, 'Zero threads' in str(ws[0].message))")
+    code = (
+        "import warnings, threading\nfrom minievent import tpool\n"
+        "with warnings.catch_warnings(record=True) as ws:\n    warnings.simplefilter('always')\n"
+        "    inline = tpool.execute(threading.get_ident) == threading.get_ident()\n"
+        "print(inline, len(ws), ws[0].category.__name__, 'Zero threads' in str(ws[0].message))"
+    )
     for size, expected in (("0", "True 1 RuntimeWarning True"), ("-1", "ValueError")):
         env = dict(os.environ, MINIEVENT_THREADPOOL_SIZE=size, PYTHONPATH=os.pathsep.join(sys.path))
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
@@ -635,8 +648,9 @@ def test_wrap_ssl_serves_and_connects_green_tls(tmp_path):
     ca = trustme.CA()
     ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    server = minievent.wrap_ssl(minievent.listen(("127.0.0.1", 0)), certfile=str(tmp_path / "server.pem"),
-                                server_side=True)
+    server = minievent.wrap_ssl(
+        minievent.listen(("127.0.0.1", 0)), certfile=str(tmp_path / "server.pem"), server_side=True
+    )
     assert isinstance(server, ssl.GreenSSLSocket)
     served = []
 
@@ -649,8 +663,9 @@ def test_wrap_ssl_serves_and_connects_green_tls(tmp_path):
     # Server and clients share one OS thread: a handshake that blocked would never finish.
     srv = minievent.spawn(minievent.serve, server, echo)
     unchecked = minievent.wrap_ssl(minievent.connect(server.getsockname()))  # eventlet's default: no check
-    checked = minievent.wrap_ssl(minievent.connect(server.getsockname()), cert_reqs=ssl.CERT_REQUIRED,
-                                 ca_certs=str(tmp_path / "ca.pem"))
+    checked = minievent.wrap_ssl(
+        minievent.connect(server.getsockname()), cert_reqs=ssl.CERT_REQUIRED, ca_certs=str(tmp_path / "ca.pem")
+    )
     # A checked peer certificate is shown by getpeercert(); an unchecked one is not.
     assert unchecked.getpeercert() == {} and checked.getpeercert()["subjectAltName"] == (("IP Address", "127.0.0.1"),)
     for client, word in ((unchecked, b"one"), (checked, b"two")):

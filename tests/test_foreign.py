@@ -92,8 +92,9 @@ def program(loop: str) -> str:
 
 def run_program(loop: str, source: str, *args: str, timeout: float = 90) -> dict:
     env = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore")
-    proc = subprocess.run([sys.executable, "-c", source, loop, *args], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", source, loop, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 

@@ -202,8 +202,12 @@ def test_queue_classes_between_greenthreads():
         print(json.dumps({"res": res, "bounded": bounded.get_nowait(), "empty": empty,
                           "simple": queue.SimpleQueue.__module__}))
     """)
-    assert out["res"] == {"Queue": [3, 1, 2], "LifoQueue": [3, 1, 2], "PriorityQueue": [3, 1, 2],
-                          "_PySimpleQueue": [3, 1, 2]}  # each item is taken as soon as it is put
+    assert out["res"] == {
+        "Queue": [3, 1, 2],
+        "LifoQueue": [3, 1, 2],
+        "PriorityQueue": [3, 1, 2],
+        "_PySimpleQueue": [3, 1, 2],
+    }  # each item is taken as soon as it is put
     assert out["bounded"] == "b" and out["empty"] == "Empty" and out["simple"] == "queue"
 
 
@@ -301,7 +305,8 @@ def test_real_threads_and_greenthreads_mixed():
 
 
 def test_deadlock_between_greenthreads_is_an_error_not_a_hang():
-    out = child("""
+    out = child(
+        """
         lock = threading.Lock()
         lock.acquire()
         try:
@@ -310,7 +315,9 @@ def test_deadlock_between_greenthreads_is_an_error_not_a_hang():
         except minievent.LoopExit as e:
             what = "LoopExit: " + str(e)
         print(json.dumps({"what": what}))
-    """, timeout=30)
+    """,
+        timeout=30,
+    )
     assert out["what"].startswith("LoopExit") and "lock" in out["what"]
 
 
@@ -342,11 +349,21 @@ def test_bad_input_gets_the_stdlib_exceptions():
         errors["after"] = minievent.spawn(lambda: 42).wait()
         print(json.dumps(errors))
     """)
-    assert out == {"nonblocking_timeout": "ValueError", "negative_timeout": "ValueError",
-                   "huge_timeout": "OverflowError", "release_unlocked": "RuntimeError", "not_callable": "TypeError",
-                   "args_not_tuple": "TypeError", "kwargs_not_dict": "TypeError", "local_args": "TypeError",
-                   "rlock_unowned": "RuntimeError", "queue_timeout": "ValueError", "mysqldb": "ValueError",
-                   "unknown_flag": "TypeError", "after": 42}
+    assert out == {
+        "nonblocking_timeout": "ValueError",
+        "negative_timeout": "ValueError",
+        "huge_timeout": "OverflowError",
+        "release_unlocked": "RuntimeError",
+        "not_callable": "TypeError",
+        "args_not_tuple": "TypeError",
+        "kwargs_not_dict": "TypeError",
+        "local_args": "TypeError",
+        "rlock_unowned": "RuntimeError",
+        "queue_timeout": "ValueError",
+        "mysqldb": "ValueError",
+        "unknown_flag": "TypeError",
+        "after": 42,
+    }
 
 
 def test_no_fd_or_thread_leaks():
@@ -417,8 +434,7 @@ def test_monkey_patch_takes_eventlets_arguments():
     assert run_child(code.format(args="")) == everything
     assert run_child(code.format(args="all=True")) == everything
     assert run_child(code.format(args="all=False")) == ["real-lock"]
-    assert run_child(code.format(args="thread=False")) == ["socket", "select", "time", "os", "subprocess",
-                                                         "real-lock"]
+    assert run_child(code.format(args="thread=False")) == ["socket", "select", "time", "os", "subprocess", "real-lock"]
     assert run_child(code.format(args="thread=True")) == ["thread", "green-lock"]
     assert run_child(code.format(args="all=False, socket=True")) == ["socket", "real-lock"]
 
@@ -524,8 +540,9 @@ def test_rlocks_made_before_patching_become_green():
                                                                table["locks"][1], conn.lock)],
                           "left": [green(held), green(kept[0])], "order": order}))
     """)
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT)
+    )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.splitlines()[-1])
     assert out["green"] == [True] * 5 and out["left"] == [False, False]
@@ -592,7 +609,8 @@ def test_what_cannot_be_green_is_an_error_when_asked_for(flag):
 def test_a_polling_loop_in_a_thread_does_not_starve_the_others():
     # asyncore-style servers (test_ftplib's, test_poplib's) poll in a loop that select()
     # answers at once: the GIL used to preempt that thread, a greenthread must yield.
-    out = child("""
+    out = child(
+        """
         import select, socket
         a, b = socket.socketpair()
         stop, rounds = [], [0]
@@ -608,6 +626,8 @@ def test_a_polling_loop_in_a_thread_does_not_starve_the_others():
         stop.append(1)
         t.join(5)
         print(json.dumps({"slept": slept, "rounds": rounds[0], "stopped": not t.is_alive()}))
-    """, timeout=30)
+    """,
+        timeout=30,
+    )
     assert out["stopped"] and out["rounds"] > 0
     assert out["slept"] < 2, out

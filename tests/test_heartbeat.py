@@ -132,8 +132,10 @@ def test_eventlet_with_sleep0_is_on_time():
     assert_on_time(run(kind="cpu", fix="sleep0", backend="eventlet"))
 
 
-needs_gevent = pytest.mark.skipif(importlib.util.find_spec("gevent") is None and not os.environ.get("CI"),
-                                  reason="gevent is not installed (pip install gevent, or the test extra)")
+needs_gevent = pytest.mark.skipif(
+    importlib.util.find_spec("gevent") is None and not os.environ.get("CI"),
+    reason="gevent is not installed (pip install gevent, or the test extra)",
+)
 
 
 @needs_gevent
@@ -182,9 +184,18 @@ def test_result_fields_and_table():
 
 
 def result(beats, duration, service_end=None, interval=1.0, down_time=6.0):
-    return heartbeat.HeartbeatResult(interval=interval, task_seconds=8.0, kind="cpu", fix=None, backend="minievent",
-                                     service_down_time=down_time, duration=duration, task_at=2.5, beats=beats,
-                                     service_end=service_end)
+    return heartbeat.HeartbeatResult(
+        interval=interval,
+        task_seconds=8.0,
+        kind="cpu",
+        fix=None,
+        backend="minievent",
+        service_down_time=down_time,
+        duration=duration,
+        task_at=2.5,
+        beats=beats,
+        service_end=service_end,
+    )
 
 
 def test_max_gap_is_between_beats_not_the_silence_after_the_last_one():

@@ -89,8 +89,11 @@ def test_heartbeat_plot_shows_the_gap_crossing_the_down_line(late):
     ax = plot.heartbeat(late)
     assert "DOWN" in ax.get_title()
     assert ax.get_xlabel() and ax.get_ylabel()
-    hlines = {round(line.get_ydata()[0], 6) for line in ax.get_lines() if len(set(line.get_ydata())) == 1
-              and line.get_linestyle() in ("-", "--")}
+    hlines = {
+        round(line.get_ydata()[0], 6)
+        for line in ax.get_lines()
+        if len(set(line.get_ydata())) == 1 and line.get_linestyle() in ("-", "--")
+    }
     assert {0.1, 0.5} <= hlines, "interval and service_down_time lines"
     (saw,) = [line for line in ax.get_lines() if line.get_label() == "age of the last report"]
     assert max(saw.get_ydata()) == pytest.approx(late.max_gap)
@@ -101,9 +104,19 @@ def test_heartbeat_plot_shows_the_gap_crossing_the_down_line(late):
 
 
 def test_heartbeat_plot_of_a_healthy_run_says_so():
-    r = heartbeat.HeartbeatResult(interval=1.0, task_seconds=3.0, kind="cpu", fix="sleep0", backend="minievent",
-                                  service_down_time=6.0, duration=5.0, task_at=2.5,
-                                  beats=[0.0, 1.0, 2.0, 3.01, 4.0], task_start=2.5, task_end=3.5)
+    r = heartbeat.HeartbeatResult(
+        interval=1.0,
+        task_seconds=3.0,
+        kind="cpu",
+        fix="sleep0",
+        backend="minievent",
+        service_down_time=6.0,
+        duration=5.0,
+        task_at=2.5,
+        beats=[0.0, 1.0, 2.0, 3.01, 4.0],
+        task_start=2.5,
+        task_end=3.5,
+    )
     ax = plot.heartbeat(r)
     assert "never down" in ax.get_title()
 
@@ -115,9 +128,20 @@ def age_line(ax):
 
 def test_a_healthy_run_never_shows_the_age_above_the_interval():
     # The run ended 1.5 intervals after the last beat; the service had stopped at 5.0 s.
-    r = heartbeat.HeartbeatResult(interval=1.0, task_seconds=3.0, kind="green", fix=None, backend="minievent",
-                                  service_down_time=6.0, duration=5.5, task_at=2.5,
-                                  beats=[0.0, 1.0, 2.0, 3.0, 4.0], task_start=2.5, task_end=3.5, service_end=5.0)
+    r = heartbeat.HeartbeatResult(
+        interval=1.0,
+        task_seconds=3.0,
+        kind="green",
+        fix=None,
+        backend="minievent",
+        service_down_time=6.0,
+        duration=5.5,
+        task_at=2.5,
+        beats=[0.0, 1.0, 2.0, 3.0, 4.0],
+        task_start=2.5,
+        task_end=3.5,
+        service_end=5.0,
+    )
     ax = plot.heartbeat(r)
     xs, ys = age_line(ax)
     assert max(ys) == pytest.approx(1.0) and max(xs) == pytest.approx(5.0), "the line stops at the service's end"
@@ -155,11 +179,14 @@ def figure_words(fig):
     return " ".join(texts)
 
 
-@pytest.mark.parametrize("backend, loop_words, not_words", [
-    ("asyncio", ["event loop", "coroutine"], ["hub", "greenthread", "main"]),
-    ("threads", ["GIL", "OS thread"], ["hub", "greenthread", "event loop"]),
-    ("minievent", ["hub", "greenthread"], ["event loop"]),
-])
+@pytest.mark.parametrize(
+    "backend, loop_words, not_words",
+    [
+        ("asyncio", ["event loop", "coroutine"], ["hub", "greenthread", "main"]),
+        ("threads", ["GIL", "OS thread"], ["hub", "greenthread", "event loop"]),
+        ("minievent", ["hub", "greenthread"], ["event loop"]),
+    ],
+)
 def test_the_picture_names_what_schedules_the_lanes(backend, loop_words, not_words):
     r = heartbeat.run(interval=0.1, task_seconds=0.7, kind="cpu", backend=backend, service_down_time=0.5)
     fig = plot.heartbeat_figure(r)
@@ -170,11 +197,12 @@ def test_the_picture_names_what_schedules_the_lanes(backend, loop_words, not_wor
         assert w not in words, words
 
 
-@pytest.mark.parametrize("backend, fix, lane", [("threads", None, "heartbeat"), ("asyncio", None, "heartbeat"),
-                                                ("minievent", "thread", "heartbeat thread")])
+@pytest.mark.parametrize(
+    "backend, fix, lane",
+    [("threads", None, "heartbeat"), ("asyncio", None, "heartbeat"), ("minievent", "thread", "heartbeat thread")],
+)
 def test_thread_and_coroutine_lanes_show_their_running_spans(backend, fix, lane):
-    r = heartbeat.run(interval=0.1, task_seconds=0.3, kind="green" if fix is None else "cpu", fix=fix,
-                      backend=backend)
+    r = heartbeat.run(interval=0.1, task_seconds=0.3, kind="green" if fix is None else "cpu", fix=fix, backend=backend)
     ax = plot.swimlanes(r.timeline)
     labels = [t.get_text() for t in ax.get_yticklabels()]
     running = [a for row, a, _b in bars(ax, "running") if row == labels.index(lane)]

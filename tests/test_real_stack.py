@@ -37,8 +37,9 @@ def need_server(var: str, what: str) -> str:
     value = os.environ.get(var)
     if value:
         return value
-    message = (f"needs {what} ({var} unset): apt-get install -y redis-server mariadb-server openssl, "
-               f"then `. .ci/services.sh`")
+    message = (
+        f"needs {what} ({var} unset): apt-get install -y redis-server mariadb-server openssl, then `. .ci/services.sh`"
+    )
     if os.environ.get("CI", "").lower() in ("true", "1"):
         pytest.fail(message + " -- CI must run every real-server test")
     pytest.skip(message)
@@ -47,8 +48,14 @@ def need_server(var: str, what: str) -> str:
 def run_case(case: str, *args: str, timeout: float = 60) -> dict:
     """Run one case of real_clients.py in a fresh, patched interpreter; its JSON result."""
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "real_clients.py"), case, *args],
-                          capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tests", "real_clients.py"), case, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -59,8 +66,9 @@ def assert_concurrent(out: dict, rounds: int = 1) -> None:
     ``rounds`` > 1: the 50 share fewer connections, so they go in that many rounds.
     """
     assert out["elapsed"] >= rounds * LATENCY * 0.9, out["elapsed"]
-    assert out["elapsed"] < BOUND + (rounds - 1) * LATENCY, \
+    assert out["elapsed"] < BOUND + (rounds - 1) * LATENCY, (
         f"{out['elapsed']:.2f} s for {N} in {rounds} round(s) (serial: {N * LATENCY:.1f} s)"
+    )
 
 
 # ---------------------------------------------------------------- HTTP(S) servers in threads

@@ -91,7 +91,7 @@ def test_is_up_as_nova_judges():
 def test_the_row_in_the_database():
     sg = DbServiceGroup()
     try:
-        assert sg.url.startswith("sqlite:///") and os.path.exists(sg.url[len("sqlite:///"):])
+        assert sg.url.startswith("sqlite:///") and os.path.exists(sg.url[len("sqlite:///") :])
         assert sg.report_count() == 0
         sg.report_state()
         sg.report_state()
@@ -103,7 +103,7 @@ def test_the_row_in_the_database():
         assert (row.host, row.binary) == ("compute-1", "nova-compute")
     finally:
         sg.close()
-    assert not os.path.exists(sg.url[len("sqlite:///"):])  # the temporary file is gone
+    assert not os.path.exists(sg.url[len("sqlite:///") :])  # the temporary file is gone
 
 
 def test_bad_input():

@@ -261,9 +261,7 @@ def test_soak_1000_connections_under_chaos():
     ids = iter(range(1, 10**9))
     t0 = time.monotonic()
     deadline = t0 + SOAK_SECONDS
-    clients = [
-        minievent.spawn(_client, i, addr, stats, random.Random(i), deadline, ids) for i in range(CONNECTIONS)
-    ]
+    clients = [minievent.spawn(_client, i, addr, stats, random.Random(i), deadline, ids) for i in range(CONNECTIONS)]
 
     # The run. Then every client must finish its last round on its own (bounded by the
     # server's idle timeout and the chaos): nothing may be stuck.

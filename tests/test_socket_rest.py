@@ -46,6 +46,7 @@ def test_recvmsg_waits_green_and_passes_an_fd():
     r, w = os.pipe()
     ticks = ticking()
     try:
+
         def send_later() -> None:
             minievent.sleep(0.1)
             b.sendmsg([b"fd"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [w]))])
@@ -111,12 +112,23 @@ def test_blocking_modes_as_the_stdlib_documents():
     for make in (socket.socket, gsocket.socket):  # the same answers, real and green
         s = make()
         seen = [(s.gettimeout(), s.getblocking(), fd_blocking(s))]
-        for method, arg in (("setblocking", False), ("settimeout", 2.5), ("setblocking", True),
-                            ("settimeout", 0), ("settimeout", None)):
+        for method, arg in (
+            ("setblocking", False),
+            ("settimeout", 2.5),
+            ("setblocking", True),
+            ("settimeout", 0),
+            ("settimeout", None),
+        ):
             getattr(s, method)(arg)
             seen.append((s.gettimeout(), s.getblocking(), fd_blocking(s)))
-        assert seen == [(None, True, True), (0.0, False, False), (2.5, True, False),
-                        (None, True, True), (0.0, False, False), (None, True, True)]
+        assert seen == [
+            (None, True, True),
+            (0.0, False, False),
+            (2.5, True, False),
+            (None, True, True),
+            (0.0, False, False),
+            (None, True, True),
+        ]
         s.close()
         s = make(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         assert (s.gettimeout(), s.getblocking(), fd_blocking(s), s.type) == (0.0, False, False, socket.SOCK_STREAM)
@@ -350,7 +362,8 @@ def test_patched_process():
     out = run_child(PATCHED_CHILD)
     assert out["epoll_gone"] and out["poll_green"] == "minievent.green.select"
     assert out["selectors"] == [["minievent.green.selectors", "EpollSelector"]] * 3 + [
-        ["minievent.green.selectors", "SelectSelector"]]
+        ["minievent.green.selectors", "SelectSelector"]
+    ]
     assert out["popen"] == ["minievent.green.selectors", "EpollSelector"]
     assert out["out"] == "hi\n" and out["ticks"] >= 10
     assert out["sleep"] == "sleep length must be non-negative"
@@ -360,8 +373,11 @@ def test_an_explicit_msg_dontwait_is_honoured_in_blocking_mode():
     a, b = gsocket.socketpair()
     try:
         assert a.getblocking() and b.getblocking()
-        for call in (lambda: b.recv(10, socket.MSG_DONTWAIT), lambda: b.recvmsg(10, 0, socket.MSG_DONTWAIT),
-                     lambda: b.recvfrom(10, socket.MSG_DONTWAIT)):
+        for call in (
+            lambda: b.recv(10, socket.MSG_DONTWAIT),
+            lambda: b.recvmsg(10, 0, socket.MSG_DONTWAIT),
+            lambda: b.recvfrom(10, socket.MSG_DONTWAIT),
+        ):
             with pytest.raises(BlockingIOError):  # as the stdlib: at once, not a wait
                 call()
         with pytest.raises(BlockingIOError):

@@ -44,7 +44,7 @@ def test_echo_200_clients_1mib_each():
         def writer():
             view = memoryview(data)
             for off in range(0, size, 50_000):  # uneven chunks on purpose
-                c.sendall(view[off:off + 50_000])
+                c.sendall(view[off : off + 50_000])
             c.shutdown(socket.SHUT_WR)
 
         w = minievent.spawn(writer)

@@ -60,8 +60,9 @@ def tls_pair(contexts, **client_kw):
     server_ctx, client_ctx = contexts
     with server_ctx.wrap_socket(gsocket.create_server(("127.0.0.1", 0)), server_side=True) as listener:
         accepted = minievent.spawn(listener.accept)
-        client = client_ctx.wrap_socket(gsocket.create_connection(listener.getsockname()),
-                                        server_hostname="localhost", **client_kw)
+        client = client_ctx.wrap_socket(
+            gsocket.create_connection(listener.getsockname()), server_hostname="localhost", **client_kw
+        )
         if not client_kw.get("do_handshake_on_connect", True):
             assert client.version() is None  # not yet
             client.do_handshake()  # (green: the server's accept, in another greenthread, answers it)
@@ -85,7 +86,7 @@ def test_read_write_both_ways_large_and_green(contexts):
                 got += conn.recv(1 << 16)
             if len(back) < len(big):
                 buf = bytearray(1 << 16)
-                back += buf[:client.recv_into(buf)]
+                back += buf[: client.recv_into(buf)]
         sender.wait()
         echo.wait()
         assert bytes(got) == big and bytes(back) == big[::-1]
@@ -258,8 +259,11 @@ def https_server(ca, tmp_path_factory):
     d = tmp_path_factory.mktemp("tls")
     ca.cert_pem.write_to_path(str(d / "ca.pem"))
     ca.issue_cert("localhost", "127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(d / "server.pem"))
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(d / "server.pem"), str(d / "server.pem"),
-                             str(LATENCY)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(d / "server.pem"), str(d / "server.pem"), str(LATENCY)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         port = int(proc.stdout.readline())
         yield f"https://localhost:{port}", str(d / "ca.pem")
@@ -352,8 +356,14 @@ LEFT_RUNNING_CHILD = """
 
 def test_server_left_running_after_a_failed_handshake_never_crashes_the_process():
     env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(LEFT_RUNNING_CHILD)], capture_output=True,
-                          text=True, timeout=60, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(LEFT_RUNNING_CHILD)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     out = __import__("json").loads(proc.stdout.strip().splitlines()[-1])

@@ -35,18 +35,29 @@ def spin_lines(path: str) -> set[int]:
 
 
 def trace_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "minievent", "trace", *args], capture_output=True, text=True,
-                          timeout=timeout, env=ENV, cwd=ROOT)
-
+    return subprocess.run(
+        [sys.executable, "-m", "minievent", "trace", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        cwd=ROOT,
+    )
 
 
 def interrupt_trace(path, js, first_line: str, after: float) -> str:
     """Run ``path`` under ``trace --trace js``, Ctrl-C it ``after`` s past its first line; its stderr."""
     # (SIGINT back to its default in the child: a shell that started pytest in the background has it
     # ignored, the child would inherit that, and Python installs its KeyboardInterrupt handler only over the default.)
-    proc = subprocess.Popen([sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV, cwd=ROOT,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minievent", "trace", "--trace", str(js), str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         assert proc.stdout.readline().strip() == first_line
         time.sleep(after)
@@ -59,7 +70,6 @@ def interrupt_trace(path, js, first_line: str, after: float) -> str:
 
 
 @pytest.mark.parametrize("loop", sorted(PROGRAMS))
-
 def test_trace_writes_the_trace_the_picture_and_names_the_blocker(tmp_path, loop: str) -> None:
     path = script(tmp_path, loop)
     png, js = tmp_path / "lanes.png", tmp_path / "trace.json"
@@ -81,8 +91,11 @@ def test_trace_writes_the_trace_the_picture_and_names_the_blocker(tmp_path, loop
     rec = trace.load(str(js))
     [run] = rec.blocked(0.5)
     assert run.lane == "long_task"
-    ready = [s for s in rec.spans() if s.lane == "heartbeat" and s.state == "ready"
-             and s.start < run.end and s.end > run.start]
+    ready = [
+        s
+        for s in rec.spans()
+        if s.lane == "heartbeat" and s.state == "ready" and s.start < run.end and s.end > run.start
+    ]
     assert sum(min(s.end, run.end) - max(s.start, run.start) for s in ready) > 0.8 * run.duration
 
 
@@ -97,14 +110,16 @@ def test_exit_status_and_outputs_on_sys_exit(tmp_path) -> None:
 def test_ctrl_c_still_writes_the_outputs(tmp_path) -> None:
     # A service that would run for a minute: interrupted, it leaves its recording behind.
     path = tmp_path / "forever.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import asyncio
         async def beat():
             while True:
                 await asyncio.sleep(0.05)
         print("started", flush=True)
         asyncio.run(asyncio.wait_for(beat(), 60))
-    """))
+    """)
+    )
     js = tmp_path / "t.json"
     err = interrupt_trace(path, js, "started", 0.5)
     assert "recorded asyncio" in err
@@ -124,17 +139,25 @@ def test_bad_input_is_one_line_and_status_2(tmp_path) -> None:
 @pytest.mark.parametrize("loop", ["eventlet", "gevent"])
 def test_a_monkey_patched_service_of_threads(tmp_path, loop: str) -> None:
     # nova's shape: plain threading and time.sleep, made green by monkey patching at the top of the script.
-    patch = "import eventlet; eventlet.monkey_patch()" if loop == "eventlet" else \
-        "from gevent import monkey; monkey.patch_all()"
+    patch = (
+        "import eventlet; eventlet.monkey_patch()"
+        if loop == "eventlet"
+        else "from gevent import monkey; monkey.patch_all()"
+    )
     path = tmp_path / "service.py"
-    path.write_text(patch + "\nimport sys, threading\n" + textwrap.dedent(COMMON) + textwrap.dedent("""
+    path.write_text(
+        patch
+        + "\nimport sys, threading\n"
+        + textwrap.dedent(COMMON)
+        + textwrap.dedent("""
         ts = [threading.Thread(target=heartbeat, args=(time.sleep,)),
               threading.Thread(target=long_task, args=(time.sleep,))]
         for t in ts:
             t.start()
         for t in ts:
             t.join()
-    """))
+    """)
+    )
     proc = trace_cmd("--threshold", "0.5", str(path))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"recorded {loop}:" in proc.stderr and "Exception" not in proc.stderr, proc.stderr[-3000:]
@@ -148,7 +171,8 @@ def test_ctrl_c_on_a_stuck_asyncio_service_shows_the_heartbeat_ready(tmp_path) -
     # cancelled) once the task lets go. The heartbeat's sleep was due long before it was cancelled:
     # ready from the deadline, not "woken" at the Ctrl-C.
     path = tmp_path / "stuck.py"
-    path.write_text(textwrap.dedent("""
+    path.write_text(
+        textwrap.dedent("""
         import asyncio, time
         async def beat():
             while True:
@@ -162,11 +186,19 @@ def test_ctrl_c_on_a_stuck_asyncio_service_shows_the_heartbeat_ready(tmp_path) -
         async def main():
             await asyncio.gather(beat(), hog())
         asyncio.run(main())
-    """))
+    """)
+    )
     js = tmp_path / "t.json"
     interrupt_trace(path, js, "stuck", 0.7)
     rec = trace.load(str(js))
     [run] = [s for s in rec.blocked(0.5) if s.lane == "hog"]
-    ready = [s for s in rec.spans() if s.lane == "beat" and s.state == "ready" and s.why == "timer due"
-             and s.start < run.start + 0.4 and s.end >= run.end - 0.01]
+    ready = [
+        s
+        for s in rec.spans()
+        if s.lane == "beat"
+        and s.state == "ready"
+        and s.why == "timer due"
+        and s.start < run.start + 0.4
+        and s.end >= run.end - 0.01
+    ]
     assert ready, [s for s in rec.spans() if s.lane == "beat"][-4:]

@@ -73,8 +73,9 @@ def _seq(objs: Any) -> Any:
         raise TypeError("arguments 1-3 must be sequences") from None
 
 
-def select(rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any],
-           timeout: float | None = None) -> tuple[list[Any], list[Any], list[Any]]:
+def select(
+    rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any], timeout: float | None = None
+) -> tuple[list[Any], list[Any], list[Any]]:
     """``select.select``, but waiting parks only this greenthread."""
     rlist, wlist, xlist = _seq(rlist), _seq(wlist), _seq(xlist)
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):

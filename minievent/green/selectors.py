@@ -43,7 +43,16 @@ if hasattr(_std, "EpollSelector"):
 
 
 #: What monkey_patch puts in the stdlib module: every selector class it has.
-PATCHED = {name: SelectSelector if name == "SelectSelector" else GreenSelector
-           for name in ("DefaultSelector", "SelectSelector", "PollSelector", "EpollSelector",
-                        "DevpollSelector", "KqueueSelector") if hasattr(_std, name)}
+PATCHED = {
+    name: SelectSelector if name == "SelectSelector" else GreenSelector
+    for name in (
+        "DefaultSelector",
+        "SelectSelector",
+        "PollSelector",
+        "EpollSelector",
+        "DevpollSelector",
+        "KqueueSelector",
+    )
+    if hasattr(_std, name)
+}
 globals().update(PATCHED)

@@ -37,7 +37,8 @@ socket = GreenSocket
 
 # The stdlib's code, reading this module's names.
 create_connection, create_server, socketpair, fromfd = (
-    _rebind(getattr(_std, name), globals()) for name in ("create_connection", "create_server", "socketpair", "fromfd"))
+    _rebind(getattr(_std, name), globals()) for name in ("create_connection", "create_server", "socketpair", "fromfd")
+)
 del _rebind
 
 
@@ -52,7 +53,8 @@ def _off_the_hub(name: str) -> Any:
 
 
 gethostbyname, gethostbyname_ex, gethostbyaddr, getnameinfo = map(
-    _off_the_hub, ("gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo"))
+    _off_the_hub, ("gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getnameinfo")
+)
 _pooled_getaddrinfo = _off_the_hub("getaddrinfo")
 _real_getaddrinfo = _std.getaddrinfo  # (captured: monkey_patch replaces the module's)
 
@@ -68,5 +70,11 @@ def getaddrinfo(host: Any, port: Any, family: int = 0, type: int = 0, proto: int
 
 
 #: What monkey_patch puts in the stdlib module.
-PATCHED = {"socket": GreenSocket, "getaddrinfo": getaddrinfo, "gethostbyname": gethostbyname,
-           "gethostbyname_ex": gethostbyname_ex, "gethostbyaddr": gethostbyaddr, "getnameinfo": getnameinfo}
+PATCHED = {
+    "socket": GreenSocket,
+    "getaddrinfo": getaddrinfo,
+    "gethostbyname": gethostbyname,
+    "gethostbyname_ex": gethostbyname_ex,
+    "gethostbyaddr": gethostbyaddr,
+    "getnameinfo": getnameinfo,
+}

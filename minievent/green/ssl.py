@@ -58,8 +58,15 @@ class SSLContext(_std.SSLContext):
     sslsocket_class = GreenSSLSocket
 
 
-def wrap_socket(sock: Any, keyfile: str | None = None, certfile: str | None = None, server_side: bool = False,
-                cert_reqs: int = _std.CERT_NONE, ca_certs: str | None = None, **kwargs: Any) -> GreenSSLSocket:
+def wrap_socket(
+    sock: Any,
+    keyfile: str | None = None,
+    certfile: str | None = None,
+    server_side: bool = False,
+    cert_reqs: int = _std.CERT_NONE,
+    ca_certs: str | None = None,
+    **kwargs: Any,
+) -> GreenSSLSocket:
     """The stdlib's old ``ssl.wrap_socket`` (gone in Python 3.12), green: eventlet's ``wrap_ssl``.
 
     As those, a client checks the server's certificate only if ``cert_reqs``

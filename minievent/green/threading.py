@@ -71,8 +71,17 @@ def patch() -> None:
                 put(key, new[id(value)])
 
     # A class's own dict is written through setattr (its attribute cache); issubclass never asks the object.
-    classes = {id(d): t for t in gc.get_objects() if issubclass(type(t), type) for d in gc.get_referents(t)
-               if type(d) is dict} if old else {}
+    classes = (
+        {
+            id(d): t
+            for t in gc.get_objects()
+            if issubclass(type(t), type)
+            for d in gc.get_referents(t)
+            if type(d) is dict
+        }
+        if old
+        else {}
+    )
     for holder in gc.get_referrers(*old):
         if isinstance(holder, list) and holder is not old:
             swap(enumerate(holder), holder.__setitem__)
@@ -88,9 +97,23 @@ _CRLock = threading._CRLock  # (before patching: PATCHES replaces it)
 L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
 PATCHES: dict[str, dict[str, Any]] = {
-    "_thread": {**_BOTH, "allocate_lock": L, "LockType": L, "start_new_thread": S, "_local": local, "RLock": RLock,
-                "_count": thread._count},
-    "threading": {**_BOTH, "_allocate_lock": L, "Lock": L, "_CRLock": RLock, "_start_new_thread": S, "local": local,
-                  "current_thread": current_thread},
+    "_thread": {
+        **_BOTH,
+        "allocate_lock": L,
+        "LockType": L,
+        "start_new_thread": S,
+        "_local": local,
+        "RLock": RLock,
+        "_count": thread._count,
+    },
+    "threading": {
+        **_BOTH,
+        "_allocate_lock": L,
+        "Lock": L,
+        "_CRLock": RLock,
+        "_start_new_thread": S,
+        "local": local,
+        "current_thread": current_thread,
+    },
     "_threading_local": {"current_thread": current_thread},  # (it copied the name at import: thread.local's key)
 }

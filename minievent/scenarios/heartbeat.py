@@ -164,8 +164,11 @@ class HeartbeatResult:
 
     def table(self) -> str:
         """A short plain-text summary, as the command line prints it."""
-        task = (f"{self.task_start:.2f}..{self.task_end:.2f} s" if self.task_start is not None
-                and self.task_end is not None else "-")
+        task = (
+            f"{self.task_start:.2f}..{self.task_end:.2f} s"
+            if self.task_start is not None and self.task_end is not None
+            else "-"
+        )
         if self.silence_expected > self.service_down_time:
             tail = f"{self.silence_at_end:.2f} s after the last beat, silent while still expected to beat: DOWN"
         else:
@@ -178,8 +181,11 @@ class HeartbeatResult:
             ("max gap", f"{self.max_gap:.2f} s between two beats ({self.max_gap / self.interval:.1f}x the interval)"),
             ("at the end", tail),
             ("service", f"DOWN for {self.time_down:.2f} s" if self.down else "up"),
-            ("warnings", f"{len(self.warnings)} (\"run outlasted interval\" lines: report_state itself ran long; "
-                         "a beat held up by another task logs none)"),
+            (
+                "warnings",
+                f'{len(self.warnings)} ("run outlasted interval" lines: report_state itself ran long; '
+                "a beat held up by another task logs none)",
+            ),
         ]
         lines = [f"{k:<11} {v}" for k, v in rows]
         lines += [f"  {w}" for w in self.warnings]
@@ -196,8 +202,9 @@ class FixedIntervalLoopingCall:
     ``sleep`` is whatever the caller's world sleeps with (green or real).
     """
 
-    def __init__(self, f: Callable[[], Any], interval: float, sleep: Callable[[float], Any],
-                 now: Callable[[], float] = clock) -> None:
+    def __init__(
+        self, f: Callable[[], Any], interval: float, sleep: Callable[[float], Any], now: Callable[[], float] = clock
+    ) -> None:
         self.f = f
         self.interval = interval
         self.sleep = sleep
@@ -419,9 +426,16 @@ def _short_task() -> None:
         _work()
 
 
-def _periodic(sleep: Callable[[float], Any], long_task: Callable[[], Any], out: dict, t0: float, end: _Deadline,
-              interval: float, task_at: float,
-              tasks: tuple[Callable[[], Any], ...] = (_short_task, _short_task)) -> None:
+def _periodic(
+    sleep: Callable[[float], Any],
+    long_task: Callable[[], Any],
+    out: dict,
+    t0: float,
+    end: _Deadline,
+    interval: float,
+    task_at: float,
+    tasks: tuple[Callable[[], Any], ...] = (_short_task, _short_task),
+) -> None:
     # Runs every interval (offset by half of one from the heartbeat), the short
     # tasks one after another with sleep(0) between them, and the long task
     # once, in the first run at or after task_at.
@@ -468,9 +482,19 @@ def _run_subprocess(p: Params, backend: str) -> dict:
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("EVENTLET_NO_GREENDNS", "yes")
     proc = subprocess.run(
-        [sys.executable, "-W", "ignore", "-c", "from minievent.scenarios.heartbeat import _child; _child()",
-         backend, json.dumps(asdict(p))],
-        capture_output=True, text=True, env=env, timeout=p.duration * 3 + p.task_seconds + 60,
+        [
+            sys.executable,
+            "-W",
+            "ignore",
+            "-c",
+            "from minievent.scenarios.heartbeat import _child; _child()",
+            backend,
+            json.dumps(asdict(p)),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=p.duration * 3 + p.task_seconds + 60,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"the {backend} run failed:\n{proc.stderr[-2000:]}")
@@ -530,8 +554,12 @@ def _run_threads(p: Params) -> dict:
     looping = FixedIntervalLoopingCall(report_state, interval, hb_sleep)
     threads = [
         _OSThread(target=looping.run_until, args=(end,), name="heartbeat", daemon=True),
-        _OSThread(target=_periodic, args=(pt_sleep, long_task, out, t0, end, interval, p.task_at),
-                         name="periodic_tasks", daemon=True),
+        _OSThread(
+            target=_periodic,
+            args=(pt_sleep, long_task, out, t0, end, interval, p.task_at),
+            name="periodic_tasks",
+            daemon=True,
+        ),
     ]
     if tl is not None:
         tl.start(greenlets=False)  # spans only: no greenlets here
@@ -634,6 +662,7 @@ def _run_asyncio(p: Params) -> dict:
                     next_run += interval
 
         if fix == "thread":
+
             def hb_sleep(s: float) -> None:
                 rec.sleep("heartbeat thread", time.sleep, s, f"time.sleep({s:.2f})")
 
@@ -668,10 +697,18 @@ def _check_seconds(name: str, value: Any, zero: bool = False) -> None:
         raise ValueError(f"{name} must be a finite number of seconds {'>= 0' if zero else '> 0'}, not {value!r}")
 
 
-def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix: str | None = None,
-        backend: str = "minievent", service_down_time: float | None = None, record: bool = True,
-        duration: float | None = None, task_at: float | None = None,
-        servicegroup: ServiceGroup | None = None) -> HeartbeatResult:
+def run(
+    interval: float = 1.0,
+    task_seconds: float = 3.0,
+    kind: str = "cpu",
+    fix: str | None = None,
+    backend: str = "minievent",
+    service_down_time: float | None = None,
+    record: bool = True,
+    duration: float | None = None,
+    task_at: float | None = None,
+    servicegroup: ServiceGroup | None = None,
+) -> HeartbeatResult:
     """Run the service once and return what its heartbeat looked like.
 
     ``duration`` (seconds; default: long enough for the task and three more
@@ -703,8 +740,16 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
     if duration is None:
         duration = task_at + task_seconds + 3 * interval
     _check_seconds("duration", duration)
-    p = Params(interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix,
-               duration=float(duration), task_at=float(task_at), record=bool(record), extend=extend)
+    p = Params(
+        interval=float(interval),
+        task_seconds=float(task_seconds),
+        kind=kind,
+        fix=fix,
+        duration=float(duration),
+        task_at=float(task_at),
+        record=bool(record),
+        extend=extend,
+    )
     if servicegroup is not None and backend != "minievent":
         raise ValueError(f"a servicegroup runs with the minievent backend, not {backend!r}")
     if servicegroup is not None:
@@ -714,8 +759,18 @@ def run(interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu", fix
     else:
         out = {"minievent": _run_minievent, "threads": _run_threads, "asyncio": _run_asyncio}[backend](p)
     return HeartbeatResult(
-        interval=float(interval), task_seconds=float(task_seconds), kind=kind, fix=fix, backend=backend,
-        service_down_time=float(service_down_time), duration=out["duration"], task_at=float(task_at),
-        beats=out["beats"], warnings=list(out["warnings"]), task_start=out["task_start"],
-        task_end=out["task_end"], timeline=out["timeline"], service_end=out["service_end"],
+        interval=float(interval),
+        task_seconds=float(task_seconds),
+        kind=kind,
+        fix=fix,
+        backend=backend,
+        service_down_time=float(service_down_time),
+        duration=out["duration"],
+        task_at=float(task_at),
+        beats=out["beats"],
+        warnings=list(out["warnings"]),
+        task_start=out["task_start"],
+        task_end=out["task_end"],
+        timeline=out["timeline"],
+        service_end=out["service_end"],
     )

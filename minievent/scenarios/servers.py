@@ -61,13 +61,7 @@ __all__ = [
     "fetch_many",
 ]
 
-RESPONSE = (
-    b"HTTP/1.0 200 OK\r\n"
-    b"Content-Type: text/plain\r\n"
-    b"Content-Length: 13\r\n"
-    b"\r\n"
-    b"Hello, world!"
-)
+RESPONSE = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 13\r\n\r\nHello, world!"
 REQUEST = b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
 _END_MARKS = (b"\n\n", b"\n\r\n")  # a blank line ends the request headers
 
@@ -91,8 +85,14 @@ class _Server:
 
     name = "server"
 
-    def __init__(self, delay: float = 0.0, *, block: bool = False, backlog: int = 128,
-                 on_event: Callable[[str, Any, float], Any] | None = None) -> None:
+    def __init__(
+        self,
+        delay: float = 0.0,
+        *,
+        block: bool = False,
+        backlog: int = 128,
+        on_event: Callable[[str, Any, float], Any] | None = None,
+    ) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
         self.delay = delay
@@ -227,8 +227,9 @@ class ThreadedServer(BlockingServer):
 
     def _handle(self, conn: socket.socket, client: Any) -> None:
         self._workers = [t for t in self._workers if t.is_alive()]
-        worker = threading.Thread(target=super()._handle, args=(conn, client),
-                                  name=f"ThreadedServer client {client[1]}", daemon=True)
+        worker = threading.Thread(
+            target=super()._handle, args=(conn, client), name=f"ThreadedServer client {client[1]}", daemon=True
+        )
         self._workers.append(worker)
         worker.start()
 

@@ -61,7 +61,8 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
     stamp = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
     md = sa.MetaData()
     services = sa.Table(
-        "services", md,
+        "services",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("host", sa.String(255), nullable=False),
         sa.Column("binary", sa.String(255), nullable=False),
@@ -71,7 +72,8 @@ def _tables(sa: Any) -> tuple[Any, Any, Any]:
         sa.Column("last_seen_up", stamp),
     )
     instances = sa.Table(
-        "instances", md,
+        "instances",
+        md,
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("host", sa.String(255), nullable=False),
         sa.Column("power_state", sa.Integer, nullable=False),
@@ -112,8 +114,9 @@ class DbServiceGroup:
         md.drop_all(self.engine)
         md.create_all(self.engine)
         with self.engine.begin() as conn:
-            self.id = conn.execute(self.services.insert().values(
-                host=host, binary=binary, report_count=0, created_at=utcnow())).inserted_primary_key[0]
+            self.id = conn.execute(
+                self.services.insert().values(host=host, binary=binary, report_count=0, created_at=utcnow())
+            ).inserted_primary_key[0]
             conn.execute(self.instances.insert(), [{"host": host, "power_state": 1} for _ in range(20)])
         #: wall-clock time (time.time()) of every report written
         self.reports: list[float] = []
@@ -124,8 +127,11 @@ class DbServiceGroup:
         s = self.services
         now = utcnow()
         with self.engine.begin() as conn:
-            conn.execute(s.update().where(s.c.id == self.id).values(
-                report_count=s.c.report_count + 1, updated_at=now, last_seen_up=now))
+            conn.execute(
+                s.update()
+                .where(s.c.id == self.id)
+                .values(report_count=s.c.report_count + 1, updated_at=now, last_seen_up=now)
+            )
         self.reports.append(time.time())
 
     def periodic_task(self) -> None:
@@ -140,8 +146,9 @@ class DbServiceGroup:
     def report_count(self) -> int:
         """The count in the database (each beat added one)."""
         with self.engine.connect() as conn:
-            return conn.execute(self.sa.select(self.services.c.report_count)
-                                .where(self.services.c.id == self.id)).scalar_one()
+            return conn.execute(
+                self.sa.select(self.services.c.report_count).where(self.services.c.id == self.id)
+            ).scalar_one()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -162,7 +169,8 @@ def scheduler_main(url: str, service_id: int, service_down_time: float, poll: fl
     engine = sa.create_engine(url)
     _, services, _ = _tables(sa)
     query = sa.select(services.c.last_seen_up, services.c.created_at, services.c.report_count).where(
-        services.c.id == service_id)
+        services.c.id == service_id
+    )
     print('"ready"', flush=True)
     while True:
         with engine.connect() as conn:
@@ -226,8 +234,21 @@ def start_scheduler(url: str, service_id: int, service_down_time: float, poll: f
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "minievent.scenarios.servicegroup", url, str(service_id), repr(service_down_time),
-         repr(poll)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        [
+            sys.executable,
+            "-m",
+            "minievent.scenarios.servicegroup",
+            url,
+            str(service_id),
+            repr(service_down_time),
+            repr(poll),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     ready, _, _ = select.select([proc.stdout], [], [], 60)
     line = proc.stdout.readline() if ready else ""
     if line.strip() != '"ready"':
@@ -237,9 +258,16 @@ def start_scheduler(url: str, service_id: int, service_down_time: float, poll: f
     return proc
 
 
-def run(url: str | None = None, interval: float = 1.0, task_seconds: float = 3.0, kind: str = "cpu",
-        fix: str | None = None, service_down_time: float | None = None, poll: float | None = None,
-        **kwargs: Any) -> ServiceGroupResult:
+def run(
+    url: str | None = None,
+    interval: float = 1.0,
+    task_seconds: float = 3.0,
+    kind: str = "cpu",
+    fix: str | None = None,
+    service_down_time: float | None = None,
+    poll: float | None = None,
+    **kwargs: Any,
+) -> ServiceGroupResult:
     """Run ``scenarios.heartbeat``'s service on a real database, with a scheduler process watching.
 
     ``url``: SQLAlchemy URL (None: a SQLite file). ``poll``: how often the
@@ -256,8 +284,15 @@ def run(url: str | None = None, interval: float = 1.0, task_seconds: float = 3.0
     try:
         scheduler = start_scheduler(sg.url, sg.id, service_down_time, poll)
         try:
-            hb = heartbeat.run(interval=interval, task_seconds=task_seconds, kind=kind, fix=fix,
-                               service_down_time=service_down_time, servicegroup=sg, **kwargs)
+            hb = heartbeat.run(
+                interval=interval,
+                task_seconds=task_seconds,
+                kind=kind,
+                fix=fix,
+                service_down_time=service_down_time,
+                servicegroup=sg,
+                **kwargs,
+            )
         finally:
             out, err = scheduler.communicate("", timeout=60)  # closing stdin ends it
         if scheduler.returncode != 0:
@@ -265,10 +300,15 @@ def run(url: str | None = None, interval: float = 1.0, task_seconds: float = 3.0
         # The beats are in the service's clock (seconds since it started), the
         # scheduler's looks in wall time: the reports, stamped in both, line them up.
         offset = min(w - b for w, b in zip(sg.reports, hb.beats, strict=True))
-        seen = [Seen(d["t"] - offset, d["age"], d["up"], d["report_count"])
-                for d in map(json.loads, out.splitlines())]
-        return ServiceGroupResult(heartbeat=hb, url=sg.url, service_down_time=float(service_down_time), seen=seen,
-                                  report_count=sg.report_count(), periodic_runs=sg.periodic_runs)
+        seen = [Seen(d["t"] - offset, d["age"], d["up"], d["report_count"]) for d in map(json.loads, out.splitlines())]
+        return ServiceGroupResult(
+            heartbeat=hb,
+            url=sg.url,
+            service_down_time=float(service_down_time),
+            seen=seen,
+            report_count=sg.report_count(),
+            periodic_runs=sg.periodic_runs,
+        )
     finally:
         sg.close()
 
