@@ -6,13 +6,19 @@ waiter with the value, and later waiters get it at once, until ``reset()``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .waiter import TIMED_OUT, WaitQueue
 
-__all__ = ["Event"]
+__all__ = ["Event", "EventStatistics"]
 
 _NOT_SENT = object()
+
+
+class EventStatistics(NamedTuple):
+    """What ``Event.statistics()`` reports."""
+
+    waiting: int  # greenthreads parked in wait()
 
 
 class Event:
@@ -27,6 +33,10 @@ class Event:
     def ready(self) -> bool:
         """True once ``send`` or ``send_exception`` was called (until ``reset``)."""
         return self._value is not _NOT_SENT
+
+    def statistics(self) -> EventStatistics:
+        """How many greenthreads wait for it now (trio's ``statistics()``: a snapshot, for tests and operators)."""
+        return EventStatistics(len(self._waiters))
 
     def has_exception(self) -> bool:
         return self._exc is not None

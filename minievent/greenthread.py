@@ -12,14 +12,24 @@ printed once, and the exception is kept for whoever calls ``.wait()``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import greenlet
 
 from .hub import YIELD, Timer, current, get_hub, os_thread_id, report
 from .waiter import WaitQueue
 
-__all__ = ["GreenThread", "spawn", "spawn_n", "spawn_after", "spawn_after_local", "sleep", "kill", "getcurrent"]
+__all__ = [
+    "GreenThread",
+    "GreenThreadStatistics",
+    "spawn",
+    "spawn_n",
+    "spawn_after",
+    "spawn_after_local",
+    "sleep",
+    "kill",
+    "getcurrent",
+]
 
 GreenletExit = greenlet.GreenletExit
 _getcurrent = greenlet.getcurrent
@@ -94,6 +104,12 @@ class _Worker(greenlet.greenlet):
 
 #: How many finished worker greenlets a hub keeps for reuse.
 MAX_IDLE_WORKERS = 1024
+
+
+class GreenThreadStatistics(NamedTuple):
+    """What ``GreenThread.statistics()`` reports."""
+
+    waiting: int  # greenthreads parked in its wait()
 
 
 class GreenThread:
@@ -198,6 +214,10 @@ class GreenThread:
         if ok:
             return value
         raise value
+
+    def statistics(self) -> GreenThreadStatistics:
+        """How many greenthreads wait for it now (trio's ``statistics()``: a snapshot, for tests and operators)."""
+        return GreenThreadStatistics(len(self._waiters or ()))
 
     def link(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Call ``fn(gt, *args, **kwargs)`` when this greenthread ends (at once if it has)."""

@@ -79,7 +79,7 @@ class GreenPool:
 
     def waiting(self) -> int:
         """How many greenthreads are blocked in ``spawn`` waiting for a slot."""
-        return len(self.sem._waiters)
+        return self.sem.statistics().waiting
 
     def imap(self, fn: Callable[..., Any] | None, *iterables: Iterable[Any]) -> GreenPile:
         """Like ``map``, running up to ``size`` calls at once; results in input order.

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import queue as _stdqueue
 from collections import deque
-from typing import Any
+from typing import Any, NamedTuple
 
 from .greenthread import sleep
 from .waiter import TIMED_OUT, WaitQueue
 
-__all__ = ["Queue", "LightQueue", "Empty", "Full"]
+__all__ = ["Queue", "LightQueue", "Empty", "Full", "QueueStatistics"]
 
 Empty = _stdqueue.Empty
 Full = _stdqueue.Full
@@ -27,6 +27,15 @@ Full = _stdqueue.Full
 def _check_timeout(timeout: float | None) -> None:
     if timeout is not None and timeout < 0:
         raise ValueError("'timeout' must be a non-negative number")  # (the stdlib's words)
+
+
+class QueueStatistics(NamedTuple):
+    """What ``Queue.statistics()`` reports: how many greenthreads are parked where."""
+
+    items: int
+    getting: int  # in get()
+    putting: int  # in put(), each with its item
+    joining: int  # in join()
 
 
 class Queue:
@@ -67,6 +76,10 @@ class Queue:
     def putting(self) -> int:
         """How many greenthreads wait in ``put``."""
         return len(self._putters)
+
+    def statistics(self) -> QueueStatistics:
+        """Items held and greenthreads waiting now (trio's ``statistics()``: a snapshot, for tests and operators)."""
+        return QueueStatistics(len(self.queue), len(self._getters), len(self._putters), len(self._joiners))
 
     # ------------------------------------------------------------ put
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:

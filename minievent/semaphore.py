@@ -7,11 +7,18 @@ greenthread that loops on acquire/release cannot starve the others.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from .waiter import TIMED_OUT, WaitQueue
 
-__all__ = ["Semaphore", "BoundedSemaphore", "CappedSemaphore"]
+__all__ = ["Semaphore", "BoundedSemaphore", "CappedSemaphore", "SemaphoreStatistics"]
+
+
+class SemaphoreStatistics(NamedTuple):
+    """What ``Semaphore.statistics()`` reports."""
+
+    counter: int  # units free
+    waiting: int  # greenthreads parked in acquire()
 
 
 class Semaphore:
@@ -28,6 +35,10 @@ class Semaphore:
 
     def locked(self) -> bool:
         return self.counter <= 0
+
+    def statistics(self) -> SemaphoreStatistics:
+        """Units free and greenthreads waiting now (trio's ``statistics()``: a snapshot, for tests and operators)."""
+        return SemaphoreStatistics(self.counter, len(self._waiters))
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         """Take one unit; wait for one if none is free. False if not acquired."""

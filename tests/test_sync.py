@@ -162,6 +162,24 @@ def test_event_timeout_and_send_in_the_same_iteration_resume_once(hub):
     assert results[1] == "slept" and results[0] in (None, "sent")
 
 
+@pytest.mark.parametrize("awaited", ["event", "greenthread"])
+def test_statistics_count_who_waits_for_an_event_or_a_greenthread(awaited):
+    ev = minievent.Event()
+    target = ev if awaited == "event" else minievent.spawn(ev.wait)  # a greenthread waits on its end
+    stats = minievent.event.EventStatistics if awaited == "event" else minievent.greenthread.GreenThreadStatistics
+    assert target.statistics() == stats(waiting=0)
+    gts = [minievent.spawn(target.wait) for _ in range(3)]
+    minievent.sleep(0)
+    assert target.statistics().waiting == 3
+    gts[0].kill()
+    assert target.statistics().waiting == 2
+    ev.send("v")
+    if awaited == "event":
+        assert target.statistics().waiting == 0  # send wakes them all at once
+    assert [g.wait() for g in gts[1:]] == ["v", "v"]
+    assert target.statistics().waiting == 0
+
+
 # ---------------------------------------------------------------- Queue
 def test_queue_fifo_and_sizes():
     q = minievent.Queue()
@@ -263,6 +281,32 @@ def test_queue_join_task_done():
         q.task_done()
 
 
+def test_queue_statistics_count_items_and_each_kind_of_waiter():
+    stats = minievent.queue.QueueStatistics
+    q, full, joined = minievent.Queue(), minievent.Queue(1), minievent.Queue()
+    full.put("in")
+    joined.put("unfinished")
+    assert q.statistics() == stats(items=0, getting=0, putting=0, joining=0)
+    gts = [minievent.spawn(q.get) for _ in range(2)]
+    gts += [minievent.spawn(full.put, i) for i in range(3)]
+    gts.append(minievent.spawn(joined.join))
+    minievent.sleep(0)
+    assert q.statistics() == stats(items=0, getting=2, putting=0, joining=0)
+    assert full.statistics() == stats(items=1, getting=0, putting=3, joining=0)
+    assert joined.statistics() == stats(items=1, getting=0, putting=0, joining=1)
+    assert (q.getting(), full.putting()) == (2, 3)  # eventlet's names agree
+    q.put("a")
+    assert q.statistics().getting == 1
+    assert full.get() == "in"  # the oldest putter's item goes in
+    assert full.statistics() == stats(items=1, getting=0, putting=2, joining=0)
+    joined.get()
+    joined.task_done()
+    assert joined.statistics().joining == 0
+    for gt in gts:
+        gt.kill()
+    assert q.statistics().getting == 0 and full.statistics().putting == 0
+
+
 # ---------------------------------------------------------------- Semaphore
 def test_semaphore_limits_concurrency():
     sem = minievent.Semaphore(2)
@@ -279,6 +323,20 @@ def test_semaphore_limits_concurrency():
     for g in gts:
         g.wait()
     assert peak[0] == 2 and sem.counter == 2
+
+
+def test_semaphore_statistics_count_free_units_and_waiters():
+    sem = minievent.Semaphore(1)
+    assert sem.statistics() == minievent.semaphore.SemaphoreStatistics(counter=1, waiting=0)
+    sem.acquire()
+    gts = [minievent.spawn(sem.acquire) for _ in range(2)]
+    minievent.sleep(0)
+    assert sem.statistics() == (0, 2)
+    sem.release()  # handed straight to the oldest waiter: the counter stays 0
+    assert sem.statistics() == (0, 1)
+    gts[1].kill()
+    assert sem.statistics() == (0, 0)
+    assert gts[0].wait() is True
 
 
 def test_semaphore_nonblocking_and_timeout():
