@@ -44,14 +44,13 @@ class Blocked:
 
     def waiters(self) -> dict:
         return {
-            "event": self.ev._waiters,
-            "queue getters": len(self.q._getters),
-            "queue putters": len(self.full._putters),
-            "semaphore": len(self.sem._waiters),
-            "pool": len(self.pool.sem._waiters),
-            "join": len(self.joinq._joiners),
-            # what is left on `other` must be only the pool's own link, no waiter of the victim
-            "observers": len(self.other._waiters or ()),
+            "event": self.ev.statistics().waiting,
+            "queue getters": self.q.statistics().getting,
+            "queue putters": self.full.statistics().putting,
+            "semaphore": self.sem.statistics().waiting,
+            "pool": self.pool.waiting(),
+            "join": self.joinq.statistics().joining,
+            "observers": self.other.statistics().waiting,  # the victim waited for `other` to end
         }
 
     def close(self):
@@ -187,7 +186,7 @@ def test_kill_and_handover_in_the_same_iteration_lose_and_double_nothing(order):
     for g in getters[4:]:  # unblock whoever still waits
         if not g.dead:
             g.kill()
-    assert not q._getters
+    assert q.getting() == 0
     assert_hub_clean(hub)
 
 
@@ -208,7 +207,7 @@ def test_kill_and_semaphore_handover_in_the_same_iteration_keep_every_unit(order
     if outcome == ("ok", True):  # it got the unit: give it back for `second`
         sem.release()
     assert second.wait() is True
-    assert sem.counter == 0 and not sem._waiters
+    assert sem.statistics() == (0, 0)  # (counter, waiting)
     assert_hub_clean(hub)
 
 
@@ -231,7 +230,7 @@ def test_kill_while_timeout_and_wakeup_race():
     gt.kill()
     assert _outcome(gt) in {("ok", None), ("ok", "x"), ("killed", None)}
     assert resumed == [True]
-    assert not ev._waiters
+    assert ev.statistics().waiting == 0
     assert_hub_clean(hub)
 
 
@@ -254,7 +253,7 @@ def test_timeout_during_sleep_zero_leaves_no_stray_wakeup_for_the_next_wait():
 
     gt = minievent.spawn(spinner)
     minievent.sleep(0.05)
-    assert not gt.dead, f"woken without the event being sent: {gt._exit!r}"
+    assert not gt.dead, f"woken without the event being sent: {_outcome(gt)!r}"
     ev.send("sent")
     assert gt.wait() == "sent"
     assert_hub_clean(hub)
@@ -384,7 +383,7 @@ def test_interrupt_raised_in_a_greenthread_reaches_the_main_greenlet(exc, main_w
         else:
             bystander.wait()
     # the main greenlet's wait was cleaned up, the greenthread ended with it, the others go on
-    assert not ev._waiters and not q._getters and not bystander._waiters
+    assert (ev.statistics().waiting, q.getting(), bystander.statistics().waiting) == (0, 0, 0)
     with pytest.raises(exc):
         gt.wait()
     assert bystander.wait() is None

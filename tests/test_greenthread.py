@@ -139,9 +139,9 @@ def test_kill_waiting_greenthread_removes_it_from_the_event():
     ev = minievent.Event()
     gt = minievent.spawn(ev.wait)
     minievent.sleep(0)
-    assert len(ev._waiters) == 1
+    assert ev.statistics().waiting == 1
     gt.kill()
-    assert len(ev._waiters) == 0
+    assert ev.statistics().waiting == 0
     with pytest.raises(GreenletExit):
         gt.wait()
 

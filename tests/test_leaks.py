@@ -163,7 +163,7 @@ def test_a_hundred_thousand_greenthreads_leak_nothing(traced):
     print(f"{GREENTHREADS} greenthreads: {grown} bytes traced growth, {len(hub.idle_workers)} idle workers")
     assert open_fds() == fds
     assert len(hub.idle_workers) <= minievent.greenthread.MAX_IDLE_WORKERS
-    assert not ev._waiters
+    assert ev.statistics().waiting == 0
     assert grown < MEMORY_BOUND_PER_ITEM * GREENTHREADS, f"{grown} bytes more after {GREENTHREADS} greenthreads"
     assert_hub_clean(hub)
     assert len(hub.timers) == 0 or all(not e[2].pending for e in hub.timers)

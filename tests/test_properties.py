@@ -236,7 +236,7 @@ def test_queue_never_loses_nor_duplicates_an_item(maxsize, ops):
     assert not put_refused & set(everything), "a refused put went in"
     assert set(everything) <= put_ok | put_killed
     assert q.unfinished_tasks == len(everything)
-    assert not q._getters and not q._putters
+    assert (q.getting(), q.putting()) == (0, 0)
     assert_hub_clean(hub)
 
 
@@ -284,7 +284,7 @@ def test_semaphore_never_over_admits_and_gets_every_unit_back(n, ops):
             pass
     assert peak[0] <= n
     assert inside[0] == 0
-    assert sem.counter == n and not sem._waiters
+    assert sem.statistics() == (n, 0)  # (counter, waiting)
     assert_hub_clean(hub)
 
 
@@ -348,6 +348,6 @@ def test_random_programs_leave_nothing_behind(ops):
         gt.kill()
     for gt in gts:
         assert gt.dead
-    assert not ev._waiters and not q._getters
-    assert all(not gt._waiters for gt in gts)
+    assert (ev.statistics().waiting, q.getting()) == (0, 0)
+    assert [gt.statistics().waiting for gt in gts] == [0] * len(gts)
     assert_hub_clean(hub)

@@ -115,7 +115,7 @@ def test_event_wait_timeout_returns_none():
     t0 = time.monotonic()
     assert ev.wait(timeout=0.02) is None
     assert time.monotonic() - t0 >= 0.019
-    assert len(ev._waiters) == 0
+    assert ev.statistics().waiting == 0
 
 
 def test_event_send_exception():

@@ -184,7 +184,7 @@ def test_using_a_greenthread_from_another_thread_is_a_clear_error(op):
     assert isinstance(err, RuntimeError), err
     assert "another OS thread" in str(err) and "sleep" in str(err)
     # and the greenthread was not disturbed
-    assert gt.wait() is None and not gt._waiters
+    assert gt.wait() is None and gt.statistics().waiting == 0
     assert_hub_clean(minievent.get_hub())
 
 
