@@ -2,11 +2,14 @@
 
     python -m minievent heartbeat --interval 1 --task-seconds 8 --kind cpu --plot heartbeat.png --trace trace.json
 
-says on stderr what it runs and for about how long, prints a short table
+says on stderr what it runs and for about how long, then a line per beat and
+one a second while no beat comes (``--quiet``: none), prints a short table
 (beats, max gap, down or up, warnings), and writes the picture and a Chrome
 trace (open it in https://ui.perfetto.dev) to the paths it prints. Bad
-arguments, including ones that would never end or would change nothing, get
-one line on stderr and exit status 2, never a traceback.
+arguments, including ones that would never end or would change nothing, and
+output paths that cannot be created, get one line on stderr and exit status 2
+before the run, never a traceback. Ctrl-C stops the run, says so, and prints
+and writes what was recorded until then (exit status 130).
 
 ``python -m minievent trace script.py [args...]`` records any program's event
 loop (minievent, eventlet, gevent, asyncio): see ``minievent.trace``.
@@ -74,20 +77,27 @@ def build_parser() -> argparse.ArgumentParser:
         "service is reported down. Prints a table; writes a picture (--plot) and a Chrome trace (--trace).",
     )
     hb.add_argument("--interval", type=_positive, default=1.0, help="seconds between reports (default 1; nova: 10)")
-    hb.add_argument("--task-seconds", type=_non_negative, default=3.0, help="length of the long task (default 3)")
+    hb.add_argument(
+        "--task-seconds",
+        type=_non_negative,
+        default=8.0,
+        help="length of the long task, longer than the 6 s without a beat that make the service down (default 8)",
+    )
     hb.add_argument(
         "--kind",
         choices=KINDS,
         default="cpu",
-        help="cpu: pure Python; blocking: real time.sleep (C call, no yield); green: green sleep",
+        help="cpu: pure Python; blocking: real time.sleep (C call, no yield); green: green sleep (default cpu)",
     )
     hb.add_argument(
         "--fix",
         choices=["none", *[f for f in FIXES if f]],
         default="none",
-        help="sleep0: yield every 5 ms; tpool: task in a thread; thread: heartbeat in a native thread",
+        help="sleep0: yield every 5 ms; tpool: task in a thread; thread: heartbeat in a native thread (default none)",
     )
-    hb.add_argument("--backend", choices=BACKENDS, default="minievent", help="what runs the service")
+    hb.add_argument(
+        "--backend", choices=BACKENDS, default="minievent", help="what runs the service (default minievent)"
+    )
     hb.add_argument(
         "--service-down-time",
         type=_positive,
@@ -99,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hb.add_argument("--plot", metavar="PNG", help="write the picture here (.png, .svg, .pdf...; needs matplotlib)")
     hb.add_argument("--trace", metavar="JSON", help="write a Chrome trace here (.json; Perfetto, chrome://tracing)")
+    hb.add_argument("-q", "--quiet", action="store_true", help="no progress lines while it runs")
     hb.epilog = (
         "The table: max gap is the longest wait between two beats; the silence after the last beat is "
         "shown apart; warnings counts oslo's 'run outlasted interval' lines, logged only when report_state "
@@ -110,23 +121,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _output(flag: str, path: str, formats: Sequence[str]) -> str:
-    """The absolute path ``path`` will be written to; ValueError if it cannot be, checked before the run."""
-    full = os.path.abspath(path)
-    if os.path.isdir(full):
-        example = os.path.join(path, "heartbeat." + formats[0])
-        raise ValueError(f"{flag} {path}: is a directory; give a file name, e.g. {example}")
-    if os.path.exists(full) and not os.path.isfile(full):
-        raise ValueError(f"{flag} {path}: not a regular file (a device or a pipe?)")
-    parent = os.path.dirname(full)
-    if not os.path.isdir(parent):
-        raise ValueError(f"{flag} {path}: the directory {parent} does not exist")
-    if not os.access(full if os.path.exists(full) else parent, os.W_OK):
-        raise ValueError(f"{flag} {path}: not writable")
-    ext = os.path.splitext(full)[1].lstrip(".").lower()
-    if ext not in formats:
-        raise ValueError(f"{flag} {path}: unknown format {ext or '(no extension)'!r}; use one of {', '.join(formats)}")
-    return full
+class _Output:
+    """A file the run will write, created (opened) before the run so that a path it can't write fails first.
+
+    ``os.access`` says yes to root for ``/proc/x.png``; only opening it tells. A
+    file that was not there before is removed again if the run writes nothing.
+    """
+
+    def __init__(self, flag: str, path: str, formats: Sequence[str]) -> None:
+        if not path:
+            raise ValueError(f"{flag}: an empty path; give a file name, e.g. heartbeat.{formats[0]}")
+        full = os.path.abspath(path)
+        if os.path.isdir(full):
+            example = os.path.join(path, "heartbeat." + formats[0])
+            raise ValueError(f"{flag} {path}: is a directory; give a file name, e.g. {example}")
+        if os.path.exists(full) and not os.path.isfile(full):
+            raise ValueError(f"{flag} {path}: not a regular file (a device or a pipe?)")
+        parent = os.path.dirname(full)
+        if not os.path.isdir(parent):
+            raise ValueError(f"{flag} {path}: the directory {parent} does not exist")
+        ext = os.path.splitext(full)[1].lstrip(".").lower()
+        if ext not in formats:
+            raise ValueError(
+                f"{flag} {path}: unknown format {ext or '(no extension)'!r}; use one of {', '.join(formats)}"
+            )
+        existed = os.path.exists(full)
+        try:
+            open(full, "ab").close()  # creates it if need be; appends nothing, so an old file is kept as it was
+        except OSError as e:
+            raise ValueError(f"{flag} {path}: cannot be written ({e.strerror})") from None
+        self.path, self.created = full, not existed
+
+    def discard(self) -> None:
+        """Nothing was written: remove the file if this run made it."""
+        if self.created:
+            try:
+                os.remove(self.path)
+            except OSError:
+                pass
 
 
 def _expected_seconds(args: argparse.Namespace, task_at: float) -> float:
@@ -169,14 +201,10 @@ def _check(args: argparse.Namespace) -> float:
     return seconds
 
 
-def _heartbeat(args: argparse.Namespace) -> int:
-    from .scenarios import heartbeat
-
-    seconds = _check(args)
-    # Check before a run of many seconds, not after it.
-    trace = _output("--trace", args.trace, ["json"]) if args.trace else None
+def _outputs(args: argparse.Namespace) -> tuple[_Output | None, _Output | None]:
+    """The picture and the trace, created before a run of many seconds, not found unwritable after it."""
     picture = None
-    if args.plot:
+    if args.plot is not None:
         try:
             import matplotlib
         except ImportError:
@@ -185,33 +213,66 @@ def _heartbeat(args: argparse.Namespace) -> int:
         from matplotlib.backend_bases import FigureCanvasBase
 
         formats = sorted(FigureCanvasBase.get_supported_filetypes(), key=lambda ext: ext != "png")
-        picture = _output("--plot", args.plot, formats)
+        picture = _Output("--plot", args.plot, formats)
+    try:
+        trace = _Output("--trace", args.trace, ["json"]) if args.trace is not None else None
+    except ValueError:
+        if picture is not None:
+            picture.discard()
+        raise
+    return picture, trace
+
+
+def _heartbeat(args: argparse.Namespace) -> int:
+    from .scenarios import heartbeat
+
+    seconds = _check(args)
+    picture, trace = _outputs(args)
     print(
         f"running: a {args.kind} task of {args.task_seconds:g} s, fix {args.fix}, beside a heartbeat every "
-        f"{args.interval:g} s, on {args.backend}; about {seconds:.0f} s...",
+        f"{args.interval:g} s, on {args.backend}; about {seconds:.0f} s (Ctrl-C stops it and keeps what was "
+        "recorded)...",
         file=sys.stderr,
         flush=True,
     )
-    result = heartbeat.run(
-        interval=args.interval,
-        task_seconds=args.task_seconds,
-        kind=args.kind,
-        fix=args.fix,
-        backend=args.backend,
-        service_down_time=args.service_down_time,
-        duration=args.duration,
-        record=bool(picture or trace),
-    )
-    print(result.table())
-    if picture:
+    status = 0
+    try:
+        result = heartbeat.run(
+            interval=args.interval,
+            task_seconds=args.task_seconds,
+            kind=args.kind,
+            fix=args.fix,
+            backend=args.backend,
+            service_down_time=args.service_down_time,
+            duration=args.duration,
+            record=bool(picture or trace),
+            progress=None if args.quiet else lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except heartbeat.Interrupted as e:
+        result, status = e.result, 130
+        print(
+            f"{PROG} heartbeat: interrupted after {result.duration:.1f} s; what was recorded until then:",
+            file=sys.stderr,
+            flush=True,
+        )
+    except BaseException:
+        for output in (picture, trace):
+            if output is not None:
+                output.discard()
+        raise
+    print(result.table(), flush=True)
+    if picture is not None:
         from . import plot
 
-        plot.heartbeat_figure(result, picture)
-        print(f"picture     {picture}")
-    if trace and result.timeline is not None:
-        result.timeline.to_chrome_trace(trace)
-        print(f"trace       {trace} (open in https://ui.perfetto.dev)")
-    return 0
+        plot.heartbeat_figure(result, picture.path)
+        print(f"picture     {picture.path}")
+    if trace is not None:
+        if result.timeline is not None:
+            result.timeline.to_chrome_trace(trace.path)
+            print(f"trace       {trace.path} (open in https://ui.perfetto.dev)")
+        else:
+            trace.discard()
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -225,9 +286,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Wrong combinations, unwritable paths: one clear line, no traceback.
         print(f"{PROG} {args.command}: error: {e} (see --help)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before a run began (a run says so itself, and keeps what it recorded)
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
         return 130
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    if status == 130:
+        # Interrupted, and everything recorded is written: leave now, without waiting for a
+        # thread that still computes the abandoned task (an executor's threads are joined at exit).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)

@@ -200,3 +200,136 @@ def test_the_table_says_what_warnings_counts(capsys):
     line = re.search(r"^warnings +0 (.*)$", capsys.readouterr().out, re.M).group(1)
     assert "run outlasted interval" in line and "report_state" in line
     assert "warnings" in cli("heartbeat", "--help").stdout.split("The table:")[1]
+
+
+def _sigint_default():
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a shell that starts pytest in the background ignores it
+
+
+@pytest.mark.parametrize("backend", ["minievent", "asyncio", "threads", "eventlet"])
+def test_ctrl_c_says_so_and_writes_the_table_the_picture_and_the_trace(tmp_path, backend):
+    # Issue 18: SIGINT 6 s into a 30 s task exited 130 after 0.07 s with no message, no table, no picture.
+    if backend == "eventlet" and not os.environ.get("CI"):
+        pytest.importorskip("eventlet", reason="eventlet is not installed (pip install eventlet, or the test extra)")
+    import signal
+    import time
+
+    args = ["--interval", "0.2", "--task-seconds", "30", "--backend", backend, "--plot", "x.png", "--trace", "t.json"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minievent", "heartbeat", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        preexec_fn=_sigint_default,
+    )
+    try:
+        time.sleep(3.0)  # the task starts 0.5 s in (2.5 intervals), after about 1 s of start-up
+        assert proc.poll() is None
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert took < 15, "it stops, it does not wait for the 30 s task"
+    assert "interrupted" in err and "Traceback" not in err, err
+    assert re.search(r"^beats +\d+", out, re.M) and "interrupted" in out, out
+    assert (tmp_path / "x.png").read_bytes()[:4] == b"\x89PNG"
+    lanes = {
+        e["args"]["name"]
+        for e in json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+        if e.get("name") == "thread_name"
+    }
+    assert "heartbeat" in lanes, lanes
+    assert str(tmp_path / "x.png") in out and str(tmp_path / "t.json") in out
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self") or not os.path.isdir("/sys/kernel"), reason="Linux's /proc and /sys"
+)
+@pytest.mark.parametrize("flag, path", [("--plot", "/proc/x.png"), ("--trace", "/sys/t.json")])
+def test_an_output_that_cannot_be_created_is_refused_before_the_run(flag, path, tmp_path):
+    # Issue 18: as root, os.access says yes to /proc and /sys; the run went ahead and the picture was lost.
+    r = cli("heartbeat", "--interval", "0.1", "--task-seconds", "30", flag, path, cwd=tmp_path, timeout=20)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and flag in r.stderr and path in r.stderr, r.stderr
+    assert "running" not in r.stderr, "refused before the 30 s run, not after it"
+
+
+@pytest.mark.parametrize("flag", ["--plot", "--trace"])
+def test_an_empty_output_path_is_refused(flag, tmp_path):
+    r = cli("heartbeat", "--task-seconds", "30", flag, "", cwd=tmp_path, timeout=20)
+    assert r.returncode == 2 and flag in r.stderr and "empty" in r.stderr and "running" not in r.stderr, r.stderr
+
+
+def test_an_output_created_for_a_run_that_failed_is_removed(tmp_path):
+    # The outputs are created before the run; a run refused later (gevent missing, say) leaves none behind.
+    from minievent import __main__ as cli_main
+
+    picture = cli_main._Output("--plot", str(tmp_path / "p.png"), ["png"])
+    assert (tmp_path / "p.png").exists()
+    picture.discard()
+    assert not (tmp_path / "p.png").exists()
+    (tmp_path / "kept.png").write_bytes(b"an old picture")
+    kept = cli_main._Output("--plot", str(tmp_path / "kept.png"), ["png"])
+    kept.discard()
+    assert (tmp_path / "kept.png").read_bytes() == b"an old picture", "a file that was there is left alone"
+
+
+def test_help_shows_every_default():
+    text = " ".join(cli("heartbeat", "--help").stdout.split())
+    for words in ("(default cpu)", "(default none)", "(default minievent)", "(default 8)", "(default 1;"):
+        assert words in text, (words, text)
+
+
+def test_the_default_run_shows_an_outage():
+    # Issue 18: the default 3 s task, beside a 1 s heartbeat that is down after 6 s, showed nothing.
+    from minievent.__main__ import build_parser
+
+    args = build_parser().parse_args(["heartbeat"])
+    down_after = args.service_down_time if args.service_down_time is not None else 6 * args.interval
+    assert args.task_seconds > down_after + args.interval, "the default task outlasts service_down_time"
+
+
+def test_progress_lines_while_the_task_holds_the_loop():
+    # Issue 18: one banner, then nothing for the whole run. Now: a line per beat, and one per
+    # second while no beat comes, as they happen (read while the process still runs).
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "minievent", "heartbeat", "--interval", "0.5", "--task-seconds", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ROOT},
+    )
+    seen = []
+    try:
+        start = time.monotonic()
+        for line in proc.stderr:
+            seen.append((time.monotonic() - start, line.rstrip()))
+            if "no beat for" in line:
+                break
+        running = proc.poll() is None
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    seen += [(None, line) for line in err.splitlines()]
+    text = "\n".join(line for _, line in seen)
+    assert running, "the silence is reported while the task still runs"
+    assert re.search(r"^ +0\.\d\d s +beat 1$", text, re.M), text
+    assert re.search(r"the long task starts", text), text
+    silences = [line for _, line in seen if "no beat for" in line]
+    assert len(silences) >= 2, text
+    assert re.search(r"beat \d+, [0-9.]+ s after the one before", text), text
+    assert re.search(r"^service +DOWN", out, re.M), out
+
+
+def test_quiet_prints_no_progress_lines():
+    r = cli("heartbeat", "--quiet", "--interval", "0.1", "--task-seconds", "0.3", "--kind", "green")
+    assert r.returncode == 0 and "beat 1" not in r.stderr and r.stderr.count("\n") <= 1, r.stderr

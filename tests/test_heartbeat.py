@@ -332,3 +332,49 @@ def test_the_thread_fix_uses_an_os_thread_even_under_monkey_patch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     max_gap, down = out.stdout.split()
     assert down == "False" and float(max_gap) < 0.35, out.stdout
+
+
+# ---------------------------------------------------------------- a run that ends inside the task
+def test_a_run_that_ends_inside_the_task_counts_the_silence_the_task_caused():
+    # Issue 18: `heartbeat --task-seconds 7 --duration 3` filed an 8.5 s silence as "the
+    # service was stopping". The deadline (0.4 s) falls inside the task (0.25..1.25 s): the
+    # heartbeat, due at 0.4 s, could not even notice the deadline until the task let go.
+    r = run(kind="cpu", task_seconds=1.0, duration=0.4, interval=0.1, service_down_time=0.6, record=False)
+    assert r.task_end is not None and r.task_end > 1.1
+    assert r.heartbeat_end is not None and r.heartbeat_end >= r.task_end - 0.05, "held until the task ended"
+    assert r.silence_expected > 0.9, (r.beats, r.service_end, r.heartbeat_end)
+    assert r.down and r.time_down > 0.2
+    assert "DOWN" in r.table() and "held" in r.table()
+
+
+def test_a_green_task_past_the_deadline_is_a_service_stopping_not_an_outage():
+    # The same options with a task that yields: the heartbeat noticed the deadline on time.
+    r = run(kind="green", task_seconds=1.0, duration=0.4, interval=0.1, service_down_time=0.6, record=False)
+    assert r.heartbeat_end is not None and r.heartbeat_end < 0.4 + 2 * 0.1
+    assert r.silence_expected < 0.25 and not r.down, (r.beats, r.heartbeat_end)
+    assert "while the service was stopping" in r.table()
+
+
+# ---------------------------------------------------------------- Ctrl-C keeps what was recorded
+@pytest.mark.parametrize("backend", ["minievent", "asyncio", "threads"])
+def test_an_interrupted_run_raises_with_what_was_recorded(backend):
+    import signal
+    import threading
+
+    def interrupt():
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    # The long task starts at 0.25 s; the interrupt comes at 0.6 s, 29 s before it would end.
+    timer = threading.Timer(0.6, interrupt)
+    timer.start()
+    try:
+        with pytest.raises(heartbeat.Interrupted) as caught:
+            heartbeat.run(interval=0.1, task_seconds=30, kind="cpu", backend=backend)
+    finally:
+        timer.cancel()
+    r = caught.value.result
+    assert isinstance(caught.value, KeyboardInterrupt), "still a KeyboardInterrupt for whoever does not care"
+    assert r.interrupted and 0.5 < r.duration < 5, r.duration
+    assert len(r.beats) >= 2 and r.task_start is not None and r.task_end is None
+    assert r.timeline is not None and "heartbeat" in r.timeline.lanes
+    assert "interrupted" in r.table()

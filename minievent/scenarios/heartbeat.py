@@ -29,6 +29,10 @@ timers (gevent looks at the clock only every 50 callbacks), so with
     >>> r = run(interval=0.2, task_seconds=1.0, kind="cpu")
     >>> r.max_gap > 1.0, r.down
     (True, True)
+
+``run(progress=print)`` says what happens while it happens (a line per beat, one a
+second while no beat comes); Ctrl-C raises ``Interrupted``, a ``KeyboardInterrupt``
+that carries the result recorded until then.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import importlib.util
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -53,8 +58,9 @@ from ..trace import load
 #: Real OS threads even under monkey_patch(), which makes threading.Thread a greenthread:
 #: the "thread" fix and the threads backend are about OS threads.
 _OSThread = original("threading").Thread
+_OSEvent = original("threading").Event
 
-__all__ = ["run", "Params", "HeartbeatResult", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
+__all__ = ["run", "Params", "HeartbeatResult", "Interrupted", "FixedIntervalLoopingCall", "KINDS", "FIXES", "BACKENDS"]
 
 KINDS = ("cpu", "blocking", "green")
 FIXES = (None, "sleep0", "tpool", "thread")
@@ -92,6 +98,10 @@ class Params:
     record: bool = True
     #: True when the caller gave no duration: the deadline follows the task's real end
     extend: bool = False
+    #: say what happens while it happens (a subprocess backend writes the lines to its stderr)
+    progress: bool = False
+    #: no beat for this long means down (the progress lines say when it is passed)
+    service_down_time: float | None = None
 
 
 # ---------------------------------------------------------------- the result
@@ -118,6 +128,11 @@ class HeartbeatResult:
     #: when the service stopped expecting to beat (its deadline), in seconds since it started;
     #: None: the end of the run. The run itself ends a little later, when every part has noticed.
     service_end: float | None = None
+    #: when the heartbeat noticed the deadline and stopped: one interval after its last beat
+    #: when on time, later when something held it (a task that ran on past the deadline)
+    heartbeat_end: float | None = None
+    #: True when Ctrl-C cut the run short: everything here is what was recorded until then
+    interrupted: bool = False
 
     @property
     def gaps(self) -> list[float]:
@@ -143,9 +158,23 @@ class HeartbeatResult:
 
     @property
     def silence_expected(self) -> float:
-        """The part of ``silence_at_end`` during which the service was still expected to beat."""
+        """The part of ``silence_at_end`` during which the service was still expected to beat.
+
+        Until the deadline, or until the heartbeat noticed the deadline if that was later:
+        a heartbeat held past the deadline (by a task that ran on) could not even stop, and
+        the silence up to its next run is the task's doing, not the service stopping.
+        """
         end = self.duration if self.service_end is None else min(self.service_end, self.duration)
+        if self.heartbeat_end is not None:
+            end = min(max(end, self.heartbeat_end), self.duration)
         return max(0.0, end - self.beats[-1]) if self.beats else end
+
+    @property
+    def held_past_the_end(self) -> bool:
+        """True if the heartbeat noticed the deadline more than an interval late (something held it)."""
+        if self.heartbeat_end is None or self.service_end is None:
+            return False
+        return self.heartbeat_end > self.service_end + 1.5 * self.interval
 
     @property
     def down(self) -> bool:
@@ -164,16 +193,31 @@ class HeartbeatResult:
 
     def table(self) -> str:
         """A short plain-text summary, as the command line prints it."""
-        task = (
-            f"{self.task_start:.2f}..{self.task_end:.2f} s"
-            if self.task_start is not None and self.task_end is not None
-            else "-"
+        if self.task_start is None:
+            task = "-"
+        elif self.task_end is None:
+            task = f"{self.task_start:.2f} s.., still running when the run was interrupted"
+        else:
+            task = f"{self.task_start:.2f}..{self.task_end:.2f} s"
+        held = (
+            f" (the heartbeat, held by the long task, could not run until {self.heartbeat_end:.2f} s)"
+            if self.held_past_the_end
+            else ""
         )
-        if self.silence_expected > self.service_down_time:
-            tail = f"{self.silence_at_end:.2f} s after the last beat, silent while still expected to beat: DOWN"
+        if self.interrupted:
+            tail = f"{self.silence_at_end:.2f} s after the last beat, when the run was interrupted"
+            if self.silence_expected > self.service_down_time:
+                tail += ": DOWN"
+        elif self.silence_expected > self.service_down_time:
+            tail = f"{self.silence_at_end:.2f} s after the last beat, silent while still expected to beat{held}: DOWN"
         else:
             tail = f"{self.silence_at_end:.2f} s after the last beat, while the service was stopping (not a gap)"
         rows = [
+            *(
+                [("run", f"interrupted (Ctrl-C) after {self.duration:.2f} s: what was recorded until then")]
+                if self.interrupted
+                else []
+            ),
             ("backend", self.backend),
             ("long task", f"{self.kind}, {self.task_seconds:g} s, fix={self.fix or 'none'} (ran {task})"),
             ("interval", f"{self.interval:g} s (down after {self.service_down_time:g} s without a beat)"),
@@ -190,6 +234,17 @@ class HeartbeatResult:
         lines = [f"{k:<11} {v}" for k, v in rows]
         lines += [f"  {w}" for w in self.warnings]
         return "\n".join(lines)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during ``run()``: ``result`` is what was recorded until then (``result.interrupted``).
+
+    A ``KeyboardInterrupt`` still, for whoever does not look inside.
+    """
+
+    def __init__(self, result: HeartbeatResult) -> None:
+        super().__init__("the heartbeat run was interrupted")
+        self.result = result
 
 
 # ---------------------------------------------------------------- the looping call
@@ -280,6 +335,123 @@ class _Deadline:
         if self.extend:
             self.at = max(self.at, clock() + 3 * self.interval)
 
+    def stop(self) -> None:
+        # An interrupted run: every loop still going (a heartbeat thread) ends at its next look.
+        self.at = min(self.at, clock())
+
+
+# ---------------------------------------------------------------- the record of a run, as it grows
+#: What a backend hands back (a subprocess backend as JSON); "end" and "timeline" stay in the process.
+_FIELDS = ("beats", "warnings", "task_start", "task_end", "heartbeat_end", "duration", "service_end", "interrupted")
+
+
+def _record(p: Params) -> dict:
+    """The run's record, filled in while it runs: readable at any moment (progress lines, Ctrl-C)."""
+    out: dict[str, Any] = dict.fromkeys(_FIELDS)
+    out.update(beats=[], warnings=[], interrupted=False, timeline=None)
+    _begin(out, p)
+    return out
+
+
+def _begin(out: dict, p: Params) -> tuple[float, _Deadline]:
+    """The service starts now: its clock's zero and its deadline."""
+    out["t0"] = t0 = clock()
+    out["end"] = end = _Deadline(t0, p)
+    return t0, end
+
+
+def _finish(out: dict) -> None:
+    """How long the run lasted and when it meant to stop, however it ended."""
+    t0 = out["t0"]
+    out["duration"] = clock() - t0
+    out["service_end"] = out["end"]() - t0
+
+
+# ---------------------------------------------------------------- progress
+#: A subprocess backend's progress lines, told apart from anything else on its stderr.
+_PROGRESS = "@progress "
+
+
+class _Progress:
+    """Says what happens while it happens: a line per beat, and one a second while no beat comes.
+
+    An OS thread of its own reads the run's record once a second (a greenthread, or a
+    task, that holds the loop can't stop it) and writes what happened since its last
+    look, in the service's clock. Its cost is one wake-up a second.
+    """
+
+    def __init__(self, out: dict, p: Params, say: Callable[[str], Any], every: float = 1.0) -> None:
+        self.out, self.p, self.say, self.every = out, p, say, every
+        self.beats_seen = 0
+        self.task_started = self.task_ended = False
+        self.done = _OSEvent()
+        self.thread = _OSThread(target=self._watch, name="heartbeat progress", daemon=True)
+
+    def start(self) -> _Progress:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Write what is left (every beat, the task's end) and stop."""
+        self.done.set()
+        self.thread.join(5.0)
+        self._look(final=True)
+
+    def _watch(self) -> None:
+        while not self.done.wait(self.every):
+            self._look()
+
+    def _line(self, t: float, text: str) -> None:
+        self.say(f"{t:8.2f} s  {text}")
+
+    def _look(self, final: bool = False) -> None:
+        out, p = self.out, self.p
+        now = clock() - out["t0"]
+        beats = out["beats"][:]  # (a copy: the service appends meanwhile)
+        events: list[tuple[float, str]] = []
+        on_time: list[tuple[int, float]] = []
+
+        def flush_on_time() -> None:
+            if len(on_time) > 3:  # a fast heartbeat: one line for a run of punctual beats
+                (first, t), (last, _) = on_time[0], on_time[-1]
+                events.append((t, f"beats {first}-{last}, on time"))
+            else:
+                events.extend((t, f"beat {n}") for n, t in on_time)
+            on_time.clear()
+
+        for n in range(self.beats_seen + 1, len(beats) + 1):
+            t = beats[n - 1]
+            gap = t - beats[n - 2] if n > 1 else t
+            if gap > 1.5 * p.interval:
+                flush_on_time()
+                late = f"beat {n}, {gap:.2f} s after the one before" if n > 1 else f"beat 1, {gap:.2f} s in"
+                if p.service_down_time is not None and gap > p.service_down_time:
+                    late += f": longer than service_down_time ({p.service_down_time:g} s), it was DOWN"
+                events.append((t, late))
+            else:
+                on_time.append((n, t))
+        flush_on_time()
+        self.beats_seen = len(beats)
+        start, end = out["task_start"], out["task_end"]
+        if start is not None and not self.task_started:
+            self.task_started = True
+            fix = f", fix {p.fix}" if p.fix else ""
+            events.append((start, f"the long task starts: {p.kind}, {p.task_seconds:g} s{fix}"))
+        if end is not None and not self.task_ended:
+            self.task_ended = True
+            events.append((end, f"the long task ends, after {end - start:.2f} s"))
+        for t, text in sorted(events, key=lambda e: e[0]):
+            self._line(t, text)
+        # While the heartbeat still means to beat (it has not noticed the deadline), say how long it has been silent.
+        since = now - (beats[-1] if beats else 0.0)
+        if not final and out["heartbeat_end"] is None and since > 1.5 * p.interval:
+            text = f"no beat for {since:.1f} s"
+            if p.service_down_time is not None and since > p.service_down_time:
+                text += f": past service_down_time ({p.service_down_time:g} s), the scheduler calls it DOWN"
+            if start is not None and end is None:
+                text += f"; the long task has run {now - start:.1f} s"
+            self._line(now, text)
+
 
 # ---------------------------------------------------------------- recording helpers
 class _Rec:
@@ -320,6 +492,10 @@ class _Rec:
             self.woke[lane] = now = clock()
             self.tl.add_span(lane, start, now, "running", label)
 
+    def close(self) -> None:
+        # The run is over (or interrupted): a thread still at work adds nothing to the stopped recording.
+        self.tl = None
+
 
 class ServiceGroup(Protocol):
     """Where the service reports to (nova's servicegroup driver); see ``scenarios.servicegroup``."""
@@ -355,12 +531,10 @@ class _GreenOps:
             self.spawn, self.sleep, self.execute = minievent.spawn, minievent.sleep, tpool.execute
 
 
-def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, sg: ServiceGroup | None = None) -> dict:
+def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, out: dict, sg: ServiceGroup | None = None) -> None:
     interval, kind, fix = p.interval, p.kind, p.fix
     rec = _Rec(tl)
-    out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
-    t0 = clock()
-    end = _Deadline(t0, p)
+    t0, end = _begin(out, p)
 
     def report_state() -> None:
         out["beats"].append(clock() - t0)
@@ -368,9 +542,11 @@ def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, sg: ServiceGroup 
             sg.report_state()
 
     looping = FixedIntervalLoopingCall(report_state, interval, ops.sleep)
+    out["warnings"] = looping.warnings
 
     def heartbeat() -> None:
         looping.run_until(end)
+        out["heartbeat_end"] = clock() - t0
 
     def heartbeat_thread() -> None:
         # fix="thread": a native thread with the real time.sleep; the GIL
@@ -379,6 +555,7 @@ def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, sg: ServiceGroup 
             rec.sleep("heartbeat thread", time.sleep, seconds, f"time.sleep({seconds:.2f})")
 
         looping.run_until(end, sleep)
+        out["heartbeat_end"] = clock() - t0
 
     def long_task() -> None:
         seconds = p.task_seconds
@@ -404,21 +581,21 @@ def _run_green(ops: _GreenOps, p: Params, tl: Timeline | None, sg: ServiceGroup 
         _periodic(ops.sleep, long_task, out, t0, end, interval, p.task_at, tasks)
 
     threads = []
-    if fix == "thread":
-        threads.append(_OSThread(target=heartbeat_thread, name="heartbeat", daemon=True))
-        threads[0].start()
-        gts = []
-    else:
-        gts = [ops.spawn(heartbeat)]
-    gts.append(ops.spawn(periodic_tasks))
-    for gt in gts:
-        ops.wait(gt)
-    for t in threads:
-        t.join()
-    out["warnings"] = looping.warnings
-    out["duration"] = clock() - t0
-    out["service_end"] = end() - t0
-    return out
+    try:
+        if fix == "thread":
+            threads.append(_OSThread(target=heartbeat_thread, name="heartbeat", daemon=True))
+            threads[0].start()
+            gts = []
+        else:
+            gts = [ops.spawn(heartbeat)]
+        gts.append(ops.spawn(periodic_tasks))
+        for gt in gts:
+            ops.wait(gt)
+        for t in threads:
+            t.join()
+    finally:
+        rec.close()
+        _finish(out)
 
 
 def _short_task() -> None:
@@ -459,20 +636,18 @@ def _periodic(
             next_run += interval
 
 
-def _run_minievent(p: Params, sg: ServiceGroup | None = None) -> dict:
-    tl = Timeline() if p.record else None
+def _run_minievent(p: Params, out: dict, sg: ServiceGroup | None = None) -> None:
+    out["timeline"] = tl = Timeline() if p.record else None
     if tl is not None:
         tl.start()
     try:
-        out = _run_green(_GreenOps("minievent"), p, tl, sg)
+        _run_green(_GreenOps("minievent"), p, tl, out, sg)
     finally:
         if tl is not None:
             tl.stop()
-    out["timeline"] = tl
-    return out
 
 
-def _run_subprocess(p: Params, backend: str) -> dict:
+def _run_subprocess(p: Params, backend: str, out: dict, progress: Callable[[str], Any] | None) -> None:
     # In a subprocess: eventlet's or gevent's hub and minievent's must not share a
     # thread (and eventlet, once imported, likes to patch things).
     if importlib.util.find_spec(backend) is None:
@@ -481,57 +656,100 @@ def _run_subprocess(p: Params, backend: str) -> dict:
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     env.setdefault("EVENTLET_NO_GREENDNS", "yes")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore",
-            "-c",
-            "from minievent.scenarios.heartbeat import _child; _child()",
-            backend,
-            json.dumps(asdict(p)),
-        ],
-        capture_output=True,
+    command = [sys.executable, "-W", "ignore", "-c", "from minievent.scenarios.heartbeat import _child; _child()"]
+    proc = subprocess.Popen(
+        [*command, backend, json.dumps(asdict(p))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
-        timeout=p.duration * 3 + p.task_seconds + 60,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"the {backend} run failed:\n{proc.stderr[-2000:]}")
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
-    trace = out.pop("trace", None)  # the child's recording, as a Chrome trace
+    stdout: list[str] = []
+    stderr: list[str] = []
+
+    def read_stderr() -> None:
+        for line in proc.stderr:  # type: ignore[union-attr]
+            if not line.startswith(_PROGRESS):
+                stderr.append(line)
+            elif progress is not None:
+                progress(line[len(_PROGRESS) :].rstrip("\n"))
+
+    readers = [
+        _OSThread(target=lambda: stdout.append(proc.stdout.read()), daemon=True),  # type: ignore[union-attr]
+        _OSThread(target=read_stderr, daemon=True),
+    ]
+    for t in readers:
+        t.start()
+    interrupted = False
+    try:
+        proc.wait(timeout=p.duration * 3 + p.task_seconds + 60)
+    except KeyboardInterrupt:
+        interrupted = True
+        # Ctrl-C at a terminal reaches the child as well; a signal sent to this process alone is passed on.
+        try:
+            proc.wait(timeout=1.0)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"the {backend} run did not end in time:\n{''.join(stderr)[-2000:]}")
+    for t in readers:
+        t.join(10)
+    lines = "".join(stdout).strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        if interrupted:
+            raise KeyboardInterrupt
+        raise RuntimeError(f"the {backend} run failed:\n{''.join(stderr)[-2000:]}")
+    got = json.loads(lines[-1])
+    trace = got.pop("trace", None)  # the child's recording, as a Chrome trace
+    out.update(got)
     out["timeline"] = load(trace) if trace is not None else None
-    return out
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def _child() -> None:
     """Entry point of the eventlet or gevent subprocess: run, print the result as JSON."""
     backend, p = sys.argv[1], Params(**json.loads(sys.argv[2]))
     ops = _GreenOps(backend)
+    out = _record(p)
     tl = record_loop(backend) if p.record else None  # minievent.foreign: eventlet's or gevent's switches
+    watcher = _Progress(out, p, lambda line: print(_PROGRESS + line, file=sys.stderr, flush=True))
+    if p.progress:
+        watcher.start()
     if tl is not None:
         tl.start()
     try:
-        out = _run_green(ops, p, tl)
+        _run_green(ops, p, tl, out)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # one is enough: the parent may pass the same Ctrl-C on
+        out["interrupted"] = True
     finally:
         if tl is not None:
             tl.stop()
+        if p.progress:
+            watcher.stop()
+    result = {name: out[name] for name in _FIELDS}
     if tl is not None:
-        out["trace"] = tl.to_chrome_trace()
-    print(json.dumps(out))
+        result["trace"] = tl.to_chrome_trace()
+    print(json.dumps(result), flush=True)
 
 
 # ---------------------------------------------------------------- threads
-def _run_threads(p: Params) -> dict:
+def _run_threads(p: Params, out: dict) -> None:
     # Every part in its own OS thread, as services do once off eventlet. The
     # GIL is handed over every 5 ms, so even a pure-Python task can't starve
     # the heartbeat for long.
-    tl = Timeline() if p.record else None
+    out["timeline"] = tl = Timeline() if p.record else None
     rec = _Rec(tl)
     interval, kind = p.interval, p.kind
-    out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
-    t0 = clock()
-    end = _Deadline(t0, p)
+    t0, end = _begin(out, p)
 
     def report_state() -> None:
         out["beats"].append(clock() - t0)
@@ -552,8 +770,14 @@ def _run_threads(p: Params) -> dict:
         rec.ran("periodic_tasks", start, f"long task ({kind})")
 
     looping = FixedIntervalLoopingCall(report_state, interval, hb_sleep)
+    out["warnings"] = looping.warnings
+
+    def heartbeat() -> None:
+        looping.run_until(end)
+        out["heartbeat_end"] = clock() - t0
+
     threads = [
-        _OSThread(target=looping.run_until, args=(end,), name="heartbeat", daemon=True),
+        _OSThread(target=heartbeat, name="heartbeat", daemon=True),
         _OSThread(
             target=_periodic,
             args=(pt_sleep, long_task, out, t0, end, interval, p.task_at),
@@ -564,22 +788,45 @@ def _run_threads(p: Params) -> dict:
     if tl is not None:
         tl.start(greenlets=False)  # spans only: no greenlets here
         rec.woke.update(heartbeat=clock(), periodic_tasks=clock())
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if tl is not None:
-        tl.stop()
-    out["warnings"] = looping.warnings
-    out["timeline"] = tl
-    out["duration"] = clock() - t0
-    out["service_end"] = end() - t0
-    return out
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        rec.close()
+        if tl is not None:
+            tl.stop()
+        _finish(out)
 
 
 # ---------------------------------------------------------------- asyncio
+def _run_loop(main: Callable[[], Any]) -> None:
+    """``asyncio.run(main())``, but Ctrl-C interrupts a step that computes, as on the green backends.
+
+    ``asyncio.run`` answers SIGINT by cancelling the main task, which a step that
+    never awaits does not see until it ends (30 s later, for a 30 s task); with
+    Python's own handler the KeyboardInterrupt is raised inside the step.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # (as asyncio.run does)
+    try:
+        loop.run_until_complete(main())
+    finally:
+        try:
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+
 def _run_in_own_loop(main: Callable[[], Any]) -> None:
-    """``asyncio.run(main())``; in a thread of its own if this thread already runs a loop.
+    """Run ``main()`` on a new event loop; in a thread of its own if this thread already runs a loop.
 
     One running loop per thread: inside Jupyter (whose kernel runs an asyncio
     loop in the main thread) ``asyncio.run`` would refuse to start.
@@ -587,13 +834,13 @@ def _run_in_own_loop(main: Callable[[], Any]) -> None:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        asyncio.run(main())
+        _run_loop(main)
         return
     error: list[BaseException] = []
 
     def body() -> None:
         try:
-            asyncio.run(main())
+            _run_loop(main)
         except BaseException as e:  # handed to the caller
             error.append(e)
 
@@ -604,21 +851,41 @@ def _run_in_own_loop(main: Callable[[], Any]) -> None:
         raise error[0]
 
 
-def _run_asyncio(p: Params) -> dict:
+async def _in_os_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """``loop.run_in_executor(None, fn, *args)``, on a daemon thread: an interrupted run need not wait for it."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if not done.done():
+            done.set_result(value) if error is None else done.set_exception(error)
+
+    def body() -> None:
+        try:
+            value, error = fn(*args), None
+        except Exception as e:  # handed to the awaiting task
+            value, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, value, error)
+        except RuntimeError:  # the loop is closed: the run was interrupted
+            pass
+
+    _OSThread(target=body, name="asyncio executor", daemon=True).start()
+    return await done
+
+
+def _run_asyncio(p: Params, out: dict) -> None:
     # The same service as coroutines: await is the only place a coroutine
     # yields, so a long synchronous task holds the event loop exactly as a
     # greenthread holds the hub.
-    tl = record_loop("asyncio") if p.record else None  # minievent.foreign: each task step, each ready handle
+    out["timeline"] = tl = record_loop("asyncio") if p.record else None  # each task step, each ready handle
     rec = _Rec(tl)  # (only for the heartbeat thread of fix="thread": the loop's tasks are recorded as they run)
     interval, kind, fix, seconds = p.interval, p.kind, p.fix, p.task_seconds
-    out: dict[str, Any] = {"beats": [], "task_start": None, "task_end": None}
-    warnings: list[str] = []
 
     async def main() -> None:
-        loop = asyncio.get_running_loop()
-        t0 = clock()
-        end = _Deadline(t0, p)
+        t0, end = _begin(out, p)
         looping = FixedIntervalLoopingCall(lambda: out["beats"].append(clock() - t0), interval, time.sleep)
+        out["warnings"] = looping.warnings
 
         async def heartbeat() -> None:
             while clock() < end():
@@ -626,12 +893,13 @@ def _run_asyncio(p: Params) -> dict:
                 looping.f()
                 idle = looping.idle_for(clock() - start)
                 await asyncio.sleep(idle)
+            out["heartbeat_end"] = clock() - t0
 
         async def long_task() -> None:
             if kind == "green":
                 await asyncio.sleep(seconds)
             elif fix == "tpool":
-                await loop.run_in_executor(None, compute_for if kind == "cpu" else block_for, seconds)
+                await _in_os_thread(compute_for if kind == "cpu" else block_for, seconds)
             elif fix == "sleep0":
                 end_task = clock() + seconds
                 while clock() < end_task:
@@ -661,31 +929,33 @@ def _run_asyncio(p: Params) -> dict:
                 while next_run <= clock():
                     next_run += interval
 
-        if fix == "thread":
+        try:
+            if fix == "thread":
 
-            def hb_sleep(s: float) -> None:
-                rec.sleep("heartbeat thread", time.sleep, s, f"time.sleep({s:.2f})")
+                def hb_sleep(s: float) -> None:
+                    rec.sleep("heartbeat thread", time.sleep, s, f"time.sleep({s:.2f})")
 
-            hb = _OSThread(target=looping.run_until, args=(end, hb_sleep), daemon=True)
-            hb.start()
-            await asyncio.create_task(periodic_tasks())  # (a task of its own: its own lane)
-            await loop.run_in_executor(None, hb.join)
-        else:
-            await asyncio.gather(heartbeat(), periodic_tasks())
-        warnings.extend(looping.warnings)
-        out["duration"] = clock() - t0
-        out["service_end"] = end() - t0
+                def hb_body() -> None:
+                    looping.run_until(end, hb_sleep)
+                    out["heartbeat_end"] = clock() - t0
+
+                hb = _OSThread(target=hb_body, daemon=True)
+                hb.start()
+                await asyncio.create_task(periodic_tasks())  # (a task of its own: its own lane)
+                await _in_os_thread(hb.join)
+            else:
+                await asyncio.gather(heartbeat(), periodic_tasks())
+        finally:
+            _finish(out)
 
     if tl is not None:
         tl.start()  # records the loop _run_in_own_loop starts (in a thread of its own under Jupyter)
     try:
         _run_in_own_loop(main)
     finally:
+        rec.close()
         if tl is not None:
             tl.stop()
-    out["warnings"] = warnings
-    out["timeline"] = tl
-    return out
 
 
 # ---------------------------------------------------------------- the entry point
@@ -708,6 +978,7 @@ def run(
     duration: float | None = None,
     task_at: float | None = None,
     servicegroup: ServiceGroup | None = None,
+    progress: Callable[[str], Any] | None = None,
 ) -> HeartbeatResult:
     """Run the service once and return what its heartbeat looked like.
 
@@ -717,6 +988,9 @@ def run(
     ``Timeline`` in ``result.timeline`` where the backend allows. ``servicegroup``
     (minievent backend) is told of every beat and runs a periodic task of its own:
     ``minievent.scenarios.servicegroup`` puts the service in a real database.
+    ``progress`` (``print``, say) is given a line per beat and one a second while
+    no beat comes, as they happen. Ctrl-C raises ``Interrupted``, whose
+    ``result`` is what was recorded until then.
     """
     _check_seconds("interval", interval)
     _check_seconds("task_seconds", task_seconds, zero=True)
@@ -749,16 +1023,33 @@ def run(
         task_at=float(task_at),
         record=bool(record),
         extend=extend,
+        progress=progress is not None,
+        service_down_time=float(service_down_time),
     )
     if servicegroup is not None and backend != "minievent":
         raise ValueError(f"a servicegroup runs with the minievent backend, not {backend!r}")
-    if servicegroup is not None:
-        out = _run_minievent(p, servicegroup)
-    elif backend in SUBPROCESS_BACKENDS:
-        out = _run_subprocess(p, backend)
-    else:
-        out = {"minievent": _run_minievent, "threads": _run_threads, "asyncio": _run_asyncio}[backend](p)
-    return HeartbeatResult(
+    out = _record(p)
+    # A subprocess backend says its progress itself (its lines come back through its stderr).
+    watcher = _Progress(out, p, progress) if progress is not None and backend not in SUBPROCESS_BACKENDS else None
+    interrupted = False
+    if watcher is not None:
+        watcher.start()
+    try:
+        if servicegroup is not None:
+            _run_minievent(p, out, servicegroup)
+        elif backend in SUBPROCESS_BACKENDS:
+            _run_subprocess(p, backend, out, progress)
+        else:
+            {"minievent": _run_minievent, "threads": _run_threads, "asyncio": _run_asyncio}[backend](p, out)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        out["end"].stop()  # whatever still runs (a heartbeat thread) ends at its next look
+        if watcher is not None:
+            watcher.stop()
+    if out["duration"] is None:
+        _finish(out)
+    result = HeartbeatResult(
         interval=float(interval),
         task_seconds=float(task_seconds),
         kind=kind,
@@ -773,4 +1064,9 @@ def run(
         task_end=out["task_end"],
         timeline=out["timeline"],
         service_end=out["service_end"],
+        heartbeat_end=out["heartbeat_end"],
+        interrupted=interrupted or bool(out["interrupted"]),
     )
+    if result.interrupted:
+        raise Interrupted(result)
+    return result
