@@ -1,9 +1,15 @@
-"""Shared fixtures: every test gets a fresh hub; hub-level tests run under both pollers."""
+"""The suite's fixtures: every test gets a fresh hub; hub-level tests run under both pollers; socket pairs.
+
+Fixtures live here, what a test calls by name lives in ``support.py`` (see its docstring).
+"""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
+from minievent import greenio
 from minievent import hub as hubmod
 from minievent.poller import POLLERS
 
@@ -31,17 +37,40 @@ def poller(request):
 
 
 @pytest.fixture
-def pair():
-    """A connected pair of green sockets (AF_UNIX), closed after the test."""
-    from minievent import greenio
-
-    a, b = greenio.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
-@pytest.fixture
 def hub(poller):
     """This thread's hub, built on the parametrized poller."""
     return hubmod.get_hub()
+
+
+@pytest.fixture
+def socketpairs():
+    """Connected socket pairs made on demand, every one closed after the test.
+
+    ``a, b = socketpairs()`` is a pair of green sockets (``greenio.socketpair``, AF_UNIX);
+    ``socketpairs(socket.socketpair)`` a pair of plain blocking stdlib sockets (what the hub's
+    own tests hand to ``trampoline``), and any other factory of a pair (``green.socket.socketpair``)
+    works too. A test may close its sockets itself (to count fds, or to close under a blocked
+    call): closing twice does nothing.
+    """
+    made = []
+
+    def make(factory=greenio.socketpair):
+        a, b = factory()
+        made.extend((a, b))
+        return a, b
+
+    yield make
+    for s in made:
+        s.close()
+
+
+@pytest.fixture
+def pair(socketpairs):
+    """A connected pair of green sockets (AF_UNIX), closed after the test."""
+    return socketpairs()
+
+
+@pytest.fixture
+def raw_pair(socketpairs):
+    """A connected pair of plain stdlib sockets (blocking), closed after the test."""
+    return socketpairs(socket.socketpair)

@@ -27,7 +27,7 @@ import threading
 import time
 
 import pytest
-from faultkit import assert_hub_clean
+from support import assert_hub_clean
 
 import minievent
 from minievent import GreenletExit, tpool
@@ -40,26 +40,21 @@ INF = float("inf")
 HUGE = [1e10, 1e300, INF]
 
 
-def _hub_still_works():
+def _hub_still_works(a, b):
     hub = minievent.get_hub()
     assert not hub.greenlet.dead
     assert minievent.spawn(lambda: minievent.sleep(0.001) or "alive").wait() == "alive"
-    a, b = socket.socketpair()
-    try:
-        a.setblocking(False)
-        minievent.spawn(b.sendall, b"ping")
-        minievent.trampoline(a, read=True, timeout=5)
-        assert a.recv(4) == b"ping"
-    finally:
-        a.close()
-        b.close()
+    a.setblocking(False)
+    minievent.spawn(b.sendall, b"ping")
+    minievent.trampoline(a, read=True, timeout=5)
+    assert a.recv(4) == b"ping"
     assert_hub_clean(hub)
 
 
 @pytest.fixture(autouse=True)
-def hub_goes_on():
+def hub_goes_on(socketpairs):
     yield
-    _hub_still_works()
+    _hub_still_works(*socketpairs(socket.socketpair))
 
 
 # ----------------------------------------------------------------- wrong types
@@ -117,31 +112,27 @@ def test_kill_and_wait_on_things_that_are_not_greenthreads():
 
 
 # ----------------------------------------------------------------- NaN
-def test_nan_timeouts_are_value_errors_and_leave_nothing_behind():
+def test_nan_timeouts_are_value_errors_and_leave_nothing_behind(raw_pair):
     hub = minievent.get_hub()
     ev, q, full, sem = minievent.Event(), minievent.Queue(), minievent.Queue(1), minievent.Semaphore(0)
     full.put(0)
-    a, b = socket.socketpair()
-    try:
-        for call in [
-            lambda: minievent.sleep(NAN),
-            lambda: minievent.Timeout(NAN),
-            lambda: minievent.spawn_after(NAN, lambda: None),
-            lambda: hub.schedule_call(NAN, lambda: None),
-            lambda: ev.wait(timeout=NAN),
-            lambda: q.get(timeout=NAN),
-            lambda: full.put(1, timeout=NAN),
-            lambda: sem.acquire(timeout=NAN),
-            lambda: minievent.trampoline(a, read=True, timeout=NAN),
-        ]:
-            with pytest.raises(ValueError):
-                call()
-        assert (ev.statistics().waiting, q.getting(), full.putting(), sem.statistics().waiting) == (0, 0, 0, 0)
-        assert full.qsize() == 1 and full.unfinished_tasks == 1
-        assert hub.listeners() == []
-    finally:
-        a.close()
-        b.close()
+    a, b = raw_pair
+    for call in [
+        lambda: minievent.sleep(NAN),
+        lambda: minievent.Timeout(NAN),
+        lambda: minievent.spawn_after(NAN, lambda: None),
+        lambda: hub.schedule_call(NAN, lambda: None),
+        lambda: ev.wait(timeout=NAN),
+        lambda: q.get(timeout=NAN),
+        lambda: full.put(1, timeout=NAN),
+        lambda: sem.acquire(timeout=NAN),
+        lambda: minievent.trampoline(a, read=True, timeout=NAN),
+    ]:
+        with pytest.raises(ValueError):
+            call()
+    assert (ev.statistics().waiting, q.getting(), full.putting(), sem.statistics().waiting) == (0, 0, 0, 0)
+    assert full.qsize() == 1 and full.unfinished_tasks == 1
+    assert hub.listeners() == []
 
 
 def test_nan_in_a_greenthread_does_not_spin_the_hub():
@@ -357,8 +348,8 @@ def test_trampoline_on_invalid_fds():
     assert hub.listeners() == []
 
 
-def test_calls_on_a_closed_green_socket_raise_oserror():
-    a, b = minievent.greenio.socketpair()
+def test_calls_on_a_closed_green_socket_raise_oserror(pair):
+    a, b = pair
     b.close()
     a.close()
     for call in [
@@ -436,9 +427,9 @@ def test_create_connection_bad_addresses():
         minievent.create_connection(("127.0.0.1", 1), timeout=5)
 
 
-def test_socket_closed_by_another_greenthread_while_blocked():
+def test_socket_closed_by_another_greenthread_while_blocked(pair):
     srv = minievent.listen(("127.0.0.1", 0))
-    a, b = minievent.greenio.socketpair()
+    a, b = pair
     acceptor = minievent.spawn(srv.accept)
     reader = minievent.spawn(a.recv, 10)
     minievent.sleep(0.01)
@@ -448,18 +439,16 @@ def test_socket_closed_by_another_greenthread_while_blocked():
         with pytest.raises(OSError) as info:
             gt.wait()
         assert info.value.errno == errno.EBADF
-    b.close()
     assert minievent.get_hub().listeners() == []
 
 
-def test_fd_closed_behind_the_sockets_back():
+def test_fd_closed_behind_the_sockets_back(pair):
     # os.close on a green socket's fd (a bug in user code): calls fail with EBADF, nothing hangs.
-    a, b = minievent.greenio.socketpair()
+    a, b = pair
     os.close(a.fileno())
     with pytest.raises(OSError):
         a.recv(1)
     a.detach()
-    b.close()
     assert minievent.get_hub().listeners() == []
 
 

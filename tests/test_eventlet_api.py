@@ -213,28 +213,24 @@ def test_pool_spawn_n_returns_the_greenthread_and_sizes_may_be_floats():
 
 
 # ---------------------------------------------------------------- hub introspection
-def test_hub_lists_readers_writers_and_counts_timers(hub):
-    a, b = minievent.greenio.socketpair()
-    try:
-        assert hub.get_readers() == [] and hub.get_writers() == []  # the hub's own waker is not listed
-        reader = minievent.spawn(a.recv, 1)
-        minievent.sleep(0)
-        assert [x.fd for x in hub.get_readers()] == [a.fileno()]
-        n, c = hub.get_timers_count(), hub.timers_canceled
-        t = hub.schedule_call(10, lambda: None)
-        assert hub.get_timers_count() == n + 1
-        t.cancel()  # still in the heap, counted as cancelled, until it is swept out
-        assert hub.get_timers_count() == n + 1 and hub.timers_canceled == c + 1
-        for _ in range(2000):
-            hub.schedule_call(10, lambda: None).cancel()
-        assert hub.timers_canceled < 1000 and hub.get_timers_count() < 1000  # swept, not piled up
-        assert hub.clock() == pytest.approx(time.monotonic(), abs=1) and type(hub).switch is type(hub).park
-        b.sendall(b"x")
-        assert reader.wait() == b"x"
-        assert hub.get_readers() == []
-    finally:
-        a.close()
-        b.close()
+def test_hub_lists_readers_writers_and_counts_timers(hub, pair):
+    a, b = pair
+    assert hub.get_readers() == [] and hub.get_writers() == []  # the hub's own waker is not listed
+    reader = minievent.spawn(a.recv, 1)
+    minievent.sleep(0)
+    assert [x.fd for x in hub.get_readers()] == [a.fileno()]
+    n, c = hub.get_timers_count(), hub.timers_canceled
+    t = hub.schedule_call(10, lambda: None)
+    assert hub.get_timers_count() == n + 1
+    t.cancel()  # still in the heap, counted as cancelled, until it is swept out
+    assert hub.get_timers_count() == n + 1 and hub.timers_canceled == c + 1
+    for _ in range(2000):
+        hub.schedule_call(10, lambda: None).cancel()
+    assert hub.timers_canceled < 1000 and hub.get_timers_count() < 1000  # swept, not piled up
+    assert hub.clock() == pytest.approx(time.monotonic(), abs=1) and type(hub).switch is type(hub).park
+    b.sendall(b"x")
+    assert reader.wait() == b"x"
+    assert hub.get_readers() == []
 
 
 # ---------------------------------------------------------------- debug
@@ -252,8 +248,8 @@ def test_blocking_detector_can_raise_in_the_stuck_code_when_asked():
     assert signal.getsignal(signal.SIGALRM) is not detector._alarm  # handler put back
 
 
-def test_listener_and_timer_stacks_say_where_they_were_made(hub):
-    a, b = minievent.greenio.socketpair()
+def test_listener_and_timer_stacks_say_where_they_were_made(hub, pair):
+    a, b = pair
     debug.hub_listener_stacks(True)
     debug.hub_timer_stacks(True)
     try:
@@ -274,8 +270,6 @@ def test_listener_and_timer_stacks_say_where_they_were_made(hub):
         debug.hub_timer_stacks(False)
         b.sendall(b"x")
         gt.wait()
-        a.close()
-        b.close()
     assert "wait_here_for_data" not in debug.format_hub_listeners()
 
 
@@ -414,13 +408,12 @@ def test_get_fileno_takes_an_fd_or_an_object_with_fileno():
         select.get_fileno(-1)
 
 
-def test_shutdown_safe_and_set_nonblocking():
-    a, b = minievent.greenio.socketpair()
+def test_shutdown_safe_and_set_nonblocking(pair):
+    a, b = pair
     minievent.greenio.shutdown_safe(a)
     assert b.recv(1) == b""  # the peer saw the shutdown
     a.close()
     minievent.greenio.shutdown_safe(a)  # closed: nothing to do, no error
-    b.close()
     r, w = os.pipe()
     try:
         minievent.greenio.set_nonblocking(r)
@@ -485,7 +478,7 @@ def test_closing_a_green_pipe_wakes_its_reader():
 
 
 # ---------------------------------------------------------------- is_timeout
-def test_is_timeout_knows_timeouts_and_what_is_marked_as_one():
+def test_is_timeout_knows_timeouts_and_what_is_marked_as_one(pair):
     assert minievent.is_timeout(minievent.Timeout()) and minievent.is_timeout(TimeoutError("x"))
     assert not minievent.is_timeout(OSError("x")) and not minievent.is_timeout(None)
 
@@ -495,13 +488,11 @@ def test_is_timeout_knows_timeouts_and_what_is_marked_as_one():
 
     assert minievent.is_timeout(Slow())
     assert not minievent.is_timeout(OSError("late"))
-    a, b = minievent.greenio.socketpair()
+    a, b = pair
     a.settimeout(0.01)
     with pytest.raises(OSError) as info:
         a.recv(1)
     assert minievent.is_timeout(info.value)
-    a.close()
-    b.close()
 
 
 def test_a_thread_pool_of_no_threads_runs_inline_and_says_so_a_negative_one_is_refused():

@@ -10,15 +10,14 @@ All of it under every poller.
 from __future__ import annotations
 
 import errno
-import socket
 import threading
 import time
 
 import pytest
-from faultkit import assert_hub_clean, open_fds, pending_timers
+from support import assert_hub_clean, open_fds, pending_timers
 
 import minievent
-from minievent import GreenletExit, greenio, tpool
+from minievent import GreenletExit, tpool
 
 pytestmark = pytest.mark.usefixtures("poller")
 
@@ -27,7 +26,7 @@ pytestmark = pytest.mark.usefixtures("poller")
 class Blocked:
     """One way of blocking: ``block()`` runs in the victim; ``waiters()`` lists what it may have left behind."""
 
-    def __init__(self):
+    def __init__(self, raw_pair):
         self.ev = minievent.Event()
         self.end = minievent.Event()  # what the bystanders below wait for
         self.q = minievent.Queue()
@@ -37,7 +36,7 @@ class Blocked:
         self.other = minievent.spawn(self.end.wait)  # a greenthread that stays blocked until the end
         self.pool = minievent.GreenPool(1)
         self.pool.spawn(self.end.wait)
-        self.a, self.b = socket.socketpair()
+        self.a, self.b = raw_pair  # (closed by the fixture)
         self.a.setblocking(False)
         self.joinq = minievent.Queue()
         self.joinq.put("unfinished")
@@ -57,8 +56,6 @@ class Blocked:
         self.end.send("end")
         self.other.wait()
         self.pool.waitall()
-        self.a.close()
-        self.b.close()
 
 
 def _nested_timeouts(b: Blocked):
@@ -103,9 +100,9 @@ def _check_primitives_still_work(b: Blocked):
 
 @pytest.mark.parametrize("how", sorted(BLOCKERS))
 @pytest.mark.parametrize("kill_exc", [None, ValueError])
-def test_kill_anywhere_leaves_nothing_behind(how, kill_exc):
+def test_kill_anywhere_leaves_nothing_behind(how, kill_exc, raw_pair):
     hub = minievent.get_hub()
-    b = Blocked()
+    b = Blocked(raw_pair)
     started, cleaned = [], []
 
     def victim():
@@ -136,9 +133,9 @@ def test_kill_anywhere_leaves_nothing_behind(how, kill_exc):
 
 
 @pytest.mark.parametrize("how", sorted(BLOCKERS))
-def test_kill_before_it_ever_runs(how):
+def test_kill_before_it_ever_runs(how, raw_pair):
     hub = minievent.get_hub()
-    b = Blocked()
+    b = Blocked(raw_pair)
     ran = []
     gt = minievent.spawn(lambda: ran.append(1) or BLOCKERS[how](b))
     gt.kill()
@@ -399,10 +396,10 @@ class SockBlocked:
 
     BIG = b"x" * (8 << 20)
 
-    def __init__(self, timeout):
+    def __init__(self, timeout, socketpairs):
         self.srv = minievent.listen(("127.0.0.1", 0))
-        self.r, self.r_peer = greenio.socketpair()
-        self.w, self.w_peer = greenio.socketpair()
+        self.r, self.r_peer = socketpairs()
+        self.w, self.w_peer = socketpairs()
         for s in (self.srv, self.r, self.w):
             s.settimeout(timeout)
         self.job_done = threading.Event()
@@ -415,7 +412,7 @@ class SockBlocked:
         self.job_done.set()
         return "job result"
 
-    def close(self):
+    def close(self):  # (before the fixture would: the tests count fds)
         for s in self.socks():
             s.close()
 
@@ -473,10 +470,10 @@ def stop_tpool():
 
 @pytest.mark.parametrize("how", sorted(SOCK_BLOCKERS))
 @pytest.mark.parametrize("timeout", [None, 100.0])
-def test_kill_in_socket_calls_and_tpool_leaves_nothing_behind(how, timeout, stop_tpool):
+def test_kill_in_socket_calls_and_tpool_leaves_nothing_behind(how, timeout, stop_tpool, socketpairs):
     hub = minievent.get_hub()
     fds_before = open_fds()
-    s = SockBlocked(timeout)
+    s = SockBlocked(timeout, socketpairs)
     started, cleaned = [], []
 
     def victim():
@@ -507,10 +504,10 @@ def test_kill_in_socket_calls_and_tpool_leaves_nothing_behind(how, timeout, stop
 
 @pytest.mark.parametrize("how", sorted(SOCK_OF))
 @pytest.mark.parametrize("timeout", [None, 100.0])
-def test_close_under_a_blocked_socket_call_wakes_it_with_ebadf(how, timeout):
+def test_close_under_a_blocked_socket_call_wakes_it_with_ebadf(how, timeout, socketpairs):
     hub = minievent.get_hub()
     fds_before = open_fds()
-    s = SockBlocked(timeout)
+    s = SockBlocked(timeout, socketpairs)
     gt = minievent.spawn(SOCK_BLOCKERS[how], s)
     minievent.sleep(0.01)
     assert not gt.dead
@@ -524,12 +521,12 @@ def test_close_under_a_blocked_socket_call_wakes_it_with_ebadf(how, timeout):
     assert open_fds() - fds_before == set()
 
 
-def test_peer_closing_mid_transfer_reaches_both_sides():
+def test_peer_closing_mid_transfer_reaches_both_sides(socketpairs):
     # Reset and EOF in the middle of transfers: errors reach the greenthreads, the hub goes on.
     hub = minievent.get_hub()
-    a, b = greenio.socketpair()
+    a, b = socketpairs()
     reader = minievent.spawn(a.recv, 100)
-    writer_a, writer_b = greenio.socketpair()
+    writer_a, writer_b = socketpairs()
     writer = minievent.spawn(writer_a.sendall, SockBlocked.BIG)
     minievent.sleep(0.01)
     b.close()  # EOF for the reader
@@ -537,8 +534,6 @@ def test_peer_closing_mid_transfer_reaches_both_sides():
     assert reader.wait() == b""
     with pytest.raises((BrokenPipeError, ConnectionResetError)):
         writer.wait()
-    a.close()
-    writer_a.close()
     assert_hub_clean(hub)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 
@@ -104,56 +103,44 @@ def test_callback_error_is_printed_and_hub_goes_on(hub, capsys):
     assert "ZeroDivisionError" in capsys.readouterr().err
 
 
-def test_trampoline_read_and_write_on_a_socketpair(hub):
-    a, b = socket.socketpair()
+def test_trampoline_read_and_write_on_a_socketpair(hub, raw_pair):
+    a, b = raw_pair
     a.setblocking(False)
     b.setblocking(False)
-    try:
-        minievent.trampoline(a, write=True, timeout=1)  # an empty socket is writable
-        got = []
+    minievent.trampoline(a, write=True, timeout=1)  # an empty socket is writable
+    got = []
 
-        def reader():
-            minievent.trampoline(b.fileno(), read=True, timeout=1)
-            got.append(b.recv(10))
+    def reader():
+        minievent.trampoline(b.fileno(), read=True, timeout=1)
+        got.append(b.recv(10))
 
-        gt = minievent.spawn(reader)
-        minievent.sleep(0.01)
-        assert got == []  # parked: nothing to read yet
-        a.send(b"hi")
-        gt.wait()
-        assert got == [b"hi"]
-        assert hub.listeners() == []
-    finally:
-        a.close()
-        b.close()
+    gt = minievent.spawn(reader)
+    minievent.sleep(0.01)
+    assert got == []  # parked: nothing to read yet
+    a.send(b"hi")
+    gt.wait()
+    assert got == [b"hi"]
+    assert hub.listeners() == []
 
 
-def test_trampoline_on_data_already_there_returns(hub):
+def test_trampoline_on_data_already_there_returns(hub, raw_pair):
     # Data that arrived *before* the wait must still wake it (edge-triggered
     # pollers need a rearm for this).
-    a, b = socket.socketpair()
-    try:
-        a.send(b"x")
-        minievent.sleep(0.01)
-        minievent.trampoline(b, read=True, timeout=1)
-        minievent.trampoline(b, read=True, timeout=1)  # still readable: no new edge needed
-        assert b.recv(1) == b"x"
-    finally:
-        a.close()
-        b.close()
+    a, b = raw_pair
+    a.send(b"x")
+    minievent.sleep(0.01)
+    minievent.trampoline(b, read=True, timeout=1)
+    minievent.trampoline(b, read=True, timeout=1)  # still readable: no new edge needed
+    assert b.recv(1) == b"x"
 
 
-def test_trampoline_timeout_removes_listener(hub):
-    a, b = socket.socketpair()
-    try:
-        with pytest.raises(minievent.Timeout) as caught:  # eventlet's exception, naming the time
-            minievent.trampoline(b, read=True, timeout=0.02)
-        assert caught.value.seconds == 0.02 and hub.listeners() == []
-        with pytest.raises(minievent.Timeout):
-            minievent.trampoline(b, read=True, timeout=0.01, timeout_exc=minievent.Timeout())
-    finally:
-        a.close()
-        b.close()
+def test_trampoline_timeout_removes_listener(hub, raw_pair):
+    a, b = raw_pair
+    with pytest.raises(minievent.Timeout) as caught:  # eventlet's exception, naming the time
+        minievent.trampoline(b, read=True, timeout=0.02)
+    assert caught.value.seconds == 0.02 and hub.listeners() == []
+    with pytest.raises(minievent.Timeout):
+        minievent.trampoline(b, read=True, timeout=0.01, timeout_exc=minievent.Timeout())
 
 
 def test_trampoline_bad_fds_raise_and_hub_keeps_running(hub):
@@ -172,22 +159,18 @@ def test_trampoline_bad_fds_raise_and_hub_keeps_running(hub):
     assert minievent.spawn(lambda: 42).wait() == 42
 
 
-def test_second_simultaneous_reader_gets_an_error(hub):
-    a, b = socket.socketpair()
-    try:
-        first = minievent.spawn(minievent.trampoline, b, read=True, timeout=1)
-        minievent.sleep(0)
-        with pytest.raises(RuntimeError, match="second simultaneous read"):
-            minievent.trampoline(b, read=True, timeout=1)
-        a.send(b"x")
-        first.wait()
-    finally:
-        a.close()
-        b.close()
+def test_second_simultaneous_reader_gets_an_error(hub, raw_pair):
+    a, b = raw_pair
+    first = minievent.spawn(minievent.trampoline, b, read=True, timeout=1)
+    minievent.sleep(0)
+    with pytest.raises(RuntimeError, match="second simultaneous read"):
+        minievent.trampoline(b, read=True, timeout=1)
+    a.send(b"x")
+    first.wait()
 
 
-def test_notify_close_wakes_the_waiter(hub):
-    a, b = socket.socketpair()
+def test_notify_close_wakes_the_waiter(hub, raw_pair):
+    a, b = raw_pair
     woke = []
 
     def reader():
@@ -199,8 +182,6 @@ def test_notify_close_wakes_the_waiter(hub):
     hub.notify_close(b.fileno())
     gt.wait()
     assert woke == [True]
-    a.close()
-    b.close()
 
 
 def test_loop_exit_instead_of_hang(hub):
@@ -400,10 +381,10 @@ def test_set_timer_exceptions_silences_callback_errors(hub, capsys):
     assert "ZeroDivisionError" in capsys.readouterr().err
 
 
-def test_set_debug_listeners_records_where_listeners_were_added(hub):
+def test_set_debug_listeners_records_where_listeners_were_added(hub, raw_pair):
     from minievent import debug
 
-    a, b = socket.socketpair()
+    a, b = raw_pair
     try:
         hub.set_debug_listeners(True)
         reader = minievent.spawn(minievent.trampoline, a, read=True)
@@ -413,8 +394,6 @@ def test_set_debug_listeners_records_where_listeners_were_added(hub):
         reader.wait()
     finally:
         hub.set_debug_listeners(False)
-        a.close()
-        b.close()
 
 
 def test_an_error_in_the_loop_itself_reaches_main_and_the_loop_survives(hub):

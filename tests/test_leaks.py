@@ -17,7 +17,7 @@ import os
 import tracemalloc
 
 import pytest
-from faultkit import assert_hub_clean, collect, open_fds
+from support import assert_hub_clean, collect, open_fds
 
 import minievent
 from minievent import GreenletExit

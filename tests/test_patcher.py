@@ -41,13 +41,11 @@ def run_child(code: str, *args: str, timeout: float = 60) -> dict:
 
 @pytest.mark.usefixtures("poller")
 class TestGreenModules:
-    def test_green_socket_module(self):
+    def test_green_socket_module(self, socketpairs):
         assert gsocket.socket is minievent.GreenSocket
         assert gsocket.AF_INET == socket.AF_INET and gsocket.timeout is socket.timeout
-        a, b = gsocket.socketpair()
+        a, b = socketpairs(gsocket.socketpair)
         assert isinstance(a, minievent.GreenSocket) and isinstance(b, minievent.GreenSocket)
-        a.close()
-        b.close()
         with minievent.listen(("127.0.0.1", 0)) as srv:
             c = gsocket.create_connection(srv.getsockname())
             assert isinstance(c, minievent.GreenSocket)
@@ -55,8 +53,8 @@ class TestGreenModules:
         # The stdlib module itself is untouched.
         assert socket.socket is not minievent.GreenSocket
 
-    def test_green_select_waits_on_the_hub(self):
-        a, b = gsocket.socketpair()
+    def test_green_select_waits_on_the_hub(self, socketpairs):
+        a, b = socketpairs(gsocket.socketpair)
         assert gselect.select([a], [], [], 0) == ([], [], [])
         assert gselect.select([a], [b], [], 0) == ([], [b], [])
         ticks = []
@@ -76,11 +74,9 @@ class TestGreenModules:
         with pytest.raises(ValueError):
             gselect.select([a], [], [], -1)
         assert not hasattr(gselect, "epoll") and gselect.poll is not select.poll
-        a.close()
-        b.close()
 
-    def test_green_selector(self):
-        a, b = gsocket.socketpair()
+    def test_green_selector(self, socketpairs):
+        a, b = socketpairs(gsocket.socketpair)
         with gselectors.DefaultSelector() as sel:
             assert isinstance(sel, gselectors.GreenSelector)
             sel.register(a, gselectors.EVENT_READ, "data")
@@ -88,8 +84,6 @@ class TestGreenModules:
             minievent.spawn_after(0.02, b.sendall, b"x")
             [(key, events)] = sel.select(5)
             assert key.fileobj is a and key.data == "data" and events == gselectors.EVENT_READ
-        a.close()
-        b.close()
 
     def test_green_time(self):
         with pytest.raises(ValueError, match="non-negative"):  # as the stdlib, unlike minievent.sleep

@@ -18,9 +18,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from faultkit import assert_hub_clean, pending_timers, spin
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import assert_hub_clean, pending_timers, spin
 
 import minievent
 from minievent import GreenletExit

@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from faultkit import open_fds
+from support import open_fds
 
 import minievent
 from minievent import tpool

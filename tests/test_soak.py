@@ -33,7 +33,7 @@ import struct
 import time
 
 import pytest
-from faultkit import assert_hub_clean, collect, open_fds, pending_timers
+from support import assert_hub_clean, collect, open_fds, pending_timers
 
 import minievent
 from minievent import GreenletExit

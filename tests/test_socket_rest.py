@@ -14,7 +14,7 @@ import struct
 import time
 
 import pytest
-from faultkit import collect, open_fds
+from support import collect, open_fds
 from test_patcher import run_child
 
 import minievent
@@ -41,8 +41,8 @@ def fd_blocking(sock: socket.socket) -> bool:
     return not fcntl.fcntl(sock, fcntl.F_GETFL) & os.O_NONBLOCK
 
 
-def test_recvmsg_waits_green_and_passes_an_fd():
-    a, b = gsocket.socketpair()
+def test_recvmsg_waits_green_and_passes_an_fd(socketpairs):
+    a, b = socketpairs(gsocket.socketpair)
     r, w = os.pipe()
     ticks = ticking()
     try:
@@ -73,20 +73,18 @@ def test_recvmsg_waits_green_and_passes_an_fd():
         with pytest.raises(BlockingIOError):
             a.recvmsg_into([buf])
     finally:
-        a.close()
-        b.close()
         os.close(r)
         os.close(w)
 
 
-def test_sendfile_uses_os_sendfile_and_waits_green(tmp_path, monkeypatch):
+def test_sendfile_uses_os_sendfile_and_waits_green(tmp_path, monkeypatch, socketpairs):
     data = os.urandom(4 << 20)  # far more than a socket buffer: os.sendfile must wait
     path = tmp_path / "big"
     path.write_bytes(data)
     calls = []
     real = os.sendfile
     monkeypatch.setattr(os, "sendfile", lambda *a: calls.append(1) or real(*a))
-    a, b = gsocket.socketpair()
+    a, b = socketpairs(gsocket.socketpair)
     ticks = ticking()
     got = bytearray()
 
@@ -96,16 +94,12 @@ def test_sendfile_uses_os_sendfile_and_waits_green(tmp_path, monkeypatch):
             minievent.sleep(0.001)
 
     reader = minievent.spawn(read_slowly)
-    try:
-        with open(path, "rb") as f:
-            assert a.sendfile(f) == len(data)
-            assert f.tell() == len(data)
-        reader.wait()
-        assert bytes(got) == data and len(calls) > 1 and len(ticks) > 3
-        assert fd_blocking(a)  # os.sendfile needed a non-blocking fd only while it ran
-    finally:
-        a.close()
-        b.close()
+    with open(path, "rb") as f:
+        assert a.sendfile(f) == len(data)
+        assert f.tell() == len(data)
+    reader.wait()
+    assert bytes(got) == data and len(calls) > 1 and len(ticks) > 3
+    assert fd_blocking(a)  # os.sendfile needed a non-blocking fd only while it ran
 
 
 def test_blocking_modes_as_the_stdlib_documents():
@@ -164,10 +158,10 @@ def test_a_blocking_fd_still_waits_green():
         srv.close()
 
 
-def test_set_nonblocking_keeps_the_fd_nonblocking_as_eventlets_sockets():
+def test_set_nonblocking_keeps_the_fd_nonblocking_as_eventlets_sockets(raw_pair):
     from minievent.greenio import GreenSocket
 
-    a, b = socket.socketpair()
+    a, b = raw_pair
     ga, gb = GreenSocket(a, set_nonblocking=True), GreenSocket(b, set_nonblocking=False)
     try:
         assert not fd_blocking(ga) and fd_blocking(gb)  # in blocking mode (timeout None) both
@@ -251,11 +245,11 @@ def test_sendto_and_select_raise_the_stdlibs_errors():
         gtime.sleep(-1)
 
 
-def test_epoll_selector_any_fd_number_green():
+def test_epoll_selector_any_fd_number_green(socketpairs):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 2100:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
-    a, b = gsocket.socketpair()
+    a, b = socketpairs(gsocket.socketpair)
     high = os.dup2(a.fileno(), 2000)  # beyond select()'s FD_SETSIZE
     ticks = ticking()
     try:
@@ -273,32 +267,26 @@ def test_epoll_selector_any_fd_number_green():
                 sel.select(0)
     finally:
         os.close(high)
-        a.close()
-        b.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_green_poll():
-    a, b = gsocket.socketpair()
+def test_green_poll(socketpairs):
+    a, b = socketpairs(gsocket.socketpair)
     ticks = ticking()
     p = gselect.poll()
-    try:
-        p.register(a, select.POLLIN)
-        assert p.poll(0) == [] and p.poll(20) == []
-        minievent.spawn_after(0.1, b.send, b"x")
-        t0 = time.monotonic()
-        assert p.poll() == [(a.fileno(), select.POLLIN)] and len(ticks) >= 5
-        assert time.monotonic() - t0 < 2
-        p.modify(a, select.POLLOUT)
-        assert p.poll(-1) == [(a.fileno(), select.POLLOUT)]
+    p.register(a, select.POLLIN)
+    assert p.poll(0) == [] and p.poll(20) == []
+    minievent.spawn_after(0.1, b.send, b"x")
+    t0 = time.monotonic()
+    assert p.poll() == [(a.fileno(), select.POLLIN)] and len(ticks) >= 5
+    assert time.monotonic() - t0 < 2
+    p.modify(a, select.POLLOUT)
+    assert p.poll(-1) == [(a.fileno(), select.POLLOUT)]
+    p.unregister(a)
+    with pytest.raises(KeyError):
         p.unregister(a)
-        with pytest.raises(KeyError):
-            p.unregister(a)
-        with pytest.raises(TypeError):
-            p.poll("soon")
-    finally:
-        a.close()
-        b.close()
+    with pytest.raises(TypeError):
+        p.poll("soon")
 
 
 def test_nothing_leaks_fds(tmp_path):
@@ -369,22 +357,18 @@ def test_patched_process():
     assert out["sleep"] == "sleep length must be non-negative"
 
 
-def test_an_explicit_msg_dontwait_is_honoured_in_blocking_mode():
-    a, b = gsocket.socketpair()
-    try:
-        assert a.getblocking() and b.getblocking()
-        for call in (
-            lambda: b.recv(10, socket.MSG_DONTWAIT),
-            lambda: b.recvmsg(10, 0, socket.MSG_DONTWAIT),
-            lambda: b.recvfrom(10, socket.MSG_DONTWAIT),
-        ):
-            with pytest.raises(BlockingIOError):  # as the stdlib: at once, not a wait
-                call()
-        with pytest.raises(BlockingIOError):
-            while True:
-                a.sendmsg([b"a" * 512], [], socket.MSG_DONTWAIT)
-        with pytest.raises(BlockingIOError):
-            a.sendall(b"a" * 512, socket.MSG_DONTWAIT)
-    finally:
-        a.close()
-        b.close()
+def test_an_explicit_msg_dontwait_is_honoured_in_blocking_mode(socketpairs):
+    a, b = socketpairs(gsocket.socketpair)
+    assert a.getblocking() and b.getblocking()
+    for call in (
+        lambda: b.recv(10, socket.MSG_DONTWAIT),
+        lambda: b.recvmsg(10, 0, socket.MSG_DONTWAIT),
+        lambda: b.recvfrom(10, socket.MSG_DONTWAIT),
+    ):
+        with pytest.raises(BlockingIOError):  # as the stdlib: at once, not a wait
+            call()
+    with pytest.raises(BlockingIOError):
+        while True:
+            a.sendmsg([b"a" * 512], [], socket.MSG_DONTWAIT)
+    with pytest.raises(BlockingIOError):
+        a.sendall(b"a" * 512, socket.MSG_DONTWAIT)

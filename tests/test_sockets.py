@@ -13,7 +13,6 @@ import time
 import pytest
 
 import minievent
-from minievent import greenio
 from minievent.hub import get_hub, trampoline
 
 pytestmark = pytest.mark.usefixtures("poller")
@@ -82,8 +81,8 @@ def test_accept_returns_green_socket_and_addresses():
     assert srv.fileno() == -1  # the context manager closed it
 
 
-def test_recv_timeout_raises_socket_timeout_and_socket_still_works():
-    a, b = greenio.socketpair()
+def test_recv_timeout_raises_socket_timeout_and_socket_still_works(pair):
+    a, b = pair
     a.settimeout(0.1)
     assert a.gettimeout() == 0.1
     t0 = time.monotonic()
@@ -92,15 +91,13 @@ def test_recv_timeout_raises_socket_timeout_and_socket_still_works():
     assert time.monotonic() - t0 >= 0.09
     b.sendall(b"late")
     assert a.recv(10) == b"late"
-    a.close()
-    b.close()
 
 
-def test_timeout_and_data_in_same_iteration_resume_once():
+def test_timeout_and_data_in_same_iteration_resume_once(pair):
     # Data arrives *and* the timeout expires while the hub is blocked: both
     # entries become ready together. The reader must resume exactly once; a
     # second (stray) resume would cut its following sleep short.
-    a, b = greenio.socketpair()
+    a, b = pair
     a.settimeout(0.05)
     log = []
 
@@ -120,8 +117,6 @@ def test_timeout_and_data_in_same_iteration_resume_once():
     gt.wait()
     assert log[0] in (("recv", b"x"), ("timeout", None))
     assert log[1][0] == "slept" and log[1][1] >= 0.19
-    a.close()
-    b.close()
 
 
 def test_settimeout_validation_and_blocking_modes():
@@ -137,13 +132,11 @@ def test_settimeout_validation_and_blocking_modes():
     s.close()
 
 
-def test_non_blocking_mode_raises_blocking_io_error():
-    a, b = greenio.socketpair()
+def test_non_blocking_mode_raises_blocking_io_error(pair):
+    a, b = pair
     a.setblocking(False)
     with pytest.raises(BlockingIOError):
         a.recv(10)
-    a.close()
-    b.close()
 
 
 def test_connect_refused():
@@ -195,8 +188,8 @@ def test_makefile_lines():
     assert got == ["ALPHA\n", "BETA\n", "GAMMA\n"]
 
 
-def test_close_wakes_a_blocked_reader_with_ebadf():
-    a, b = greenio.socketpair()
+def test_close_wakes_a_blocked_reader_with_ebadf(pair):
+    a, b = pair
     outcome = []
 
     def reader():
@@ -212,11 +205,10 @@ def test_close_wakes_a_blocked_reader_with_ebadf():
     with minievent.Timeout(5):
         gt.wait()
     assert outcome and outcome[0][0] == errno.EBADF and outcome[0][1] < 1
-    b.close()
 
 
-def test_fd_reuse_never_wakes_a_stale_waiter():
-    a, b = greenio.socketpair()
+def test_fd_reuse_never_wakes_a_stale_waiter(socketpairs):
+    a, b = socketpairs()
     fd = a.fileno()
     woken = []
 
@@ -231,7 +223,7 @@ def test_fd_reuse_never_wakes_a_stale_waiter():
     a.close()
     b.close()
     # New sockets: one of them gets the freed fd number.
-    c, d = greenio.socketpair()
+    c, d = socketpairs()
     assert fd in (c.fileno(), d.fileno())
     new, peer = (c, d) if c.fileno() == fd else (d, c)
 
@@ -245,56 +237,48 @@ def test_fd_reuse_never_wakes_a_stale_waiter():
         gt.wait()
         gt2.wait()
     assert woken == [("stale", errno.EBADF), ("fresh", b"new data")]
-    c.close()
-    d.close()
 
 
-def test_fd_closed_behind_the_hubs_back_is_rearmed_for_a_new_socket():
+def test_fd_closed_behind_the_hubs_back_is_rearmed_for_a_new_socket(socketpairs):
     # A plain socket waited on with trampoline, then closed without telling
     # the hub: the poller still thinks that fd number is registered. A green
     # socket that gets the number must still be woken.
-    raw_a, raw_b = socket.socketpair()
+    raw_a, raw_b = socketpairs(socket.socketpair)
     raw_b.send(b"x")
     trampoline(raw_a, read=True, timeout=5)
     fd = raw_a.fileno()
     raw_a.close()
     raw_b.close()
-    c, d = greenio.socketpair()
+    c, d = socketpairs()
     new, peer = (c, d) if c.fileno() == fd else (d, c)
     gt = minievent.spawn(new.recv, 10)
     minievent.sleep(0)
     peer.sendall(b"hello")
     with minievent.Timeout(5):
         assert gt.wait() == b"hello"
-    c.close()
-    d.close()
 
 
-def test_two_readers_on_one_socket_get_a_clear_error():
-    a, b = greenio.socketpair()
+def test_two_readers_on_one_socket_get_a_clear_error(pair):
+    a, b = pair
     first = minievent.spawn(a.recv, 10)
     minievent.sleep(0)
     with pytest.raises(RuntimeError, match="second simultaneous read"):
         a.recv(10)
     b.sendall(b"ok")
     assert first.wait() == b"ok"
-    a.close()
-    b.close()
 
 
-def test_killed_reader_releases_the_socket():
-    a, b = greenio.socketpair()
+def test_killed_reader_releases_the_socket(pair):
+    a, b = pair
     gt = minievent.spawn(a.recv, 10)
     minievent.sleep(0)
     gt.kill()
     b.sendall(b"after")
     assert a.recv(10) == b"after"  # no leftover listener: this is not a second reader
-    a.close()
-    b.close()
 
 
-def test_bad_input_and_closed_socket():
-    a, b = greenio.socketpair()
+def test_bad_input_and_closed_socket(pair):
+    a, b = pair
     with pytest.raises(TypeError):
         a.send("text")  # type: ignore[arg-type]
     with pytest.raises(TypeError):
@@ -304,7 +288,6 @@ def test_bad_input_and_closed_socket():
         with pytest.raises(OSError) as info:
             call()
         assert info.value.errno == errno.EBADF
-    b.close()
 
 
 def test_connection_reset_reaches_the_reader_and_the_hub_goes_on():
@@ -335,8 +318,8 @@ def test_connection_reset_reaches_the_reader_and_the_hub_goes_on():
         conn.close()
 
 
-def test_sendall_large_waits_for_the_peer():
-    a, b = greenio.socketpair()
+def test_sendall_large_waits_for_the_peer(pair):
+    a, b = pair
     data = os.urandom(4 << 20)  # more than the socket buffers hold
     gt = minievent.spawn(a.sendall, data)
     got = bytearray()
@@ -344,8 +327,6 @@ def test_sendall_large_waits_for_the_peer():
         got += b.recv(1 << 16)
     gt.wait()
     assert bytes(got) == data
-    a.close()
-    b.close()
 
 
 def test_udp_sendto_recvfrom():
@@ -388,10 +369,10 @@ def test_serve_stops_on_stopserve():
     srv.close()
 
 
-def test_hub_does_not_keep_closed_sockets():
+def test_hub_does_not_keep_closed_sockets(pair):
     hub = get_hub()
     before = len(hub.readers) + len(hub.writers)
-    a, b = greenio.socketpair()
+    a, b = pair
     gt = minievent.spawn(a.recv, 10)
     minievent.sleep(0)
     assert len(hub.readers) + len(hub.writers) == before + 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from faultkit import assert_hub_clean, collect, open_fds
+from support import assert_hub_clean, collect, open_fds
 
 import minievent
 from minievent import hub as hubmod

@@ -10,7 +10,7 @@ import time
 
 import greenlet
 import pytest
-from faultkit import spin
+from support import spin
 
 import minievent
 from minievent.timeline import Timeline
@@ -83,9 +83,9 @@ def test_greenthreads_with_the_same_name_get_their_own_lanes():
     assert {"handler", "handler#2", "handler#3"} <= set(tl.lanes)
 
 
-def test_why_a_greenthread_left():
+def test_why_a_greenthread_left(raw_pair):
     ev = minievent.Event()
-    a, b = socket.socketpair()
+    a, b = raw_pair
 
     def sleeper():
         minievent.sleep(0.01)
@@ -112,8 +112,6 @@ def test_why_a_greenthread_left():
         bad = minievent.spawn(crasher)
         with pytest.raises(ValueError):
             bad.wait()
-    a.close()
-    b.close()
     why = {}
     for s in tl.switches:
         why.setdefault(s.origin, []).append(s.why)
@@ -172,10 +170,10 @@ def test_a_greenthread_that_yields_is_ready_not_waiting():
         assert max(s.duration for s in lane_spans(tl, lane, "ready")) >= 0.0009, "ready while the other ran"
 
 
-def test_io_lateness_when_a_neighbour_keeps_the_hub():
+def test_io_lateness_when_a_neighbour_keeps_the_hub(socketpairs):
     # Both sockets become readable in the same poll; the first reader to be
     # resumed hogs the CPU, so the second one resumes late.
-    pairs = [socket.socketpair() for _ in range(2)]
+    pairs = [socketpairs(socket.socketpair) for _ in range(2)]
 
     def reader(sock, work):
         minievent.trampoline(sock, read=True)
@@ -189,9 +187,6 @@ def test_io_lateness_when_a_neighbour_keeps_the_hub():
             w.send(b"x")
         for gt in gts:
             gt.wait()
-    for p in pairs:
-        for s in p:
-            s.close()
     io = {r.lane: r for r in tl.io}
     assert set(io) == {"reader", "reader#2"}
     late = max(io.values(), key=lambda r: r.lateness)

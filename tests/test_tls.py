@@ -17,7 +17,7 @@ import time
 
 import pytest
 import trustme
-from faultkit import collect, open_fds
+from support import collect, open_fds
 from test_patcher import ROOT, run_child
 
 import minievent

@@ -1,7 +1,10 @@
-"""Helpers shared by the test suite: fds, CPU spins, what a hub has left behind.
+"""What the tests share, written once: fds, a CPU spin, what a hub has left behind.
 
-Not a test module: pytest puts tests/ on sys.path, so ``from faultkit import ...``.
-(Fixtures -- a fresh hub, every poller, a socket pair -- are in conftest.py.)
+The suite's two homes, one for each kind of thing: the fixtures (what pytest hands a test by
+its argument's name: a fresh hub, every poller, socket pairs) are in ``conftest.py`` and are
+built on this module; everything a test calls or subclasses is here, imported by name
+(``from support import spin``; pytest puts tests/ on sys.path). Nothing that two test modules
+use is written in either of them.
 """
 
 from __future__ import annotations
