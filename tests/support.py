@@ -1,4 +1,4 @@
-"""What the tests share, written once: fds, a CPU spin, what a hub has left behind.
+"""What the tests share, written once: fds, a CPU spin, what a hub has left behind, an echo handler.
 
 The suite's two homes, one for each kind of thing: the fixtures (what pytest hands a test by
 its argument's name: a fresh hub, every poller, socket pairs) are in ``conftest.py`` and are
@@ -34,6 +34,15 @@ def spin(seconds: float) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         pass
+
+
+def echo(conn, addr=None) -> None:
+    """A ``minievent.serve`` handler: send back whatever comes, until the client closes."""
+    while True:
+        data = conn.recv(65536)
+        if not data:
+            return
+        conn.sendall(data)
 
 
 def pending_timers(hub) -> list:

@@ -98,23 +98,30 @@ def _check_primitives_still_work(b: Blocked):
     assert b.joinq.join(timeout=1) is True
 
 
-@pytest.mark.parametrize("how", sorted(BLOCKERS))
-@pytest.mark.parametrize("kill_exc", [None, ValueError])
-def test_kill_anywhere_leaves_nothing_behind(how, kill_exc, raw_pair):
-    hub = minievent.get_hub()
-    b = Blocked(raw_pair)
+def park_victim(block, state):
+    """Spawn a greenthread that calls ``block(state)``; return it once it has run (and parked there),
+    with the list its ``finally`` appends to: a kill must unwind it."""
     started, cleaned = [], []
 
     def victim():
         started.append(True)
         try:
-            BLOCKERS[how](b)
+            block(state)
         finally:
             cleaned.append(True)
 
     gt = minievent.spawn(victim)
     while not started:  # main runs again only once the victim has parked
         minievent.sleep(0)
+    return gt, cleaned
+
+
+@pytest.mark.parametrize("how", sorted(BLOCKERS))
+@pytest.mark.parametrize("kill_exc", [None, ValueError])
+def test_kill_anywhere_leaves_nothing_behind(how, kill_exc, raw_pair):
+    hub = minievent.get_hub()
+    b = Blocked(raw_pair)
+    gt, cleaned = park_victim(BLOCKERS[how], b)
     assert not gt.dead, "the victim should be blocked"
     if kill_exc is None:
         gt.kill()
@@ -232,6 +239,16 @@ def test_kill_while_timeout_and_wakeup_race():
 
 
 # ----------------------------------------------------------------- stray wake-ups
+def yield_until_a_timeout():
+    """sleep(0) over and over, until a Timeout lands in one of them."""
+    try:
+        with minievent.Timeout(0.01):
+            while True:
+                minievent.sleep(0)
+    except minievent.Timeout:
+        pass
+
+
 def test_timeout_during_sleep_zero_leaves_no_stray_wakeup_for_the_next_wait():
     # A Timeout thrown into a greenthread that sits in sleep(0) used to leave its
     # sleep(0) resume in the ready queue; it then woke the greenthread's *next*
@@ -240,12 +257,7 @@ def test_timeout_during_sleep_zero_leaves_no_stray_wakeup_for_the_next_wait():
     ev = minievent.Event()
 
     def spinner():
-        try:
-            with minievent.Timeout(0.01):
-                while True:
-                    minievent.sleep(0)
-        except minievent.Timeout:
-            pass
+        yield_until_a_timeout()
         return ev.wait()
 
     gt = minievent.spawn(spinner)
@@ -258,12 +270,7 @@ def test_timeout_during_sleep_zero_leaves_no_stray_wakeup_for_the_next_wait():
 
 def test_timeout_during_sleep_zero_never_shortens_the_next_sleep():
     def spinner():
-        try:
-            with minievent.Timeout(0.01):
-                while True:
-                    minievent.sleep(0)
-        except minievent.Timeout:
-            pass
+        yield_until_a_timeout()
         t0 = time.monotonic()
         minievent.sleep(0.05)
         return time.monotonic() - t0
@@ -474,18 +481,7 @@ def test_kill_in_socket_calls_and_tpool_leaves_nothing_behind(how, timeout, stop
     hub = minievent.get_hub()
     fds_before = open_fds()
     s = SockBlocked(timeout, socketpairs)
-    started, cleaned = [], []
-
-    def victim():
-        started.append(True)
-        try:
-            SOCK_BLOCKERS[how](s)
-        finally:
-            cleaned.append(True)
-
-    gt = minievent.spawn(victim)
-    while not started:
-        minievent.sleep(0)
+    gt, cleaned = park_victim(SOCK_BLOCKERS[how], s)
     minievent.sleep(0.01)  # sendall: fill the buffer and park
     assert not gt.dead
     gt.kill()

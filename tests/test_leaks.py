@@ -17,7 +17,7 @@ import os
 import tracemalloc
 
 import pytest
-from support import assert_hub_clean, collect, open_fds
+from support import assert_hub_clean, collect, echo, open_fds
 
 import minievent
 from minievent import GreenletExit
@@ -76,14 +76,7 @@ def test_connect_echo_close_cycles_leak_nothing(traced):
     srv = minievent.listen(("127.0.0.1", 0), backlog=512)
     addr = srv.getsockname()
 
-    def handle(conn, _addr):
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                return
-            conn.sendall(data)
-
-    server = minievent.spawn(minievent.serve, srv, handle)
+    server = minievent.spawn(minievent.serve, srv, echo)
     _echo_cycles(addr, 300, rnd)  # warm up: worker greenlets, free lists, caches
     minievent.sleep(0.01)
     mem = _traced()  # (collects first: garbage of earlier tests may still hold fds)

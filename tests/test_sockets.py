@@ -11,6 +11,7 @@ import struct
 import time
 
 import pytest
+from support import echo
 
 import minievent
 from minievent.hub import get_hub, trampoline
@@ -20,20 +21,9 @@ pytestmark = pytest.mark.usefixtures("poller")
 ADDR = ("127.0.0.1", 0)
 
 
-def echo_server(sock: minievent.GreenSocket) -> minievent.GreenThread:
-    def handle(conn, addr):
-        while True:
-            data = conn.recv(65536)
-            if not data:
-                break
-            conn.sendall(data)
-
-    return minievent.spawn(minievent.serve, sock, handle)
-
-
 def test_echo_200_clients_1mib_each():
     srv = minievent.listen(ADDR, backlog=256)
-    server = echo_server(srv)
+    server = minievent.spawn(minievent.serve, srv, echo)
     size = 1 << 20
 
     def client(i):
