@@ -13,6 +13,9 @@ and writes what was recorded until then (exit status 130).
 
 ``python -m minievent trace script.py [args...]`` records any program's event
 loop (minievent, eventlet, gevent, asyncio): see ``minievent.trace``.
+
+``python -m minievent flight [options] (script.py | -m module | console-script) [args...]``
+runs a service with the flight recorder armed: see ``minievent.recording.flight``.
 """
 
 from __future__ import annotations
@@ -276,6 +279,11 @@ def _heartbeat(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["flight"]:  # its program's own options follow it: parsed apart (minievent/recording/flight.py)
+        from .recording import flight
+
+        return flight.main(argv[1:], prog=f"{PROG} flight")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

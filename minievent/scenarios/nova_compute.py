@@ -166,7 +166,7 @@ class _Work:
         """The heartbeat: nova's driver bumps service_ref.report_count and saves it."""
         self.reports.append(clock())
 
-    def sync_power_states(self) -> None:
+    def _sync_power_states(self) -> None:
         """Align power states: long and yieldless for the first `stalls` runs."""
         start = clock()
         long_run = len(self.syncs) < self.p.stalls
@@ -180,7 +180,7 @@ class _Work:
                 break
         self.syncs.append((start, clock()))
 
-    def heal_instance_info_cache(self) -> None:
+    def _heal_instance_info_cache(self) -> None:
         """A short periodic task, as most of nova's are."""
         _query_driver_power_state_and_sync(self.instances[0])
 
@@ -221,11 +221,11 @@ def _serve_oslo(p: ServiceParams, backend: str) -> tuple[_Work, float, float]:
 
         @periodic_task.periodic_task(spacing=p.sync_interval)
         def _sync_power_states(self, context: object) -> None:
-            work.sync_power_states()
+            work._sync_power_states()
 
         @periodic_task.periodic_task(spacing=p.report_interval, run_immediately=True)
         def _heal_instance_info_cache(self, context: object) -> None:
-            work.heal_instance_info_cache()
+            work._heal_instance_info_cache()
 
     class DbDriver:
         """nova.servicegroup.drivers.db.DbDriver: join adds the heartbeat to the service's group."""
@@ -279,8 +279,8 @@ def _serve_gevent(p: ServiceParams) -> tuple[_Work, float, float]:
 
     def periodic_tasks() -> None:
         tasks = [
-            ("_heal_instance_info_cache", p.report_interval, work.heal_instance_info_cache),
-            ("_sync_power_states", p.sync_interval, work.sync_power_states),
+            ("_heal_instance_info_cache", p.report_interval, work._heal_instance_info_cache),
+            ("_sync_power_states", p.sync_interval, work._sync_power_states),
         ]
         last = {"_heal_instance_info_cache": -math.inf, "_sync_power_states": clock()}
         while not stop.is_set():
@@ -322,8 +322,8 @@ def _serve_asyncio(p: ServiceParams) -> tuple[_Work, float, float]:
 
     async def periodic_tasks() -> None:
         tasks = [
-            ("_heal_instance_info_cache", p.report_interval, work.heal_instance_info_cache),
-            ("_sync_power_states", p.sync_interval, work.sync_power_states),
+            ("_heal_instance_info_cache", p.report_interval, work._heal_instance_info_cache),
+            ("_sync_power_states", p.sync_interval, work._sync_power_states),
         ]
         last = {"_heal_instance_info_cache": -math.inf, "_sync_power_states": clock()}
         while True:

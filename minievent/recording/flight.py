@@ -1,0 +1,573 @@
+"""The flight recorder: always on in a live service, it writes an incident when the loop is held.
+
+    python -m minievent flight [--dir DIR] [--window S] [--stall S] [--heartbeat NAME]...
+        [--signal SIG] [--metrics-port PORT] [--metrics-addr ADDR] (script.py | -m module | console-script) [args]
+
+or from Python, in the service itself (before its loop starts)::
+
+    from minievent.recording import flight
+    flight.arm(dir="/var/log/nova/incidents", heartbeats=["report_state"])
+
+It records the loop the program uses (minievent, eventlet, gevent or asyncio: the same
+captures as ``trace``), keeps the last ``window`` seconds, and a watchdog thread looks a few
+times per ``stall``: when one lane has held the loop longer than ``stall`` it samples that lane's
+stack while it holds (so the periodic task that called the innermost line is named), and when
+the loop comes back it writes an incident (``minievent.recording.incident``): the culprit and its
+stack, every lane that was ready meanwhile and for how long, each late timer and heartbeat by
+how much. At most one incident per stall. A timer or a ``--heartbeat`` lane that ran late by more
+than ``stall`` without one lane holding that long (many short holders) is an incident too.
+``SIGUSR2`` (``--signal``) writes one on demand; a program's own handler for it still runs.
+``--metrics-port`` serves the schedule latency per lane, the loop-held histogram and the incidents
+written (``minievent.recording.metrics``).
+
+It changes nothing in the program: the program's output, exit status, exceptions and signal
+handlers are its own; the watchdog and the metrics endpoint are bare OS threads (``_thread``,
+not listed by ``threading.enumerate()``); a failure inside the recorder is reported once on
+stderr and the recorder stands down while the program runs on.
+
+Until the recording package's shared watchdog and windowed writer land, this module runs on
+``minievent.trace``'s tracer (its loop detection and its watchdog) and trims the live recording
+to the window from the watchdog.
+"""
+
+from __future__ import annotations
+
+import _thread
+import argparse
+import copy
+import math
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from ..timeline import _HUB_ID, Timeline, clock
+from ..trace import Tracer
+from . import incident as incidents
+from .incident import Incident, Late, Stall, stack_of
+from .metrics import Metrics, MetricsServer
+from .signals import SharedSignal, signal_number
+
+__all__ = ["FlightOptions", "FlightRecorder", "arm", "check_options", "DEFAULT_DIR"]
+
+DEFAULT_DIR = "./minievent-incidents"
+_PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: The recorder's own frames (and runpy's), left out of a culprit's stack; the rest of minievent is the program's.
+_OURS = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    *(os.path.join(_PKG, f) for f in ("trace.py", "foreign.py", "timeline.py", "recorder.py", "debug.py")),
+    os.path.join(os.path.dirname(os.__file__), "runpy.py"),
+)
+#: After a stall ends, wait this long before writing, so the lanes it delayed have run (and say how late).
+SETTLE = 0.3
+
+
+@dataclass(frozen=True)
+class FlightOptions:
+    """The flight recorder's options, checked by ``check_options`` before anything runs."""
+
+    dir: str = DEFAULT_DIR
+    window: float = 30.0
+    stall: float = 1.0
+    heartbeats: tuple[str, ...] = ()
+    signal: str | int = "SIGUSR2"
+    metrics_port: int | None = None
+    metrics_addr: str = "127.0.0.1"
+    picture: bool = True
+
+
+def check_options(o: FlightOptions) -> FlightOptions:
+    """ValueError (one line) for what cannot work; the folder is made (0700) and tried for writing."""
+    for name in ("window", "stall"):
+        value = getattr(o, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"--{name} must be a number of seconds, not {value!r}")
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"--{name} must be a finite number of seconds > 0, not {value!r}")
+    if o.stall > o.window:
+        raise ValueError(f"--stall {o.stall:g} is longer than --window {o.window:g}: no stall would fit in the window")
+    for name in o.heartbeats:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"--heartbeat needs a lane name (such as report_state), not {name!r}")
+    signal_number(o.signal)
+    if o.metrics_port is not None:
+        if isinstance(o.metrics_port, bool) or not isinstance(o.metrics_port, int) or not 0 <= o.metrics_port <= 65535:
+            raise ValueError(f"--metrics-port must be from 0 to 65535, not {o.metrics_port!r}")
+    incidents.make_private_dir(o.dir)
+    return o
+
+
+class FlightRecorder(Tracer):
+    """The always-on recorder; ``arm()`` from the main thread, before the program's loop starts."""
+
+    def __init__(self, options: FlightOptions | None = None, program: str = "", window: float | None = None) -> None:
+        self.options = check_options(options or FlightOptions())
+        super().__init__(None, threshold=min(self.options.stall, 0.2))
+        self.window = self.options.window if window is None else window
+        self.program = program or os.path.basename(sys.argv[0] or "python")
+        self.folder = os.path.abspath(self.options.dir)
+        self.metrics = Metrics()
+        self.server: MetricsServer | None = None
+        self.written: list[str] = []
+        self.failed: str | None = None
+        self._signal: SharedSignal | None = None
+        self._asked = False
+        self._held: dict[int, Stall] = {}  # id(timeline) -> the stall in progress (or ended, not written)
+        self._seen: dict[int, list[int]] = {}  # id(timeline) -> [switches read, timers read] for metrics
+        self._last_written_for: dict[int, float] = {}  # id(timeline) -> start of the last stall written
+        self._late_written_upto = 0.0
+
+    # ------------------------------------------------------------ on / off
+    def arm(self) -> FlightRecorder:
+        o = self.options
+        if o.metrics_port is not None:
+            self.server = MetricsServer(self.metrics, o.metrics_addr, o.metrics_port).bind()
+        self._signal = SharedSignal(signal_number(o.signal), self._on_signal).arm()
+        if self.server is not None:
+            self.server.start()
+        self.start()
+        return self
+
+    def disarm(self) -> None:
+        self.stop()  # (the watchdog has ended: what it left pending is written here)
+        now = clock()
+        for tl in list(self.timelines):
+            stall = self._held.pop(id(tl), None)
+            if stall is not None and self.failed is None:
+                if stall.end is None:
+                    stall.end = now
+                try:
+                    self._write("stall", tl, stall, now)
+                except Exception as e:
+                    self._stand_down(e)
+        if self._signal is not None:
+            self._signal.disarm()
+        if self.server is not None:
+            self.server.close()
+
+    def _on_signal(self) -> None:
+        self._asked = True  # (a signal handler: note it; the watchdog writes)
+
+    # ------------------------------------------------------------ the watchdog
+    def _watch(self) -> None:
+        period = min(max(self.options.stall / 8, 0.002), 0.05)
+        try:
+            while not self._stop.acquire(timeout=period):
+                if self.failed is None:
+                    try:
+                        self._turn()
+                    except Exception as e:
+                        self._stand_down(e)
+        finally:
+            self._done.release()
+
+    def _stand_down(self, e: BaseException) -> None:
+        self.failed = f"{type(e).__name__}: {e}"
+        where = traceback.extract_tb(e.__traceback__)[-1:]
+        at = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
+        _say(f"minievent flight: the recorder failed ({self.failed}{at}) and stands down; the program runs on")
+        try:
+            if self._detecting:
+                import greenlet
+
+                greenlet.settrace(self._prev_trace)
+                self._detecting = False
+        except Exception:
+            pass
+
+    def _turn(self) -> None:
+        now = clock()
+        for tl in list(self.timelines):
+            if tl.recording:
+                self._look(tl, now)
+        if self._asked:
+            self._asked = False
+            for tl in self.recorded() or [None]:
+                self._write("signal", tl, None, now)
+
+    def _look(self, tl: Timeline, now: float) -> None:
+        key = id(tl)
+        n, since, kid = tl._latest()
+        stall = self._held.get(key)
+        # (n == 0: a loop not started yet, such as the asyncio capture armed for a program that never runs one)
+        holding = n > 0 and kid is not None and kid != _HUB_ID and now - since > self.options.stall
+        if holding:
+            if stall is None or stall.start != since:
+                if stall is not None and stall.end is None:
+                    stall.end = since
+                if self._last_written_for.get(key) == since:
+                    return  # this stall was written (on a signal, say): once per stall
+                lane = _lane_name(tl, tl._keys.get(kid))
+                stall = self._held[key] = Stall(getattr(tl, "loop", "minievent"), lane, since)
+            frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
+            if frame is not None and tl._latest()[0] == n:
+                stall.sample(_program_part(stack_of(frame, _OURS)))
+                if stall.lane == "loop_func":
+                    stall.lane = _looping_call_in(frame) or stall.lane
+            return
+        if stall is not None:
+            if stall.end is None:
+                stall.end = _end_of_run(tl, stall.start, since if since > stall.start else now)
+            if now - stall.end < SETTLE:
+                return  # let the lanes it delayed run first, so the report says how late they were
+            del self._held[key]
+            self._last_written_for[key] = stall.start
+            self._late_written_upto = max(self._late_written_upto, now)  # the stall's report names them
+            self._write("stall", tl, stall, now)
+            return
+        self._observe(tl, now)
+        self._trim(tl, now)
+
+    # ------------------------------------------------------------ metrics, late timers
+    def _observe(self, tl: Timeline, now: float) -> None:
+        seen = self._seen.setdefault(id(tl), [0, 0])
+        sw, extra, keys = tl._sw, tl._sw_extra, tl._keys
+        n = len(sw) // 3
+        late: list[Late] = []
+        beats = self.options.heartbeats
+        stall = self.options.stall
+        for i in range(seen[0], n):
+            kid = sw[3 * i + 1]
+            nxt = sw[3 * i + 3] if i + 1 < n else None
+            if kid != _HUB_ID and nxt is not None:
+                self.metrics.observe_held(nxt - sw[3 * i])
+            ready = extra.get(i)
+            if ready is None or ready[0] is None:
+                continue
+            lane = _lane_name(tl, keys.get(kid))
+            waited = sw[3 * i] - ready[0]
+            self.metrics.observe_latency(lane, waited)
+            if waited > stall and any(b in lane for b in beats):
+                late.append(Late(lane, ready[0], sw[3 * i], "heartbeat"))
+        seen[0] = n - 1 if n else 0  # the last switch's run has no end yet: read it again next time
+        timers = tl._timers
+        for j in range(seen[1], len(timers)):
+            lane_key, due, fired = timers[j][:3]
+            if fired - due > stall:
+                late.append(Late(_lane_name(tl, lane_key), due, fired))
+        seen[1] = len(timers)
+        late = [x for x in dict.fromkeys(late) if x.ran > self._late_written_upto]
+        if late:
+            self._late_written_upto = max(x.ran for x in late)
+            self._write("late", tl, None, now, late)
+
+    def _trim(self, tl: Timeline, now: float) -> None:
+        """Drop records older than the window from the live recording (foreign captures only)."""
+        if math.isinf(self.window) or getattr(tl, "_recorder", None) is not None:
+            return  # minievent's own recorder flushes its raw log when read: trimmed once the package lands
+        horizon = now - self.window - self.window / 8
+        sw = tl._sw
+        if not sw or sw[0] >= horizon:
+            return
+        n = len(sw) // 3
+        k = _first_at(sw, n, horizon)
+        if k <= 1:
+            return
+        k -= 1  # keep the switch before the horizon: it says who ran at the horizon
+        first = tl._keys.get(sw[3 * k - 2]) if k > 0 else tl._first_key
+        extra = tl._sw_extra
+        moved = {i - k: v for i, v in list(extra.items()) if i >= k}
+        del sw[: 3 * k]
+        extra.clear()
+        extra.update(moved)
+        tl._first_key = first
+        tl.t0 = sw[0] if sw else now
+        tl._flight_trimmed = True  # type: ignore[attr-defined]
+        for name, at in (("_timers", 2), ("_io", 4), ("_polls", 1)):
+            rows = getattr(tl, name)
+            drop = 0
+            while drop < len(rows) and rows[drop][at] < horizon:
+                drop += 1
+            del rows[:drop]
+        seen = self._seen.get(id(tl))
+        if seen is not None:
+            seen[0] = max(0, seen[0] - k)
+            seen[1] = 0
+            self._late_written_upto = max(self._late_written_upto, horizon)
+
+    # ------------------------------------------------------------ incidents
+    def _write(
+        self, reason: str, tl: Timeline | None, stall: Stall | None, now: float, late: Sequence[Late] = ()
+    ) -> None:
+        snap = _snapshot(tl, max(tl.t0 or now, now - self.window), now) if tl is not None else None
+        inc = Incident(
+            reason=reason,
+            program=self.program,
+            loop=getattr(tl, "loop", "minievent") if tl is not None else "(none seen yet)",
+            t0=snap.t0 if snap is not None else now,
+            now=now,
+            stall=stall,
+            threshold=self.options.stall,
+            late=list(late),
+            heartbeats=self.options.heartbeats,
+        )
+        if snap is not None:
+            _analyse(inc, snap, stall, self.options)
+            for lane, since, until, why in inc.extra_ready:  # (so the picture shows them ready too)
+                snap._spans.append((lane, why, since, until, "ready"))
+            reach = now - (snap.t0 or now)
+            whole = tl.t0 is not None and snap.t0 <= tl.t0 + 1e-9 and not getattr(tl, "_flight_trimmed", False)
+            inc.window_line = f"reaches back {reach:.1f} s" + (
+                " (to the start of recording)" if whole else f" (window {self.window:g} s)"
+            )
+        else:
+            inc.window_line = "no loop recorded yet"
+        path = incidents.write(inc, self.folder, snap, picture=False)
+        self.written.append(path)
+        self.metrics.incident(reason)
+        if snap is not None and self.options.picture:  # last: drawing takes a second or two of this thread
+            incidents.draw(inc, snap, os.path.join(path, "timeline.png"))
+        _say(f"minievent flight: incident ({reason}) written to {path}")
+
+
+def _end_of_run(tl: Timeline, start: float, fallback: float) -> float:
+    """When the run that began at ``start`` ended: the first switch recorded after it."""
+    sw = tl._sw
+    n = len(sw) // 3
+    k = _first_at(sw, n, start + 1e-9)
+    return sw[3 * k] if k < n else fallback
+
+
+def _first_at(sw: list[Any], n: int, t: float) -> int:
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sw[3 * mid] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _program_part(stack: tuple) -> tuple:
+    """The stack from the program's own entry on: what runs the program (runpy, this tool) left out."""
+    cut = 0
+    for i, frame in enumerate(stack):
+        if frame.filename.endswith(("runpy.py", "<frozen runpy>", os.sep + "program.py")):
+            cut = i + 1
+    return stack[cut:]
+
+
+def _snapshot(tl: Timeline, since: float, until: float) -> Timeline:
+    """A stopped copy of the window [since, until] of ``tl``, read without stopping its loop."""
+    snap = copy.copy(tl)
+    sw = list(tl._sw)
+    n = len(sw) // 3
+    del sw[3 * n :]
+    extra = dict(tl._sw_extra)
+    k = _first_at(sw, n, since)
+    k = max(0, k - 1)
+    snap._first_key = tl._keys.get(sw[3 * k - 2]) if k > 0 else tl._first_key
+    snap._sw = sw[3 * k :]
+    snap._sw_extra = {i - k: v for i, v in extra.items() if k <= i < n}
+    snap._timers = [r for r in list(tl._timers) if r[2] >= since]
+    snap._io = [r for r in list(tl._io) if r[4] >= since]
+    snap._polls = [r for r in list(tl._polls) if r[1] >= since]
+    snap._spans = [r for r in list(tl._spans) if r[3] >= since]
+    snap._marks = [r for r in list(tl._marks) if r[2] >= since]
+    snap._keys = dict(tl._keys)
+    snap._names, snap._name_count, snap._named_upto = {}, {}, 0
+    snap._lock = _thread.allocate_lock()
+    snap._recorder = None
+    snap.t0 = sw[3 * k] if snap._sw and k > 0 else (tl.t0 if tl.t0 is not None else since)
+    snap.t1 = until
+    return snap
+
+
+def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOptions) -> None:
+    """Fill in who was ready during the stall and who ran late, from the window's spans."""
+    for key in list(snap._keys.values()):
+        name = _looping_call_name(key)
+        if name is not None and key not in snap._names:
+            snap._names[key] = _unique(snap, name)
+    spans = snap.spans()
+    t0 = snap.t0
+    if stall is not None:
+        start, end = stall.start - t0, (stall.end or inc.now) - t0
+        for s in spans:
+            overlap = min(s.end, end) - max(s.start, start)
+            if s.state == "ready" and overlap > 0.001 and s.lane != stall.lane:
+                inc.ready.append((s.lane, s.start + t0, s.end + t0, s.why))
+                if s.end - s.start > o.stall * 0.5 and not any(x.lane == s.lane for x in inc.late):
+                    what = "heartbeat" if any(b in s.lane for b in o.heartbeats) else "timer"
+                    if s.why in ("timer due", None) or what == "heartbeat":
+                        inc.late.append(Late(s.lane, s.start + t0, s.end + t0, what))
+    for rec in snap.timers:
+        if rec.lateness > o.stall and not any(x.lane == rec.lane for x in inc.late):
+            inc.late.append(Late(rec.lane, rec.due + t0, rec.fired + t0))
+    if stall is not None:
+        _late_by_period(inc, spans, stall, o, t0)
+
+
+def _late_by_period(inc: Incident, spans: Sequence[Any], stall: Stall, o: FlightOptions, t0: float) -> None:
+    """A lane that runs every P seconds and, across the stall, ran G > P + stall after its last run, was G - P late.
+
+    For a lane whose wait the capture could not read as a due timer (it shows waiting, not ready):
+    the period is the median gap between its runs in the window."""
+    runs: dict[str, list[float]] = {}
+    for s in spans:
+        if s.state == "running" and s.lane != stall.lane and s.lane != "hub":
+            runs.setdefault(s.lane, []).append(s.start)
+    end = (stall.end or inc.now) - t0
+    for lane, starts in runs.items():
+        if any(x.lane == lane for x in inc.late) or len(starts) < 3:
+            continue
+        starts.sort()
+        firsts = [starts[0]] + [b for a, b in zip(starts, starts[1:], strict=False) if b - a > 0.002]
+        gaps = sorted(b - a for a, b in zip(firsts, firsts[1:], strict=False))
+        if not gaps:
+            continue
+        period = gaps[len(gaps) // 2]
+        after = [t for t in firsts if t >= end - 0.002]
+        before = [t for t in firsts if t < end - 0.002]
+        if not after or not before:
+            continue
+        gap = after[0] - before[-1]
+        if gap - period > o.stall * 0.5:
+            what = "heartbeat" if any(b in lane for b in o.heartbeats) else "timer"
+            due = before[-1] + period + t0
+            inc.late.append(Late(lane, due, after[0] + t0, what))
+            if not any(r[0] == lane for r in inc.ready):
+                why = f"due by its period ({period:.2f} s)"
+                inc.ready.append((lane, due, after[0] + t0, why))
+                inc.extra_ready.append((lane, due, after[0] + t0, why))
+
+
+def _unique(snap: Timeline, base: str) -> str:
+    n = snap._name_count.get(base, 0) + 1
+    snap._name_count[base] = n
+    return base if n == 1 else f"{base}#{n}"
+
+
+def _looping_call_name(key: Any) -> str | None:
+    """oslo.service's looping calls run a closure named loop_func: name the lane after what it loops
+    (``FixedIntervalLoopingCall(report_state)``), from the type of the call and the name of its function.
+
+    (A stopgap for the eventlet capture's lane names, which name loop_func; nothing but names is read.)"""
+    return _looping_call_in(getattr(key, "gr_frame", None))
+
+
+def _looping_call_in(f: Any) -> str | None:
+    while f is not None:
+        if f.f_code.co_name == "_run_loop" and "self" in f.f_code.co_varnames[:1]:
+            call = f.f_locals.get("self")
+            fn = getattr(call, "f", None)
+            name = getattr(fn, "__name__", None)
+            if isinstance(name, str):
+                return f"{type(call).__name__}({name})"
+        f = f.f_back
+    return None
+
+
+def _lane_name(tl: Timeline, key: Any) -> str:
+    return _looping_call_name(key) or tl._base_name(key)
+
+
+def _say(text: str) -> None:
+    try:
+        os.write(2, (text + "\n").encode())
+    except OSError:
+        pass
+
+
+_armed: FlightRecorder | None = None
+
+
+def arm(
+    dir: str = DEFAULT_DIR,
+    window: float = 30.0,
+    stall: float = 1.0,
+    heartbeats: Sequence[str] = (),
+    signal: str | int = "SIGUSR2",
+    metrics_port: int | None = None,
+    metrics_addr: str = "127.0.0.1",
+) -> FlightRecorder:
+    """Arm the flight recorder in this process (once; from the main thread, before the loop starts)."""
+    global _armed
+    if _armed is not None:
+        raise RuntimeError("the flight recorder is already armed in this process")
+    options = FlightOptions(dir, window, stall, tuple(heartbeats), signal, metrics_port, metrics_addr)
+    _armed = FlightRecorder(options).arm()
+    return _armed
+
+
+# ---------------------------------------------------------------- python -m minievent flight
+_VALUED = {"--dir", "--window", "--stall", "--heartbeat", "--signal", "--metrics-port", "--metrics-addr"}
+
+
+def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The flight recorder's own options, and the program with its arguments (from the first token that is
+    not one of ours: ``script.py``, ``-m``, a console script)."""
+    argv = list(argv)
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in _VALUED:
+            i += 2
+        elif token.split("=", 1)[0] in _VALUED or token in ("-h", "--help", "--no-picture"):
+            i += 1
+        elif token == "--":
+            return argv[:i], argv[i + 1 :]
+        else:
+            break
+    return argv[:i], argv[i:]
+
+
+class _Parser(argparse.ArgumentParser):
+    """An option error is one line on stderr (no usage block), exit status 2, before the program runs."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=prog,
+        description="Run a program (script.py, -m module, or a console script) with the flight recorder armed: "
+        "it keeps the last --window seconds of the loop's scheduling and writes an incident into --dir when "
+        "the loop is held longer than --stall, a timer or --heartbeat runs that late, or on --signal.",
+        usage=f"{prog} [options] (script.py | -m module | console-script) [args...]",
+    )
+    p.add_argument("--dir", default=DEFAULT_DIR, help=f"where incidents go (default {DEFAULT_DIR}; made 0700)")
+    p.add_argument("--window", type=float, default=30.0, metavar="S", help="seconds kept (default 30)")
+    p.add_argument("--stall", type=float, default=1.0, metavar="S", help="held or late this long: an incident (1)")
+    p.add_argument(
+        "--heartbeat", action="append", default=[], metavar="NAME", help="a lane whose lateness matters (repeat)"
+    )
+    p.add_argument("--signal", default="SIGUSR2", help="the signal that writes an incident on demand (SIGUSR2)")
+    p.add_argument("--metrics-port", type=int, default=None, metavar="PORT", help="serve Prometheus metrics here")
+    p.add_argument("--metrics-addr", default="127.0.0.1", metavar="ADDR", help="... on this address (127.0.0.1)")
+    p.add_argument("--no-picture", action="store_true", help="write report and trace only")
+    return p
+
+
+def main(argv: Sequence[str], prog: str = "python -m minievent flight") -> int:
+    """``python -m minievent flight``: exit status 2 for bad options (before the program runs), else the program's."""
+    from .program import Target
+
+    ours, program = _split(argv)
+    args = _parser(prog).parse_args(ours)
+    try:
+        options = FlightOptions(
+            args.dir,
+            args.window,
+            args.stall,
+            tuple(args.heartbeat),
+            args.signal,
+            args.metrics_port,
+            args.metrics_addr,
+            not args.no_picture,
+        )
+        check_options(options)
+        target = Target.parse(program)
+        recorder = FlightRecorder(options, program=" ".join([target.name, *target.args]))
+        recorder.arm()
+    except (ValueError, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return target.run()
+    finally:
+        recorder.disarm()

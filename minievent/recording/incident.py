@@ -1,0 +1,279 @@
+"""An incident: what the flight recorder writes when the loop was held or a heartbeat ran late.
+
+Three files in a folder of their own, ``DIR/<time>-<reason>/``, readable by the owner only
+(the folder 0700, the files 0600: a recording names the service's code and its timing):
+
+* ``report.txt``: one page in the service's own terms: what held the loop, for how long, its
+  stack while it held (sampled by the watchdog, so the periodic task that called the innermost
+  line is there); every lane that was ready meanwhile and for how long; each late timer and
+  heartbeat by how much ("report_state ran 1.31 s late"); how far back the window reaches;
+* ``trace.json``: a Chrome trace of the window (opens in https://ui.perfetto.dev);
+* ``timeline.png``: the window as swimlanes (running, ready, waiting), drawn last, and only if
+  matplotlib is there.
+
+An incident holds code locations (file, line, function), lane names and times, never the value
+of a variable: a service's memory holds passwords.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Frame", "Stall", "Late", "Incident", "write", "draw", "make_private_dir", "stack_of"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A code location: a function, its file and the line it was at. No values."""
+
+    function: str
+    filename: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.function}  ({_short(self.filename)}:{self.line})"
+
+
+def _short(path: str) -> str:
+    """The last two parts of a path: ``oslo_service/periodic_task.py``."""
+    parts = path.replace("\\", "/").rsplit("/", 2)
+    return "/".join(parts[-2:])
+
+
+def stack_of(frame: Any, skip_dirs: Sequence[str] = ()) -> tuple[Frame, ...]:
+    """The frames of ``frame``'s stack, outermost first, as code locations only.
+
+    ``skip_dirs``: frames from files under these folders (the recorder's own) are left out.
+    """
+    out = []
+    f = frame
+    while f is not None:
+        code = f.f_code
+        if code.co_filename.endswith(("runpy.py", "<frozen runpy>")) or not (
+            skip_dirs and code.co_filename.startswith(tuple(skip_dirs))
+        ):
+            name = getattr(code, "co_qualname", code.co_name)
+            out.append(Frame(name.rsplit("<locals>.", 1)[-1], code.co_filename, f.f_lineno or 0))
+        f = f.f_back
+    out.reverse()
+    return tuple(out)
+
+
+@dataclass
+class Stall:
+    """The loop was held by ``lane`` from ``start`` to ``end`` (monotonic seconds; end None: still)."""
+
+    loop: str
+    lane: str
+    start: float
+    end: float | None = None
+    #: every stack the watchdog saw while it held, and how often
+    stacks: Counter = field(default_factory=Counter)
+
+    def sample(self, stack: tuple[Frame, ...]) -> None:
+        if stack:
+            self.stacks[stack] += 1
+
+    @property
+    def samples(self) -> int:
+        return sum(self.stacks.values())
+
+    @property
+    def stack(self) -> tuple[Frame, ...]:
+        """The stack seen most often while it held (the innermost lines vary; the callers do not)."""
+        if not self.stacks:
+            return ()
+        return self.stacks.most_common(1)[0][0]
+
+    @property
+    def duration(self) -> float:
+        return (self.end if self.end is not None else time.monotonic()) - self.start
+
+
+@dataclass(frozen=True)
+class Late:
+    """``lane`` ran ``by`` seconds after it was due (``due``, ``ran``: monotonic seconds)."""
+
+    lane: str
+    due: float
+    ran: float
+    what: str = "timer"  # "timer", "heartbeat"
+
+    @property
+    def by(self) -> float:
+        return self.ran - self.due
+
+
+@dataclass
+class Incident:
+    """Everything one report says; ``write()`` puts it on disk."""
+
+    reason: str  # "stall", "late", "signal"
+    program: str
+    loop: str
+    t0: float  # monotonic time of the window's start (the report's times are seconds from here)
+    now: float
+    stall: Stall | None = None
+    threshold: float = 1.0
+    #: (lane, ready since, ready until, what made it ready) for lanes ready during the stall
+    ready: list[tuple[str, float, float, str | None]] = field(default_factory=list)
+    late: list[Late] = field(default_factory=list)
+    #: ready spans found by a lane's period, not by the capture (drawn in the picture too)
+    extra_ready: list[tuple[str, float, float, str | None]] = field(default_factory=list)
+    window_line: str = ""
+    heartbeats: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - (time.monotonic() - self.now)))
+        lines = [
+            f"minievent flight recorder -- incident ({self.reason}) at {at}, pid {os.getpid()}",
+            f"program: {self.program}   loop: {self.loop}",
+            "",
+        ]
+        rel = self._rel
+        s = self.stall
+        if s is not None:
+            lines.append(
+                f"WHAT HELD THE LOOP: {s.lane} ran {s.duration:.2f} s without yielding "
+                f"(from {rel(s.start)} to {rel(s.end or self.now)}; --stall {self.threshold:g} s)"
+            )
+            if s.stack:
+                lines.append(f"its stack while it held (outermost first; {s.samples} samples):")
+                lines += [f"    {frame}" for frame in s.stack]
+                inner = Counter(stack[-1] for stack in s.stacks.elements() if stack)
+                if len(inner) > 1:
+                    lines.append("innermost lines seen: " + ", ".join(f"{f} x{n}" for f, n in inner.most_common(3)))
+            else:
+                lines.append("its stack: not sampled (the watchdog saw no frame of it)")
+        elif self.reason == "signal":
+            lines.append("WRITTEN ON REQUEST (signal): the loop was not held longer than --stall at the time")
+        lines.append("")
+        if self.ready:
+            lines.append("READY MEANWHILE (could have run, could not: the loop was held):")
+            for lane, since, until, cause in sorted(self.ready, key=lambda r: r[1] - r[2]):
+                why = f", {cause}" if cause else ""
+                lines.append(f"    {lane:<44} ready {until - since:6.2f} s  (from {rel(since)}{why})")
+        elif s is not None:
+            lines.append("READY MEANWHILE: no lane was seen ready while it held")
+        lines.append("")
+        if self.late:
+            lines.append("LATE:")
+            for late in sorted(self.late, key=lambda r: -r.by):
+                lines.append(f"    {late.lane} ran {late.by:.2f} s late (due {rel(late.due)}, ran {rel(late.ran)})")
+        else:
+            lines.append("LATE: no timer or heartbeat ran late by more than the threshold")
+        missing = [h for h in self.heartbeats if not any(h in r.lane for r in self.late)]
+        if missing and s is not None:
+            lines.append("heartbeats not seen late: " + ", ".join(missing))
+        lines += ["", "WINDOW: " + self.window_line, "times are seconds from the window's start"]
+        return "\n".join(lines) + "\n"
+
+    def _rel(self, t: float) -> str:
+        return f"{t - self.t0:.2f} s"
+
+
+def make_private_dir(path: str) -> str:
+    """Make ``path`` (and parents) if needed, mode 0700; OSError/ValueError if it cannot be written.
+
+    Tried, not asked: ``os.access`` says yes to root for any folder, so a file is made and removed.
+    """
+    full = os.path.abspath(path)
+    if os.path.exists(full) and not os.path.isdir(full):
+        raise ValueError(f"--dir {path}: not a folder")
+    try:
+        os.makedirs(full, mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"--dir {path}: cannot make it ({e.strerror})") from None
+    probe = os.path.join(full, f".minievent-probe-{os.getpid()}")
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as e:
+        raise ValueError(f"--dir {path}: cannot write there ({e.strerror})") from None
+    os.close(fd)
+    os.unlink(probe)
+    return full
+
+
+def write(incident: Incident, folder: str, timeline: Any = None, picture: bool = True) -> str:
+    """Write the incident's files into a new folder under ``folder``; return that folder."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
+    base = os.path.join(folder, f"{stamp}-{incident.reason}")
+    path, n = base, 1
+    while True:
+        try:
+            os.mkdir(path, 0o700)
+            break
+        except FileExistsError:
+            n += 1
+            path = f"{base}-{n}"
+    _write_private(os.path.join(path, "report.txt"), incident.text().encode())
+    if timeline is not None:
+        import json
+
+        trace = timeline.to_chrome_trace()
+        _write_private(os.path.join(path, "trace.json"), json.dumps(trace).encode())
+        if picture:
+            draw(incident, timeline, os.path.join(path, "timeline.png"))
+    return path
+
+
+def _write_private(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+
+
+def draw(incident: Incident, timeline: Any, path: str) -> None:
+    """The window as swimlanes, the stall shaded, the late lanes marked (nothing without matplotlib)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from .. import plot
+
+    s = incident.stall
+    title = f"{incident.program}: " + (
+        f"{s.lane} held the loop {s.duration:.2f} s" if s is not None else f"incident ({incident.reason})"
+    )
+    fig = Figure(figsize=(13, 4.5))
+    ax = fig.add_subplot(1, 1, 1)
+    plot.swimlanes(timeline, ax=ax, title=title, max_lanes=12)
+    if s is not None:
+        start, end = s.start - incident.t0, (s.end or incident.now) - incident.t0
+        ax.axvspan(start, end, color="tab:red", alpha=0.08, zorder=0)
+        ax.text(
+            (start + end) / 2,
+            0.98,
+            f"held {s.duration:.2f} s by {s.lane}",
+            transform=ax.get_xaxis_transform(),
+            ha="center",
+            va="top",
+            fontsize=9,
+            color="tab:red",
+        )
+    for i, late in enumerate(incident.late[:3]):
+        ax.text(
+            late.ran - incident.t0,
+            0.02 + 0.06 * i,
+            f"{late.lane} ran {late.by:.2f} s late ",
+            transform=ax.get_xaxis_transform(),
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="tab:orange",
+        )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    os.chmod(path, 0o600)

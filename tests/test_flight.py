@@ -1,0 +1,264 @@
+"""The flight recorder on real services: the nova-shaped one on the real oslo.service (eventlet backend), and
+the same service on gevent and asyncio (minievent/scenarios/nova_compute.py). Each run is a child process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+
+import pytest
+
+from minievent.scenarios import nova_compute
+from minievent.scenarios.nova_compute import ServiceParams
+
+pytest.importorskip("oslo_service", reason="pip install 'oslo.service[threading]' (the test extra has it)")
+
+FLIGHT = [sys.executable, "-m", "minievent", "flight"]
+STALL = ServiceParams(report_interval=0.1, service_down_time=0.6, sync_interval=0.6, sync_seconds=1.0, duration=2.2)
+HEALTHY = ServiceParams(report_interval=0.1, sync_interval=0.3, sync_seconds=0.0, duration=1.5)
+
+
+def incidents(folder):
+    if not os.path.isdir(folder):
+        return []
+    return sorted(os.path.join(folder, d) for d in os.listdir(folder))
+
+
+def under_flight(folder, *options):
+    return ["-m", "minievent", "flight", "--dir", str(folder), "--stall", "0.5", *options]
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("backend", ["eventlet", "gevent", "asyncio"])
+def test_the_incident_names_the_periodic_task_and_how_late_report_state_ran(tmp_path, backend):
+    folder = tmp_path / "incidents"
+    r = nova_compute.run(backend, STALL, under=under_flight(folder, "--heartbeat", "report_state"))
+    # the service ran as it does unwatched: late, reported down, its own summary line, exit 0
+    assert r.returncode == 0 and r.down and f"nova-compute ({backend}):" in r.stdout
+    found = incidents(folder)
+    assert len(found) == 1, (found, r.stderr)  # one stall, one incident
+    inc = found[0]
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    for name in ("report.txt", "trace.json", "timeline.png"):
+        assert stat.S_IMODE(os.stat(os.path.join(inc, name)).st_mode) == 0o600
+    report = open(os.path.join(inc, "report.txt")).read()
+    held = report.split("WHAT HELD THE LOOP:", 1)[1].split("READY MEANWHILE", 1)[0]
+    assert "_sync_power_states" in held  # the periodic task, not only the innermost line
+    assert "_query_driver_power_state_and_sync" in held
+    ready = report.split("READY MEANWHILE", 1)[1].split("LATE", 1)[0]
+    assert "report_state" in ready  # the heartbeat's lane was ready during the stall
+    late = re.findall(r"report_state\)? ran ([0-9.]+) s late", report)
+    assert late, report
+    by = float(late[0])
+    assert STALL.sync_seconds - 0.3 < by < STALL.sync_seconds + 0.3, late
+    trace = json.load(open(os.path.join(inc, "trace.json")))
+    lanes = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
+    assert any("report_state" in lane for lane in lanes), lanes
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("backend", ["eventlet", "asyncio"])
+def test_a_healthy_service_writes_nothing(tmp_path, backend):
+    folder = tmp_path / "incidents"
+    r = nova_compute.run(backend, HEALTHY, under=under_flight(folder, "--heartbeat", "report_state"))
+    assert not r.down
+    assert incidents(folder) == []
+    assert "minievent flight" not in r.stderr
+
+
+PROGRAM_WITH_HANDLER = """
+import os, signal, sys, time
+import eventlet
+eventlet.monkey_patch()
+seen = []
+def gmr(signum, frame):  # as oslo.reports' Guru Meditation Report takes SIGUSR2
+    seen.append(signum)
+previous = signal.signal(signal.SIGUSR2, gmr)
+assert signal.getsignal(signal.SIGUSR2) is gmr
+def beat():
+    while True:
+        eventlet.sleep(0.05)
+eventlet.spawn(beat)
+eventlet.sleep(0.3)
+os.kill(os.getpid(), signal.SIGUSR2)
+eventlet.sleep(0.5)
+print("handler ran", seen == [signal.SIGUSR2], "previous", previous == signal.SIG_DFL)
+sys.exit(3)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sigusr2_writes_an_incident_and_the_programs_own_handler_still_runs(tmp_path):
+    script = tmp_path / "service.py"
+    script.write_text(PROGRAM_WITH_HANDLER)
+    folder = tmp_path / "incidents"
+    out = subprocess.run([*FLIGHT, "--dir", str(folder), str(script)], capture_output=True, text=True, timeout=50)
+    assert out.returncode == 3, out.stderr  # the program's own exit status
+    assert "handler ran True previous True" in out.stdout
+    found = incidents(folder)
+    assert len(found) == 1 and found[0].endswith("-signal"), (found, out.stderr)
+    assert "WRITTEN ON REQUEST" in open(os.path.join(found[0], "report.txt")).read()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(90)
+def test_the_metrics_endpoint_parses_and_holds_report_states_latency(tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    folder = tmp_path / "incidents"
+    argv = [sys.executable, *under_flight(folder, "--metrics-port", str(port))]
+    # asyncio: its capture reads when each task was ready. (The eventlet capture does not yet read oslo's
+    # Event.wait(timeout) as a due timer, so report_state has no schedule latency there.)
+    argv += nova_compute.command("asyncio", ServiceParams(**{**STALL.__dict__, "duration": 5.0}))
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline and child.poll() is None:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+                if 'minievent_incidents_total{reason="stall"} 1.0' in body and "loop_held_seconds_count 1.0" in body:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+    finally:
+        out, err = child.communicate(timeout=30)
+    assert body is not None, err
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    latency = families["minievent_schedule_latency_seconds"]
+    counts = {
+        s.labels["lane"]: s.value
+        for s in latency.samples
+        if s.name.endswith("_count") and "report_state" in str(s.labels)
+    }
+    assert counts and max(counts.values()) >= 5, body
+    held = families["minievent_loop_held_seconds"]
+    assert any(s.name.endswith("_count") and s.value >= 1 for s in held.samples)
+    assert child.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "options, says",
+    [
+        (["--window", "-1"], "--window must be a finite number of seconds > 0"),
+        (["--window", "inf"], "--window must be a finite number"),
+        (["--stall", "nan"], "--stall must be a finite number"),
+        (["--stall", "0"], "--stall must be a finite number of seconds > 0"),
+        (["--metrics-port", "70000"], "--metrics-port must be from 0 to 65535"),
+        (["--dir", "/proc/self"], "cannot write there"),
+        (["--signal", "SIGNOPE"], "no signal named"),
+    ],
+)
+def test_bad_options_exit_2_before_the_program_starts(tmp_path, options, says):
+    marker = tmp_path / "ran"
+    script = tmp_path / "p.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    out = subprocess.run(
+        [*FLIGHT, "--dir", str(tmp_path / "inc"), *options, str(script)], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 2
+    assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not marker.exists()
+
+
+def test_a_folder_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "f").write_text("")
+    (tmp_path / "p.py").write_text("")
+    out = subprocess.run(
+        [*FLIGHT, "--dir", str(tmp_path / "f"), str(tmp_path / "p.py")], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 2 and "not a folder" in out.stderr
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "body, status, stdout, stderr_has",
+    [
+        ("print('out'); import sys; sys.exit(0)", 0, "out\n", None),
+        ("import sys; sys.exit(5)", 5, "", None),
+        ("import sys; sys.exit('bye')", 1, "", "bye"),
+        ("def f():\n    raise ValueError('boom')\nf()", 1, "", "ValueError: boom"),
+    ],
+)
+def test_output_exit_status_and_exceptions_are_the_programs_own(tmp_path, body, status, stdout, stderr_has):
+    script = tmp_path / "p.py"
+    script.write_text(body + "\n")
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
+    flown = subprocess.run(
+        [*FLIGHT, "--dir", str(tmp_path / "inc"), str(script)], capture_output=True, text=True, timeout=30
+    )
+    assert (flown.returncode, flown.stdout) == (plain.returncode, plain.stdout) == (status, stdout)
+    if stderr_has:
+        assert stderr_has in flown.stderr
+        assert flown.stderr.strip().splitlines()[-1] == plain.stderr.strip().splitlines()[-1]
+    if "raise" in body:
+        assert "flight.py" not in flown.stderr and "runpy" not in flown.stderr and 'p.py", line 2' in flown.stderr
+
+
+@pytest.mark.timeout(60)
+def test_the_program_sees_no_thread_of_ours_and_argv_is_its_own(tmp_path):
+    script = tmp_path / "p.py"
+    script.write_text(
+        "import sys, threading\nprint([t.name for t in threading.enumerate()], sys.argv[1:])\n"
+        "import eventlet; eventlet.monkey_patch(); eventlet.sleep(0.1)\n"
+    )
+    out = subprocess.run(
+        [*FLIGHT, "--dir", str(tmp_path / "inc"), str(script), "--x", "1"], capture_output=True, text=True, timeout=50
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[0] == "['MainThread'] ['--x', '1']"
+    assert "not greened" not in out.stderr
+
+
+CHURN = """
+import eventlet, sys
+eventlet.monkey_patch()
+import time
+def rss_kb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4
+def spinner():
+    while True:
+        eventlet.sleep(0)
+for _ in range(4):
+    eventlet.spawn(spinner)
+sizes = []
+start = time.monotonic()
+for seconds in (2.0, 7.0):
+    while time.monotonic() - start < seconds:
+        eventlet.sleep(0.01)
+    sizes.append(rss_kb())
+print(sizes[0], sizes[1])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path):
+    script = tmp_path / "churn.py"
+    script.write_text(textwrap.dedent(CHURN))
+    out = subprocess.run(
+        [*FLIGHT, "--dir", str(tmp_path / "inc"), "--window", "0.5", "--stall", "0.5", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert out.returncode == 0, out.stderr
+    at_2s, at_7s = map(int, out.stdout.split())
+    # five more seconds of about 100,000 switches a second: unbounded, that is tens of MB
+    assert at_7s - at_2s < 8 * 1024, (at_2s, at_7s)
