@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ..timeline import _HUB_ID, Timeline, clock
-from ..trace import Tracer
+from ..trace import Tracer, _in_minievent_hub
 from . import incident as incidents
 from .incident import Incident, Late, Stall, stack_of
 from .metrics import Metrics, MetricsServer
@@ -193,15 +193,24 @@ class FlightRecorder(Tracer):
         stall = self._held.get(key)
         # (n == 0: a loop not started yet, such as the asyncio capture armed for a program that never runs one)
         holding = n > 0 and kid is not None and kid != _HUB_ID and now - since > self.options.stall
+        frame = None
+        if kid is None and n > 0 and now - since > self.options.stall:
+            # minievent's records can't say who runs after a timer's resume: the stack can (not the hub's)
+            frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
+            holding = frame is not None and not _in_minievent_hub(frame)
         if holding:
             if stall is None or stall.start != since:
                 if stall is not None and stall.end is None:
                     stall.end = since
                 if self._last_written_for.get(key) == since:
                     return  # this stall was written (on a signal, say): once per stall
-                lane = _lane_name(tl, tl._keys.get(kid))
+                if kid is not None:
+                    lane = _lane_name(tl, tl._keys.get(kid))
+                else:
+                    lane = _greenthread_function(frame) or "greenthread"
                 stall = self._held[key] = Stall(getattr(tl, "loop", "minievent"), lane, since)
-            frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
+            if frame is None:
+                frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
             if frame is not None and tl._latest()[0] == n:
                 stall.sample(_program_part(stack_of(frame, _OURS)))
                 if stall.lane == "loop_func":
@@ -291,12 +300,15 @@ class FlightRecorder(Tracer):
     def _write(
         self, reason: str, tl: Timeline | None, stall: Stall | None, now: float, late: Sequence[Late] = ()
     ) -> None:
-        snap = _snapshot(tl, max(tl.t0 or now, now - self.window), now) if tl is not None else None
+        # minievent's own recorder keeps a raw log that only its loop's thread may flush: read at exit, until
+        # the recording package's windowed writer lands; its incidents say what held the loop, and its stack.
+        own = tl is not None and getattr(tl, "_recorder", None) is not None
+        snap = _snapshot(tl, max(tl.t0 or now, now - self.window), now) if tl is not None and not own else None
         inc = Incident(
             reason=reason,
             program=self.program,
             loop=getattr(tl, "loop", "minievent") if tl is not None else "(none seen yet)",
-            t0=snap.t0 if snap is not None else now,
+            t0=snap.t0 if snap is not None else (tl.t0 if tl is not None and tl.t0 is not None else now),
             now=now,
             stall=stall,
             threshold=self.options.stall,
@@ -312,6 +324,8 @@ class FlightRecorder(Tracer):
             inc.window_line = f"reaches back {reach:.1f} s" + (
                 " (to the start of recording)" if whole else f" (window {self.window:g} s)"
             )
+        elif own:
+            inc.window_line = "minievent's loop: who was ready and how late is not read while it runs (yet)"
         else:
             inc.window_line = "no loop recorded yet"
         path = incidents.write(inc, self.folder, snap, picture=False)
@@ -458,6 +472,14 @@ def _looping_call_in(f: Any) -> str | None:
             if isinstance(name, str):
                 return f"{type(call).__name__}({name})"
         f = f.f_back
+    return None
+
+
+def _greenthread_function(frame: Any) -> str | None:
+    """The function a running minievent greenthread runs: the outermost frame above minievent's own."""
+    for f in stack_of(frame):
+        if not f.filename.startswith(_PKG + os.sep) or os.sep + "scenarios" + os.sep in f.filename:
+            return f.function
     return None
 
 
