@@ -1,4 +1,5 @@
-"""The suite's fixtures: every test gets a fresh hub; hub-level tests run under both pollers; socket pairs.
+"""The suite's fixtures: every test gets a fresh hub; hub-level tests run under both pollers; socket pairs;
+slow HTTP(S) servers.
 
 Fixtures live here, what a test calls by name lives in ``support.py`` (see its docstring).
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import socket
 
 import pytest
+from support import SlowHTTPServer
 
 from minievent import greenio
 from minievent import hub as hubmod
@@ -74,3 +76,24 @@ def pair(socketpairs):
 def raw_pair(socketpairs):
     """A connected pair of plain stdlib sockets (blocking), closed after the test."""
     return socketpairs(socket.socketpair)
+
+
+@pytest.fixture
+def slow_http():
+    """Threaded HTTP(S) servers made on demand (``support.SlowHTTPServer``), every one stopped after the test.
+
+    ``srv = slow_http(0.15)`` serves HTTP on ``srv.server_address``, each GET answered with its
+    path after 0.15 s; ``slow_http(0.15, tls=context)`` serves HTTPS with that server context.
+    """
+    running = []
+
+    def start(latency: float, tls=None) -> SlowHTTPServer:
+        srv = SlowHTTPServer(latency, tls)
+        running.append((srv, srv.start()))
+        return srv
+
+    yield start
+    for srv, thread in running:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(10)

@@ -1,4 +1,5 @@
-"""What the tests share, written once: fds, a CPU spin, what a hub has left behind, an echo handler.
+"""What the tests share, written once: fds, a CPU spin, what a hub has left behind, an echo handler,
+a slow HTTP(S) server, fresh interpreters to run children in.
 
 The suite's two homes, one for each kind of thing: the fixtures (what pytest hands a test by
 its argument's name: a fresh hub, every poller, socket pairs) are in ``conftest.py`` and are
@@ -10,10 +11,23 @@ use is written in either of them.
 from __future__ import annotations
 
 import gc
+import http.server
+import json
 import os
+import ssl
+import subprocess
+import sys
+import textwrap
+import threading
 import time
+from typing import Any, NoReturn
+
+import pytest
 
 import minievent
+
+#: The checkout: children run there, with it (and tests/, for ``import support``) on their path.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def open_fds() -> set[int]:
@@ -75,3 +89,121 @@ def assert_hub_clean(hub) -> None:
 def collect() -> None:
     gc.collect()
     gc.collect()
+
+
+# ---------------------------------------------------------------- a slow HTTP(S) server
+class SlowHandler(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive: every GET answers its own path, after the server's ``latency``.
+
+    With a TLS context the handshake is done here, in the connection's own thread, not one by
+    one in the thread that accepts (50 clients connect at once).
+    """
+
+    protocol_version = "HTTP/1.1"
+    server: SlowHTTPServer
+
+    def setup(self) -> None:
+        if self.server.tls is not None:
+            self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        super().setup()
+        self.server.peers.add(self.client_address)
+
+    def do_GET(self) -> None:
+        time.sleep(self.server.latency)
+        body = self.path.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class SlowHTTPServer(http.server.ThreadingHTTPServer):
+    """A threaded HTTP(S) server on 127.0.0.1 that clients can only be fast against by being concurrent.
+
+    It keeps what it saw: ``peers``, the client address of every connection made (so a test
+    counts connections), and ``errors``, every exception a handler raised (so a test shows them).
+    ``slow_http`` (conftest) starts one in a thread and stops it after the test.
+    """
+
+    request_queue_size = 128  # the listen backlog: 50 clients connect at once
+    daemon_threads = True
+
+    def __init__(self, latency: float, tls: ssl.SSLContext | None = None) -> None:
+        self.latency = latency
+        self.tls = tls
+        self.peers: set[tuple] = set()
+        self.errors: list[str] = []
+        super().__init__(("127.0.0.1", 0), SlowHandler)
+
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        self.errors.append(f"{client_address}: {sys.exc_info()[1]!r}")
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        return thread
+
+
+# ---------------------------------------------------------------- children
+def child_env(**extra: str) -> dict[str, str]:
+    """This environment, with the checkout and tests/ first on the path (and ``extra`` set)."""
+    path = [ROOT, os.path.join(ROOT, "tests")]
+    if os.environ.get("PYTHONPATH"):
+        path.append(os.environ["PYTHONPATH"])
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
+
+
+def run_python(
+    *args: str, timeout: float = 60, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    """``python *args`` in a fresh interpreter, run to its end in the checkout.
+
+    Whatever a child patches stays in it. ``prefix`` runs the interpreter under a command
+    (``unshare ...``); ``env`` defaults to ``child_env()``.
+    """
+    return subprocess.run(
+        [*prefix, sys.executable, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=child_env() if env is None else env,
+        cwd=ROOT,
+    )
+
+
+def last_json(proc: subprocess.CompletedProcess[str]) -> Any:
+    """The JSON a child printed as its last line; a child that failed fails the test with its stderr."""
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_child(code: str, *args: str, timeout: float = 60, env: dict[str, str] | None = None) -> Any:
+    """Run ``code`` (dedented) in a fresh interpreter; the JSON it prints as its last line."""
+    return last_json(run_python("-c", textwrap.dedent(code), *args, timeout=timeout, env=env))
+
+
+def run_case(case: str, *args: str, timeout: float = 60) -> Any:
+    """One case of ``real_clients.py`` (real client libraries, monkey-patched) in a fresh interpreter; its JSON."""
+    return last_json(run_python(os.path.join(ROOT, "tests", "real_clients.py"), case, *args, timeout=timeout))
+
+
+# ---------------------------------------------------------------- what this machine may lack
+def missing(message: str) -> NoReturn:
+    """What this machine lacks: skipped here, saying what to install; failed under CI, which must run every test."""
+    if os.environ.get("CI", "").lower() in ("true", "1"):
+        pytest.fail(message + " -- CI must run every test")
+    pytest.skip(message)
+
+
+def need_server(var: str, what: str) -> str:
+    """The server address in the environment variable ``var``; without it, ``missing`` says how to start one."""
+    value = os.environ.get(var)
+    if not value:
+        missing(
+            f"needs {what} ({var} unset): apt-get install -y redis-server mariadb-server openssl, "
+            "then `. .ci/services.sh`"
+        )
+    return value

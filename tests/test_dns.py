@@ -10,16 +10,13 @@ take about one lookup's time -- if the lookups don't hold the hub.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import textwrap
 
-import pytest
-from test_patcher import ROOT
+from support import last_json, missing, run_python
 
 DNS_SERVER = r"""
 import socket, struct, sys, threading, time
@@ -108,42 +105,17 @@ print(json.dumps(out))
 
 
 def run_in_namespace(tmp_path) -> dict:
-    why = None
     if os.geteuid() != 0 or not shutil.which("unshare"):
-        why = "needs root and unshare (util-linux) to point glibc at a test DNS server"
-    else:
-        probe = subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True, text=True)
-        if probe.returncode:
-            why = f"unshare --mount --net is refused here: {probe.stderr.strip()}"
-    if why:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+        missing("needs root and unshare (util-linux) to point glibc at a test DNS server")
+    probe = subprocess.run(["unshare", "--mount", "--net", "true"], capture_output=True, text=True)
+    if probe.returncode:
+        missing(f"unshare --mount --net is refused here: {probe.stderr.strip()}")
     resolv = tmp_path / "resolv.conf"
     resolv.write_text("nameserver 127.0.0.1\noptions timeout:5 attempts:1\n")
-    script = 'ip link set lo up 2>/dev/null; mount --bind "$0" /etc/resolv.conf && exec "$1" -c "$2" "$3"'
-    env = dict(os.environ, PYTHONPATH=ROOT)
-    proc = subprocess.run(
-        [
-            "unshare",
-            "--mount",
-            "--net",
-            "sh",
-            "-c",
-            script,
-            str(resolv),
-            sys.executable,
-            textwrap.dedent(CHECK),
-            DNS_SERVER,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    # sh's $0 is the resolv.conf to mount; "$@" the interpreter and its arguments.
+    script = 'ip link set lo up 2>/dev/null; mount --bind "$0" /etc/resolv.conf && exec "$@"'
+    prefix = ("unshare", "--mount", "--net", "sh", "-c", script, str(resolv))
+    return last_json(run_python("-c", textwrap.dedent(CHECK), DNS_SERVER, timeout=90, prefix=prefix))
 
 
 def test_lookups_do_not_hold_the_hub(tmp_path):

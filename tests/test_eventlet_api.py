@@ -6,12 +6,12 @@ import errno
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
 
 import pytest
+from support import child_env, run_python
 
 import minievent
 from minievent import debug, tpool
@@ -96,25 +96,15 @@ def test_proxy_of_a_callable_and_of_an_iterator(stop_tpool):
 
 
 def test_threadpool_size_is_read_from_eventlets_variable_too():
-    env = {k: v for k, v in os.environ.items() if k != "MINIEVENT_THREADPOOL_SIZE"}
-    env.update(EVENTLET_THREADPOOL_SIZE="7", PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run(
-        [sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.stdout.strip() == "7", out.stderr
-    env["MINIEVENT_THREADPOOL_SIZE"] = "3"  # minievent's own variable wins
-    out = subprocess.run(
-        [sys.executable, "-c", "from minievent import tpool; print(tpool.get_num_threads())"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert out.stdout.strip() == "3", out.stderr
+    def threads_with(**variables: str) -> str:
+        """tpool's size in a fresh interpreter with just these ``*_THREADPOOL_SIZE`` variables set."""
+        env = {k: v for k, v in child_env().items() if not k.endswith("_THREADPOOL_SIZE")}
+        out = run_python("-c", "from minievent import tpool; print(tpool.get_num_threads())", env={**env, **variables})
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    assert threads_with(EVENTLET_THREADPOOL_SIZE="7") == "7"
+    assert threads_with(EVENTLET_THREADPOOL_SIZE="7", MINIEVENT_THREADPOOL_SIZE="3") == "3"  # minievent's own wins
 
 
 # ---------------------------------------------------------------- GreenPile, imap
@@ -504,8 +494,7 @@ def test_a_thread_pool_of_no_threads_runs_inline_and_says_so_a_negative_one_is_r
         "print(inline, len(ws), ws[0].category.__name__, 'Zero threads' in str(ws[0].message))"
     )
     for size, expected in (("0", "True 1 RuntimeWarning True"), ("-1", "ValueError")):
-        env = dict(os.environ, MINIEVENT_THREADPOOL_SIZE=size, PYTHONPATH=os.pathsep.join(sys.path))
-        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        out = run_python("-c", code, env=child_env(MINIEVENT_THREADPOOL_SIZE=size))
         assert expected in out.stdout + out.stderr, out.stderr
 
 

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from support import child_env, last_json, run_python
 
 #: The same service on each library: sleep, spawn, wait for both.
 PROGRAMS = {
@@ -91,12 +88,7 @@ def program(loop: str) -> str:
 
 
 def run_program(loop: str, source: str, *args: str, timeout: float = 90) -> dict:
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore")
-    proc = subprocess.run(
-        [sys.executable, "-c", source, loop, *args], capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return last_json(run_python("-c", source, loop, *args, timeout=timeout, env=child_env(PYTHONWARNINGS="ignore")))
 
 
 @pytest.mark.parametrize("loop", sorted(PROGRAMS))
@@ -249,8 +241,7 @@ def test_record_detects_a_monkey_patched_program() -> None:
                 {loop}.sleep(0.01)
             print(tl.loop, len(tl.switches) >= 2)
         """)
-        env = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore")
-        proc = subprocess.run([sys.executable, "-c", src], capture_output=True, text=True, timeout=90, env=env)
+        proc = run_python("-c", src, timeout=90, env=child_env(PYTHONWARNINGS="ignore"))
         assert proc.stdout.split() == [loop, "True"], proc.stderr[-2000:]
 
 

@@ -6,14 +6,10 @@ whole process, and this one must stay unpatched.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
-from test_patcher import ROOT, run_child
+from support import last_json, run_child, run_python
 
 PRELUDE = """
     import json, os, sys, threading, time, queue, _thread
@@ -540,11 +536,8 @@ def test_rlocks_made_before_patching_become_green():
                                                                table["locks"][1], conn.lock)],
                           "left": [green(held), green(kept[0])], "order": order}))
     """)
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=ROOT)
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.splitlines()[-1])
+    proc = run_python("-c", code)
+    out = last_json(proc)
     assert out["green"] == [True] * 5 and out["left"] == [False, False]
     assert out["order"] == ["a in", "a out", "b in", "b out"] * 4  # they exclude greenthreads now
     # The green logging lock is still taken at interpreter exit (weakref callbacks), after greenlet's own end.

@@ -7,11 +7,11 @@ runs the service's greenthreads or tasks in one thread; oslo's threading backend
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import pytest
+from support import last_json, run_python
 
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
@@ -75,9 +75,8 @@ def test_the_eventlet_service_runs_on_oslo_service_itself(tmp_path):
         "nc.serve(nc.ServiceParams(duration=0.3, sync_seconds=0), 'eventlet')\n"
         "print(json.dumps(sorted(seen)))\n"
     )
-    out = subprocess.run([sys.executable, str(probe)], capture_output=True, text=True, timeout=50)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.splitlines()[-1]) == ["DynamicLoopingCall", "FixedIntervalLoopingCall", "GreenThread"]
+    seen = last_json(run_python(str(probe), timeout=50))
+    assert seen == ["DynamicLoopingCall", "FixedIntervalLoopingCall", "GreenThread"]
 
 
 @pytest.mark.parametrize(

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import os
 import select
 import socket
-import subprocess
-import sys
-import textwrap
-import threading
 import time
 
 import pytest
+from support import run_child
 
 import minievent
 from minievent.green import select as gselect
 from minievent.green import selectors as gselectors
 from minievent.green import socket as gsocket
 from minievent.green import time as gtime
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_child(code: str, *args: str, timeout: float = 60) -> dict:
-    """Run ``code`` in a fresh interpreter; it prints one JSON line as its last output."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.usefixtures("poller")
@@ -95,31 +72,10 @@ class TestGreenModules:
         assert done == [1]
 
 
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    """Answers every GET after 0.5 s with the path it was asked for."""
-
-    def do_GET(self):
-        time.sleep(0.5)
-        body = self.path.encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def slow_server():
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowHandler)
-    srv.daemon_threads = True
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05})
-    t.start()
-    yield srv.server_address
-    srv.shutdown()
-    srv.server_close()
-    t.join(10)
+def slow_server(slow_http):
+    """A threaded HTTP server in this process: every GET answers its path after 0.5 s."""
+    return slow_http(0.5).server_address
 
 
 URLLIB_CHILD = """

@@ -14,50 +14,15 @@ so; under CI (CI=true) it fails instead.
 
 from __future__ import annotations
 
-import http.server
-import json
-import os
 import ssl
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 import trustme
+from support import need_server, run_case
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N, LATENCY = 50, 0.15
 #: 50 concurrent operations must finish well before this (serial: 7.5 s).
 BOUND = 1.5
-
-
-def need_server(var: str, what: str) -> str:
-    """The address in ``var``; without it, skip locally (saying what to start) and fail under CI."""
-    value = os.environ.get(var)
-    if value:
-        return value
-    message = (
-        f"needs {what} ({var} unset): apt-get install -y redis-server mariadb-server openssl, then `. .ci/services.sh`"
-    )
-    if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message + " -- CI must run every real-server test")
-    pytest.skip(message)
-
-
-def run_case(case: str, *args: str, timeout: float = 60) -> dict:
-    """Run one case of real_clients.py in a fresh, patched interpreter; its JSON result."""
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "tests", "real_clients.py"), case, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def assert_concurrent(out: dict, rounds: int = 1) -> None:
@@ -72,75 +37,25 @@ def assert_concurrent(out: dict, rounds: int = 1) -> None:
 
 
 # ---------------------------------------------------------------- HTTP(S) servers in threads
-class SlowHandler(http.server.BaseHTTPRequestHandler):
-    """HTTP/1.1 with keep-alive; every GET answers its own path after 0.15 s."""
-
-    protocol_version = "HTTP/1.1"
-    tls: ssl.SSLContext | None = None
-
-    def setup(self) -> None:
-        # The TLS handshake in the handler's own thread, not in the accepting one.
-        if self.tls is not None:
-            self.request = self.tls.wrap_socket(self.request, server_side=True)
-        super().setup()
-        self.server.peers.add(self.client_address)
-
-    def do_GET(self) -> None:
-        time.sleep(LATENCY)
-        body = f"reply to {self.path}".encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def serve_http(tls: ssl.SSLContext | None = None):
-    class Server(http.server.ThreadingHTTPServer):
-        request_queue_size = 128  # 50 clients connect at once
-        daemon_threads = True
-
-        def handle_error(self, request: object, client_address: tuple) -> None:
-            self.errors.append(f"{client_address}: {sys.exc_info()[1]!r}")  # the test shows them
-
-    handler = type("Handler", (SlowHandler,), {"tls": tls})
-    srv = Server(("127.0.0.1", 0), handler)
-    srv.peers = set()  # client addresses: one per connection made
-    srv.errors = []
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    t.start()
-    return srv, t
+@pytest.fixture
+def http_server(slow_http):
+    return slow_http(LATENCY)
 
 
 @pytest.fixture
-def http_server():
-    srv, t = serve_http()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    t.join(10)
-
-
-@pytest.fixture
-def https_server(tmp_path):
+def https_server(slow_http, tmp_path):
     ca = trustme.CA()
     cert = ca.issue_cert("localhost")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(ctx)
     ca_file = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
-    srv, t = serve_http(ctx)
-    yield srv, str(ca_file)
-    srv.shutdown()
-    srv.server_close()
-    t.join(10)
+    return slow_http(LATENCY, ctx), str(ca_file)
 
 
 def test_urllib(http_server):
     out = run_case("urllib", str(http_server.server_address[1]))
-    assert out["replies"] == [f"reply to /u/{i}" for i in range(N)]
+    assert out["replies"] == [f"/u/{i}" for i in range(N)]
     assert len(http_server.peers) == N  # urllib: a connection per request
     assert http_server.errors == []
     assert_concurrent(out)
@@ -148,7 +63,7 @@ def test_urllib(http_server):
 
 def test_requests_with_pool_block(http_server):
     out = run_case("requests", str(http_server.server_address[1]))
-    expected = [f"reply to /r/{i}" for i in range(N)]
+    expected = [f"/r/{i}" for i in range(N)]
     assert out["replies"] == expected and out["narrow"]["replies"] == expected
     assert_concurrent(out)
     # 10 connections for 50 requests: five rounds; nobody got an eleventh connection.
@@ -160,8 +75,8 @@ def test_requests_with_pool_block(http_server):
 def test_https_urllib_and_requests(https_server):
     srv, ca = https_server
     out = run_case("https", str(srv.server_address[1]), ca)
-    assert out["replies"] == [f"reply to /s/{i}" for i in range(N)]
-    assert out["requests"]["replies"] == [f"reply to /q/{i}" for i in range(N)]
+    assert out["replies"] == [f"/s/{i}" for i in range(N)]
+    assert out["requests"]["replies"] == [f"/q/{i}" for i in range(N)]
     assert_concurrent(out)
     assert_concurrent(out["requests"])
     assert srv.errors == []

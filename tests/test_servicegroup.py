@@ -6,7 +6,7 @@ import os
 from datetime import datetime, timedelta
 
 import pytest
-from test_real_stack import need_server, run_case
+from support import need_server, run_case
 
 from minievent.scenarios import heartbeat, servicegroup
 from minievent.scenarios.servicegroup import DbServiceGroup, is_up

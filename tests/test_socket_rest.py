@@ -14,8 +14,7 @@ import struct
 import time
 
 import pytest
-from support import collect, open_fds
-from test_patcher import run_child
+from support import collect, open_fds, run_child
 
 import minievent
 from minievent.green import select as gselect

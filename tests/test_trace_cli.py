@@ -6,7 +6,6 @@ test_foreign's: a heartbeat every 0.1 s and a task that holds the loop for 1 s.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,11 +13,12 @@ import textwrap
 import time
 
 import pytest
-from test_foreign import COMMON, PROGRAMS, ROOT, check_chrome_trace
+from support import ROOT, child_env, run_python
+from test_foreign import COMMON, PROGRAMS, check_chrome_trace
 
 from minievent import trace
 
-ENV = dict(os.environ, PYTHONPATH=ROOT, PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
+ENV = child_env(PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
 
 
 def script(tmp_path, loop: str, tail: str = "run()\nprint('done', sys.argv[1:])\n") -> str:
@@ -35,14 +35,7 @@ def spin_lines(path: str) -> set[int]:
 
 
 def trace_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "minievent", "trace", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=ENV,
-        cwd=ROOT,
-    )
+    return run_python("-m", "minievent", "trace", *args, timeout=timeout, env=ENV)
 
 
 def interrupt_trace(path, js, first_line: str, after: float) -> str:
