@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gc
 import http.server
+import importlib
 import json
 import os
 import ssl
@@ -20,6 +21,7 @@ import sys
 import textwrap
 import threading
 import time
+from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
@@ -192,10 +194,21 @@ def run_case(case: str, *args: str, timeout: float = 60) -> Any:
 
 # ---------------------------------------------------------------- what this machine may lack
 def missing(message: str) -> NoReturn:
-    """What this machine lacks: skipped here, saying what to install; failed under CI, which must run every test."""
+    """What this machine lacks: skipped here, saying what to install; failed under CI, which must run every test.
+
+    Called in a test or at a module's top (then the whole module skips, or fails to collect under CI).
+    """
     if os.environ.get("CI", "").lower() in ("true", "1"):
-        pytest.fail(message + " -- CI must run every test")
-    pytest.skip(message)
+        pytest.fail(message + " -- CI must run every test", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+def need_module(name: str, install: str = "") -> ModuleType:
+    """``import name``; where it is not installed, ``missing`` says so (``install``: how, the test extra by default)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        missing(f"{name} is not installed ({install or 'pip install ' + name + ', or the test extra'})")
 
 
 def need_server(var: str, what: str) -> str:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+from support import need_module
 
 from minievent.__main__ import main
 
@@ -182,8 +183,7 @@ def test_a_progress_line_says_what_runs_and_for_how_long_while_it_runs():
 
 
 def test_gevent_backend_on_the_command_line(capsys, tmp_path):
-    if not os.environ.get("CI"):  # under CI gevent is installed (the test extra): never skip there
-        pytest.importorskip("gevent", reason="gevent is not installed (pip install gevent, or the test extra)")
+    need_module("gevent")
     trace = tmp_path / "t.json"
     assert (
         main(["heartbeat", "--interval", "0.1", "--task-seconds", "0.8", "--backend", "gevent", "--trace", str(trace)])
@@ -211,8 +211,8 @@ def _sigint_default():
 @pytest.mark.parametrize("backend", ["minievent", "asyncio", "threads", "eventlet"])
 def test_ctrl_c_says_so_and_writes_the_table_the_picture_and_the_trace(tmp_path, backend):
     # Issue 18: SIGINT 6 s into a 30 s task exited 130 after 0.07 s with no message, no table, no picture.
-    if backend == "eventlet" and not os.environ.get("CI"):
-        pytest.importorskip("eventlet", reason="eventlet is not installed (pip install eventlet, or the test extra)")
+    if backend == "eventlet":
+        need_module("eventlet")
     import signal
     import time
 

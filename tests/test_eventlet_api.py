@@ -11,7 +11,7 @@ import threading
 import time
 
 import pytest
-from support import child_env, run_python
+from support import child_env, need_module, run_python
 
 import minievent
 from minievent import debug, tpool
@@ -622,7 +622,7 @@ def test_local_timers_die_with_the_greenthread_that_made_them(hub):
 
 # ---------------------------------------------------------------- wrap_ssl
 def test_wrap_ssl_serves_and_connects_green_tls(tmp_path):
-    trustme = pytest.importorskip("trustme", reason="pip install trustme (in the test extra)")
+    trustme = need_module("trustme")
     from minievent.green import ssl
 
     ca = trustme.CA()
@@ -658,7 +658,7 @@ def test_wrap_ssl_serves_and_connects_green_tls(tmp_path):
 
 
 def test_green_ssl_module_is_green_without_monkey_patch(tmp_path):
-    trustme = pytest.importorskip("trustme", reason="pip install trustme (in the test extra)")
+    trustme = need_module("trustme")
     import ssl as stdssl
 
     from minievent.green import ssl

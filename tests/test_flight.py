@@ -15,11 +15,12 @@ import time
 import urllib.request
 
 import pytest
+from support import need_module
 
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
 
-pytest.importorskip("oslo_service", reason="pip install 'oslo.service[threading]' (the test extra has it)")
+need_module("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
 
 FLIGHT = [sys.executable, "-m", "minievent", "flight"]
 STALL = ServiceParams(report_interval=0.1, service_down_time=0.6, sync_interval=0.6, sync_seconds=1.0, duration=2.2)

@@ -11,11 +11,10 @@ heartbeat's timers late, and a valid Chrome trace.
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 
 import pytest
-from support import child_env, last_json, run_python
+from support import child_env, last_json, need_module, run_python
 
 #: The same service on each library: sleep, spawn, wait for both.
 PROGRAMS = {
@@ -248,10 +247,7 @@ def test_record_detects_a_monkey_patched_program() -> None:
 def test_a_loop_not_built_on_base_event_loop_is_refused() -> None:
     import minievent
 
-    if os.environ.get("CI"):
-        import uvloop  # (under CI the test extra is installed: never skip)
-    else:
-        uvloop = pytest.importorskip("uvloop", reason="uvloop is not installed (pip install uvloop, or the test extra)")
+    uvloop = need_module("uvloop")
     loop = uvloop.new_event_loop()
     try:
         with pytest.raises(TypeError, match="BaseEventLoop"):

@@ -7,12 +7,11 @@ about 0.75 s; a remedy keeps every gap under 1.5 intervals.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
 import sys
 
 import pytest
+from support import need_module
 
 from minievent.scenarios import heartbeat
 from minievent.scenarios.heartbeat import FixedIntervalLoopingCall
@@ -117,9 +116,9 @@ def assert_ready_while_the_task_runs(r):
     assert max(s.duration for s in ready) > TASK - 2 * INTERVAL
 
 
-@pytest.mark.skipif(importlib.util.find_spec("eventlet") is None, reason="eventlet is not installed")
 @pytest.mark.parametrize("kind", ["cpu", "blocking"])
 def test_eventlet_behaves_like_minievent(kind):
+    need_module("eventlet")
     mine = run(kind=kind, record=False)
     theirs = run(kind=kind, backend="eventlet")
     assert_ready_while_the_task_runs(theirs)  # recorded in the subprocess (minievent.foreign)
@@ -127,20 +126,14 @@ def test_eventlet_behaves_like_minievent(kind):
     assert theirs.down == mine.down
 
 
-@pytest.mark.skipif(importlib.util.find_spec("eventlet") is None, reason="eventlet is not installed")
 def test_eventlet_with_sleep0_is_on_time():
+    need_module("eventlet")
     assert_on_time(run(kind="cpu", fix="sleep0", backend="eventlet"))
 
 
-needs_gevent = pytest.mark.skipif(
-    importlib.util.find_spec("gevent") is None and not os.environ.get("CI"),
-    reason="gevent is not installed (pip install gevent, or the test extra)",
-)
-
-
-@needs_gevent
 @pytest.mark.parametrize("kind", ["cpu", "blocking"])
 def test_gevent_behaves_like_minievent(kind):
+    need_module("gevent")
     mine = run(kind=kind, record=False)
     theirs = run(kind=kind, backend="gevent")
     assert theirs.backend == "gevent"
@@ -149,14 +142,14 @@ def test_gevent_behaves_like_minievent(kind):
     assert theirs.max_gap == pytest.approx(mine.max_gap, rel=0.15)
 
 
-@needs_gevent
 @pytest.mark.parametrize("kind, fix", [("blocking", "tpool"), ("cpu", "thread")])
 def test_gevent_with_a_fix_is_on_time(kind, fix):
+    need_module("gevent")
     assert_on_time(run(kind=kind, fix=fix, backend="gevent"))
 
 
-@needs_gevent
 def test_gevent_sleep0_keeps_the_service_up_but_runs_timers_late():
+    need_module("gevent")
     # gevent.sleep(0) runs the other ready greenlets but not the loop's timers: gevent
     # runs its callbacks for up to 50 at a time before it looks at the clock (its docs:
     # "this greenlet may be scheduled again before the event loop cycles"). A sleep(0)

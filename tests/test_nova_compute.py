@@ -11,12 +11,12 @@ import subprocess
 import sys
 
 import pytest
-from support import last_json, run_python
+from support import last_json, need_module, run_python
 
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
 
-pytest.importorskip("oslo_service", reason="pip install 'oslo.service[threading]' (the test extra has it)")
+need_module("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
 
 P = ServiceParams(report_interval=0.1, service_down_time=0.6, sync_interval=0.5, sync_seconds=0.8, duration=1.6)
 ONE_THREAD = ("eventlet", "gevent", "asyncio")
