@@ -52,7 +52,7 @@ WRITE = 2
 
 
 class Poller:
-    """The interface: ``watch``, ``forget``, ``rearm``, ``poll``, ``close``."""
+    """The interface: ``watch``, ``forget``, ``rearm``, ``poll``, ``close``; ``watched`` to look."""
 
     name = "abstract"
     #: Edge-triggered pollers keep every fd registered; level-triggered ones
@@ -75,6 +75,10 @@ class Poller:
         raise NotImplementedError
 
     def close(self) -> None:
+        raise NotImplementedError
+
+    def watched(self) -> frozenset[int]:
+        """The fds registered with the kernel now: a closed fd must not stay (the leak tests check it)."""
         raise NotImplementedError
 
 
@@ -126,6 +130,9 @@ if hasattr(select, "epoll"):
 
         def close(self) -> None:
             self._epoll.close()
+
+        def watched(self) -> frozenset[int]:
+            return frozenset(self._registered)
 
     _epoll_pollers: weakref.WeakSet[EpollPoller] = weakref.WeakSet()
 
@@ -181,6 +188,9 @@ class SelectorsPoller(Poller):
 
     def close(self) -> None:
         self._sel.close()
+
+    def watched(self) -> frozenset[int]:
+        return frozenset(self._interest)
 
 
 POLLERS: dict[str, Callable[[], Poller]] = {"selectors": SelectorsPoller}

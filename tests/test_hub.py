@@ -31,6 +31,19 @@ def test_env_var_forces_the_poller(monkeypatch):
         assert default_poller().name == "epoll"
 
 
+def test_the_poller_watches_a_waited_fd_until_it_is_closed(hub, pair):
+    a, b = pair
+    before = hub.poller.watched()
+    fd = a.fileno()
+    reader = minievent.spawn(a.recv, 1)
+    minievent.sleep(0)  # the reader waits: its fd is registered
+    assert fd in hub.poller.watched() and fd not in before
+    b.sendall(b"x")
+    assert reader.wait() == b"x"
+    a.close()
+    assert hub.poller.watched() == before, "a closed fd stays registered with the kernel"
+
+
 def test_schedule_call_runs_in_deadline_order(hub):
     order = []
     for delay, tag in [(0.03, "c"), (0.01, "a"), (0.02, "b"), (0.0, "first")]:
