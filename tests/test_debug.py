@@ -107,13 +107,13 @@ def test_enable_disable_restore_the_tracer_and_stop_the_watchdog():
     old = greenlet.settrace(mine)
     try:
         det = debug.blocking_detection(0.05).enable()
-        assert any(t.name == "minievent-blocking-watchdog" for t in threading.enumerate())
+        assert watchdogs() == 1
         with pytest.raises(RuntimeError):
             det.enable()
         det.disable()
         det.disable()  # twice is fine
         assert greenlet.gettrace() is mine
-        assert not any(t.name == "minievent-blocking-watchdog" for t in threading.enumerate())
+        assert watchdogs() == 0
     finally:
         greenlet.settrace(old)
 
@@ -126,13 +126,23 @@ def test_works_together_with_the_recorder():
     assert [s.lane for s in tl.blocked(0.15)] == ["stuck_here"]
 
 
-def test_eventlet_style_switch():
-    debug.hub_blocking_detection(True, 0.05)
-    try:
-        assert debug._global is not None
-    finally:
-        debug.hub_blocking_detection(False)
-    assert debug._global is None
+def watchdogs() -> int:
+    return sum(t.name == "minievent-blocking-watchdog" for t in threading.enumerate())
+
+
+def test_eventlet_style_switch(caplog):
+    with caplog.at_level(logging.WARNING, logger="minievent.debug"):
+        debug.hub_blocking_detection(True, 0.05)
+        try:
+            debug.hub_blocking_detection(True, 0.05)  # switched on twice: still one watchdog
+            assert watchdogs() == 1
+            minievent.spawn(stuck_here, 0.25).wait()
+        finally:
+            debug.hub_blocking_detection(False)
+        assert watchdogs() == 0
+        minievent.spawn(stuck_here, 0.25).wait()  # switched off: nobody reports it
+    reports = [r.getMessage() for r in caplog.records if r.name == "minievent.debug"]
+    assert len(reports) == 1 and "stuck_here" in reports[0], reports
 
 
 def test_threshold_must_be_positive():
