@@ -1,5 +1,5 @@
 """What the tests share, written once: fds, a CPU spin, what a hub has left behind, an echo handler,
-a slow HTTP(S) server, fresh interpreters to run children in.
+a slow HTTP(S) server, fresh interpreters to run children in, the one service written for each loop.
 
 The suite's two homes, one for each kind of thing: the fixtures (what pytest hands a test by
 its argument's name: a fresh hub, every poller, socket pairs) are in ``conftest.py`` and are
@@ -220,3 +220,70 @@ def need_server(var: str, what: str) -> str:
             "then `. .ci/services.sh`"
         )
     return value
+
+
+# ---------------------------------------------------------------- one service on each loop
+# The lessons' story in small, as a child program: a heartbeat every 0.1 s, and a task that holds
+# the loop for 1 s without yielding. test_foreign records it, test_trace_cli traces it; a program
+# is COMMON + PROGRAMS[loop] (each dedented).
+
+#: The same service on each library: sleep, spawn, wait for both.
+PROGRAMS = {
+    "minievent": """
+        import minievent as lib
+        def run():
+            a, b = lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)
+            b.wait(); a.wait()
+    """,
+    "eventlet": """
+        import eventlet as lib
+        def run():
+            a, b = lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)
+            b.wait(); a.wait()
+    """,
+    "gevent": """
+        import gevent as lib
+        def run():
+            lib.joinall([lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)])
+    """,
+    "asyncio": """
+        import asyncio
+        async def aheartbeat():
+            for _ in range(15):
+                await asyncio.sleep(0.1)
+        async def along_task():
+            await asyncio.sleep(0.3)
+            spin(1.0)
+        async def amain():
+            await asyncio.gather(asyncio.create_task(aheartbeat(), name="heartbeat"),
+                                 asyncio.create_task(along_task(), name="long_task"))
+        def run():
+            asyncio.run(amain())
+    """,
+}
+
+COMMON = """
+    import time
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:  # no yield: the loop is held
+            pass
+    def heartbeat(sleep):
+        for _ in range(15):
+            sleep(0.1)
+    def long_task(sleep):
+        sleep(0.3)
+        spin(1.0)
+"""
+
+
+def check_chrome_trace(trace: dict, lanes: list[str]) -> None:
+    """A Chrome trace: metadata names each thread; complete events have numeric ts/dur on known threads."""
+    events = trace["traceEvents"]
+    json.dumps(trace)  # serializable as it is
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert set(lanes) <= set(names.values())
+    xs = [e for e in events if e["ph"] == "X"]
+    assert xs and all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 and e["tid"] in names for e in xs)
+    hb = [tid for tid, n in names.items() if n == "heartbeat"][0]
+    assert any(e["tid"] == hb and e["cat"] == "ready" and e["dur"] > 500_000 for e in xs)

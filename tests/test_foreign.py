@@ -10,60 +10,10 @@ heartbeat's timers late, and a valid Chrome trace.
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import pytest
-from support import child_env, last_json, need_module, run_python
-
-#: The same service on each library: sleep, spawn, wait for both.
-PROGRAMS = {
-    "minievent": """
-        import minievent as lib
-        def run():
-            a, b = lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)
-            b.wait(); a.wait()
-    """,
-    "eventlet": """
-        import eventlet as lib
-        def run():
-            a, b = lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)
-            b.wait(); a.wait()
-    """,
-    "gevent": """
-        import gevent as lib
-        def run():
-            lib.joinall([lib.spawn(heartbeat, lib.sleep), lib.spawn(long_task, lib.sleep)])
-    """,
-    "asyncio": """
-        import asyncio
-        async def aheartbeat():
-            for _ in range(15):
-                await asyncio.sleep(0.1)
-        async def along_task():
-            await asyncio.sleep(0.3)
-            spin(1.0)
-        async def amain():
-            await asyncio.gather(asyncio.create_task(aheartbeat(), name="heartbeat"),
-                                 asyncio.create_task(along_task(), name="long_task"))
-        def run():
-            asyncio.run(amain())
-    """,
-}
-
-COMMON = """
-    import time
-    def spin(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:  # no yield: the loop is held
-            pass
-    def heartbeat(sleep):
-        for _ in range(15):
-            sleep(0.1)
-    def long_task(sleep):
-        sleep(0.3)
-        spin(1.0)
-"""
+from support import COMMON, PROGRAMS, check_chrome_trace, child_env, last_json, need_module, run_python
 
 CHECK = """
     import json, sys
@@ -113,18 +63,6 @@ def test_heartbeat_is_ready_while_the_task_holds_the_loop(loop: str) -> None:
     late = max(lateness for lane, lateness in out["timers"] if lane == "heartbeat")
     assert 0.5 < late < 3.0
     check_chrome_trace(out["trace"], ["heartbeat", "long_task"])
-
-
-def check_chrome_trace(trace: dict, lanes: list[str]) -> None:
-    """A Chrome trace: metadata names each thread; complete events have numeric ts/dur on known threads."""
-    events = trace["traceEvents"]
-    json.dumps(trace)  # serializable as it is
-    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
-    assert set(lanes) <= set(names.values())
-    xs = [e for e in events if e["ph"] == "X"]
-    assert xs and all(isinstance(e["ts"], (int, float)) and e["dur"] >= 0 and e["tid"] in names for e in xs)
-    hb = [tid for tid, n in names.items() if n == "heartbeat"][0]
-    assert any(e["tid"] == hb and e["cat"] == "ready" and e["dur"] > 500_000 for e in xs)
 
 
 def test_what_each_wait_is_called() -> None:

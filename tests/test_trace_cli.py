@@ -1,7 +1,7 @@
 """``python -m minievent trace script.py``: any program's loop recorded, pictured, and its blocker named.
 
 Each run is a subprocess (as an operator runs it). The programs are
-test_foreign's: a heartbeat every 0.1 s and a task that holds the loop for 1 s.
+support's (test_foreign's too): a heartbeat every 0.1 s and a task that holds the loop for 1 s.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import textwrap
 import time
 
 import pytest
-from support import ROOT, child_env, run_python
-from test_foreign import COMMON, PROGRAMS, check_chrome_trace
+from support import COMMON, PROGRAMS, ROOT, check_chrome_trace, child_env, run_python
 
 from minievent import trace
 
