@@ -57,26 +57,35 @@ def hub_goes_on(socketpairs):
     _hub_still_works(*socketpairs(socket.socketpair))
 
 
-# ----------------------------------------------------------------- wrong types
+# ----------------------------------------------------------------- wrong types, NaN
 WRONG_TYPES = ["1", b"1", [1], object()]
+BAD_TIMEOUTS = [*[(bad, TypeError) for bad in WRONG_TYPES], (NAN, ValueError)]
 
 
-@pytest.mark.parametrize("bad", WRONG_TYPES, ids=repr)
-def test_wrong_timeout_types_are_type_errors(bad):
-    ev, q, sem = minievent.Event(), minievent.Queue(), minievent.Semaphore(0)
+@pytest.mark.parametrize(("bad", "error"), BAD_TIMEOUTS, ids=repr)
+def test_bad_timeouts_are_refused_at_once_and_leave_nothing_behind(bad, error, raw_pair):
+    # Every call that takes a timeout or a delay: a wrong type is a TypeError, NaN a ValueError.
+    hub = minievent.get_hub()
+    ev, q, full, sem = minievent.Event(), minievent.Queue(), minievent.Queue(1), minievent.Semaphore(0)
+    full.put(0)
+    a, b = raw_pair
     for call in [
         lambda: minievent.sleep(bad),
         lambda: minievent.Timeout(bad),
         lambda: minievent.with_timeout(bad, lambda: None),
         lambda: minievent.spawn_after(bad, lambda: None),
+        lambda: hub.schedule_call(bad, lambda: None),
         lambda: ev.wait(timeout=bad),
         lambda: q.get(timeout=bad),
+        lambda: full.put(1, timeout=bad),
         lambda: sem.acquire(timeout=bad),
-        lambda: minievent.get_hub().schedule_call(bad, lambda: None),
+        lambda: minievent.trampoline(a, read=True, timeout=bad),
     ]:
-        with pytest.raises(TypeError):
+        with pytest.raises(error):
             call()
-    assert (ev.statistics().waiting, q.getting(), sem.statistics().waiting) == (0, 0, 0)
+    assert (ev.statistics().waiting, q.getting(), full.putting(), sem.statistics().waiting) == (0, 0, 0, 0)
+    assert full.qsize() == 1 and full.unfinished_tasks == 1
+    assert hub.listeners() == []
 
 
 def test_time_sleep_agrees_on_types():
@@ -112,29 +121,6 @@ def test_kill_and_wait_on_things_that_are_not_greenthreads():
 
 
 # ----------------------------------------------------------------- NaN
-def test_nan_timeouts_are_value_errors_and_leave_nothing_behind(raw_pair):
-    hub = minievent.get_hub()
-    ev, q, full, sem = minievent.Event(), minievent.Queue(), minievent.Queue(1), minievent.Semaphore(0)
-    full.put(0)
-    a, b = raw_pair
-    for call in [
-        lambda: minievent.sleep(NAN),
-        lambda: minievent.Timeout(NAN),
-        lambda: minievent.spawn_after(NAN, lambda: None),
-        lambda: hub.schedule_call(NAN, lambda: None),
-        lambda: ev.wait(timeout=NAN),
-        lambda: q.get(timeout=NAN),
-        lambda: full.put(1, timeout=NAN),
-        lambda: sem.acquire(timeout=NAN),
-        lambda: minievent.trampoline(a, read=True, timeout=NAN),
-    ]:
-        with pytest.raises(ValueError):
-            call()
-    assert (ev.statistics().waiting, q.getting(), full.putting(), sem.statistics().waiting) == (0, 0, 0, 0)
-    assert full.qsize() == 1 and full.unfinished_tasks == 1
-    assert hub.listeners() == []
-
-
 def test_nan_in_a_greenthread_does_not_spin_the_hub():
     gt = minievent.spawn(minievent.sleep, NAN)
     with pytest.raises(ValueError):
