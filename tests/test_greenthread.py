@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from support import pending_timers
 
 import minievent
 from minievent import GreenletExit
@@ -105,11 +106,11 @@ def test_getcurrent_inside_is_the_greenthread():
 def test_kill_sleeping_greenthread_removes_its_timer(hub):
     gt = minievent.spawn(minievent.sleep, 100)
     minievent.sleep(0)
-    assert any(e[2].pending for e in hub.timers)
+    assert pending_timers(hub)
     gt.kill()
     with pytest.raises(GreenletExit):
         gt.wait()
-    assert not any(e[2].pending for e in hub.timers)
+    assert pending_timers(hub) == []
 
 
 def test_kill_unstarted_greenthread_never_runs_it():
@@ -237,7 +238,7 @@ def test_spawn_after_kill_cancels(hub):
     gt.kill()
     with pytest.raises(GreenletExit):
         gt.wait()
-    assert ran == [] and not any(e[2].pending for e in hub.timers)
+    assert ran == [] and pending_timers(hub) == []
 
 
 def test_spawn_n_returns_the_greenthread_as_eventlets_does():
