@@ -159,9 +159,13 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 def run_python(
-    *args: str, timeout: float = 60, env: dict[str, str] | None = None, prefix: tuple[str, ...] = ()
+    *args: str,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    prefix: tuple[str, ...] = (),
+    cwd: str | os.PathLike[str] = ROOT,
 ) -> subprocess.CompletedProcess[str]:
-    """``python *args`` in a fresh interpreter, run to its end in the checkout.
+    """``python *args`` in a fresh interpreter, run to its end (in the checkout unless ``cwd``).
 
     Whatever a child patches stays in it. ``prefix`` runs the interpreter under a command
     (``unshare ...``); ``env`` defaults to ``child_env()``.
@@ -172,7 +176,7 @@ def run_python(
         text=True,
         timeout=timeout,
         env=child_env() if env is None else env,
-        cwd=ROOT,
+        cwd=cwd,
     )
 
 

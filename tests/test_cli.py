@@ -9,23 +9,13 @@ import subprocess
 import sys
 
 import pytest
-from support import need_module
+from support import ROOT, child_env, need_module, run_python
 
 from minievent.__main__ import main
 
 
-def cli(*args, timeout=60, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "minievent", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": ROOT},
-    )
-
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+def cli(*args, timeout=60, cwd=ROOT):
+    return run_python("-m", "minievent", *args, timeout=timeout, cwd=cwd)
 
 
 def test_heartbeat_prints_the_table_and_writes_picture_and_trace(tmp_path, capsys):
@@ -167,7 +157,7 @@ def test_a_progress_line_says_what_runs_and_for_how_long_while_it_runs():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": ROOT},
+        env=child_env(),
     )
     try:
         line = proc.stderr.readline()
@@ -223,7 +213,7 @@ def test_ctrl_c_says_so_and_writes_the_table_the_picture_and_the_trace(tmp_path,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": ROOT},
+        env=child_env(),
         preexec_fn=_sigint_default,
     )
     try:
@@ -306,7 +296,7 @@ def test_progress_lines_while_the_task_holds_the_loop():
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": ROOT},
+        env=child_env(),
     )
     seen = []
     try:
