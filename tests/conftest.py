@@ -6,7 +6,10 @@ Fixtures live here, what a test calls by name lives in ``support.py`` (see its d
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import warnings
 
 import pytest
 from support import SlowHTTPServer
@@ -25,6 +28,45 @@ def fresh_hub():
     hubmod.use_hub(None)
     if h is not None:
         h.close()
+
+
+def _children() -> dict[int, str]:
+    """This process's live children (any thread's), pid -> command line; zombies left out."""
+    found: dict[int, str] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/children") as f:
+                pids = [int(p) for p in f.read().split()]
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+            except OSError:
+                continue  # gone meanwhile
+            if state != "Z":
+                found[pid] = cmdline
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_child_outlives_its_test():
+    """A child a test started and left running (a timeout hit while it waited, a test that never waited)
+    is killed when the test ends, with a warning that names it: it must never run on alone (one once
+    hung for 75 minutes, deadlocked)."""
+    before = set(_children())
+    yield
+    for pid, cmdline in _children().items():
+        if pid in before:
+            continue
+        try:
+            os.kill(pid, signal.SIGKILL)  # (not reaped here: the Popen that started it, if any, reads -9)
+        except ProcessLookupError:
+            continue
+        warnings.warn(f"the test left child {pid} running: killed ({cmdline[:200]})", stacklevel=1)
 
 
 @pytest.fixture(params=sorted(POLLERS))

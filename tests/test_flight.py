@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import stat
 import subprocess
@@ -137,8 +138,10 @@ def test_the_metrics_endpoint_parses_and_holds_report_states_latency(tmp_path):
             except OSError:
                 pass
             time.sleep(0.2)
-    finally:
         out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()  # (a child that hung must not outlive the test; after communicate() this does nothing)
+        child.wait()
     assert body is not None, err
     families = {f.name: f for f in text_string_to_metric_families(body)}
     latency = families["minievent_schedule_latency_seconds"]
@@ -175,6 +178,114 @@ def test_bad_options_exit_2_before_the_program_starts(tmp_path, options, says):
     assert out.returncode == 2
     assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not marker.exists()
+
+
+HOLDS_THE_IMPORT_LOCK = """
+import _imp, os, sys, time
+import eventlet
+eventlet.monkey_patch()
+def beat():
+    while True:
+        eventlet.sleep(0.02)
+eventlet.spawn(beat)
+_imp.acquire_lock()  # as eventlet's patcher.inject holds it while it imports (greendns importing dnspython)
+print("holding", flush=True)
+end = time.monotonic() + 40
+while not os.path.exists(sys.argv[1]) and time.monotonic() < end:
+    eventlet.sleep(0.02)
+_imp.release_lock()
+print("released by the test", os.path.exists(sys.argv[1]), flush=True)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_metrics_and_pictures_come_while_the_program_holds_the_import_lock(tmp_path):
+    """The recorder's threads import nothing while the program runs: a scrape (prometheus_client) and a
+    picture (matplotlib) imported in a thread of the program's process once deadlocked it, the program
+    importing eventlet at the time (its patcher holds the global import lock while it imports). Here
+    the program holds that lock until the test has both; before, the scrape waited for ever."""
+    port = free_port()
+    script, flag, folder = tmp_path / "held.py", tmp_path / "flag", tmp_path / "incidents"
+    script.write_text(HOLDS_THE_IMPORT_LOCK)
+    argv = [*FLIGHT, "--dir", str(folder), "--metrics-port", str(port), str(script), str(flag)]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "holding\n"
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        assert "minievent_schedule_latency_seconds" in body
+        child.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            os.path.exists(os.path.join(d, "timeline.png")) for d in incidents(folder)
+        ):
+            time.sleep(0.1)
+        pictures = [d for d in incidents(folder) if os.path.exists(os.path.join(d, "timeline.png"))]
+        flag.write_text("")
+        out, err = child.communicate(timeout=30)
+    finally:
+        flag.write_text("")
+        child.kill()
+        child.wait()
+    assert pictures, err
+    assert out.splitlines()[-1] == "released by the test True", (out, err)
+    assert child.returncode == 0, err
+
+
+def sidecars():
+    """The pids of every flight sidecar running on this machine."""
+    found = set()
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                if b"minievent.flight_sidecar" in f.read():
+                    found.add(int(pid))
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+WAITS_FOR_CHILDREN = """
+import os, signal, sys, time
+import eventlet
+eventlet.monkey_patch()
+chld = []
+signal.signal(signal.SIGCHLD, lambda *a: chld.append(a[0]))
+try:
+    os.waitpid(-1, os.WNOHANG)
+    children = "some"
+except ChildProcessError:
+    children = "none"
+def stall():
+    end = time.monotonic() + 0.7
+    while time.monotonic() < end:
+        pass
+eventlet.spawn(stall)
+eventlet.sleep(2.0)  # the incident's picture is drawn meanwhile
+print(children, len(chld), flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_the_sidecar_is_no_child_of_the_program_and_ends_with_it(tmp_path):
+    """The pictures and the endpoint come from a process of the recorder's: the program's os.wait() finds no
+    child of ours, no SIGCHLD reaches it, and the sidecar ends when the program's process does."""
+    script, folder = tmp_path / "p.py", tmp_path / "incidents"
+    script.write_text(WAITS_FOR_CHILDREN)
+    before = sidecars()
+    out = subprocess.run(
+        [*FLIGHT, "--dir", str(folder), "--stall", "0.5", "--metrics-port", "0", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["none", "0"], out.stdout
+    found = incidents(folder)
+    assert len(found) == 1 and os.path.exists(os.path.join(found[0], "timeline.png")), (found, out.stderr)
+    deadline = time.monotonic() + 10
+    while sidecars() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not sidecars() - before
 
 
 def test_a_folder_that_is_a_file_is_refused(tmp_path):

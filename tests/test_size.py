@@ -28,6 +28,7 @@ OUTSIDE = [
     "trace.py",
     "debug.py",
     "plot.py",
+    "flight_sidecar.py",
     "__main__.py",
     "lessons.py",
     "conformance.py",

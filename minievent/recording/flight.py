@@ -35,6 +35,7 @@ from __future__ import annotations
 import _thread
 import argparse
 import copy
+import importlib.util
 import math
 import os
 import sys
@@ -46,8 +47,10 @@ from typing import Any, NoReturn
 from ..timeline import _HUB_ID, Timeline, clock
 from ..trace import Tracer, _in_minievent_hub
 from . import incident as incidents
+from . import metrics as metricsmod
 from .incident import Incident, Late, Stall, stack_of
-from .metrics import Metrics, MetricsServer
+from .metrics import Metrics
+from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
 
 __all__ = ["FlightOptions", "FlightRecorder", "arm", "check_options", "DEFAULT_DIR"]
@@ -60,6 +63,8 @@ _OURS = (
     *(os.path.join(_PKG, f) for f in ("trace.py", "foreign.py", "timeline.py", "recorder.py", "debug.py")),
     os.path.join(os.path.dirname(os.__file__), "runpy.py"),
 )
+#: The sidecar gets the metrics at most this often (seconds), when they moved.
+METRICS_EVERY = 0.25
 #: After a stall ends, wait this long before writing, so the lanes it delayed have run (and say how late).
 SETTLE = 0.3
 
@@ -93,8 +98,9 @@ def check_options(o: FlightOptions) -> FlightOptions:
             raise ValueError(f"--heartbeat needs a lane name (such as report_state), not {name!r}")
     signal_number(o.signal)
     if o.metrics_port is not None:
-        if isinstance(o.metrics_port, bool) or not isinstance(o.metrics_port, int) or not 0 <= o.metrics_port <= 65535:
-            raise ValueError(f"--metrics-port must be from 0 to 65535, not {o.metrics_port!r}")
+        metricsmod.check_port(o.metrics_port)
+        if importlib.util.find_spec("prometheus_client") is None:
+            raise ValueError("--metrics-port needs prometheus_client: pip install 'minievent[metrics]'")
     incidents.make_private_dir(o.dir)
     return o
 
@@ -109,7 +115,11 @@ class FlightRecorder(Tracer):
         self.program = program or os.path.basename(sys.argv[0] or "python")
         self.folder = os.path.abspath(self.options.dir)
         self.metrics = Metrics()
-        self.server: MetricsServer | None = None
+        self.sidecar: Sidecar | None = None  # the metrics endpoint and the pictures (see sidecar.py)
+        self.metrics_url: str | None = None
+        self._sent_changes = -1
+        self._sent_at = 0.0
+        self._sidecar_said = 0  # errors of the sidecar reported so far
         self.written: list[str] = []
         self.failed: str | None = None
         self._signal: SharedSignal | None = None
@@ -122,11 +132,22 @@ class FlightRecorder(Tracer):
     # ------------------------------------------------------------ on / off
     def arm(self) -> FlightRecorder:
         o = self.options
-        if o.metrics_port is not None:
-            self.server = MetricsServer(self.metrics, o.metrics_addr, o.metrics_port).bind()
+        listener = metricsmod.listen(o.metrics_addr, o.metrics_port) if o.metrics_port is not None else None
+        draw = o.picture and importlib.util.find_spec("matplotlib") is not None
+        if listener is not None or draw:
+            if listener is not None:
+                self.metrics_url = metricsmod.url(listener)
+                if o.metrics_port == 0:  # (the port was the system's choice: say which)
+                    _say(f"minievent flight: metrics at {self.metrics_url}")
+            try:
+                self.sidecar = Sidecar(listener, draw=draw).start()
+            except OSError as e:
+                if listener is not None:
+                    raise  # --metrics-port was asked for: refused before the program starts
+                _say(f"minievent flight: no pictures ({e})")
+            else:
+                self._tend(clock())
         self._signal = SharedSignal(signal_number(o.signal), self._on_signal).arm()
-        if self.server is not None:
-            self.server.start()
         self.start()
         return self
 
@@ -144,8 +165,10 @@ class FlightRecorder(Tracer):
                     self._stand_down(e)
         if self._signal is not None:
             self._signal.disarm()
-        if self.server is not None:
-            self.server.close()
+        if self.sidecar is not None:
+            self._tend(clock(), force=True)
+            self.sidecar.finish()
+            self._report_sidecar()
 
     def _on_signal(self) -> None:
         self._asked = True  # (a signal handler: note it; the watchdog writes)
@@ -177,8 +200,29 @@ class FlightRecorder(Tracer):
         except Exception:
             pass
 
+    def _tend(self, now: float, force: bool = False) -> None:
+        """Send the sidecar the metrics when they moved (a few times a second at most); hear what it says."""
+        car = self.sidecar
+        if car is None or car.closed:
+            return
+        car.messages()
+        if car.listener is None and self.metrics_url is not None:
+            changes = self.metrics.changes
+            if changes != self._sent_changes and (force or now - self._sent_at >= METRICS_EVERY):
+                if car.send("metrics", self.metrics.snapshot()):
+                    self._sent_changes, self._sent_at = changes, now
+        self._report_sidecar()
+
+    def _report_sidecar(self) -> None:
+        car = self.sidecar
+        if car is not None:
+            for error in car.errors[self._sidecar_said :]:
+                _say(f"minievent flight: {error}")
+            self._sidecar_said = len(car.errors)
+
     def _turn(self) -> None:
         now = clock()
+        self._tend(now)
         for tl in list(self.timelines):
             if tl.recording:
                 self._look(tl, now)
@@ -328,11 +372,11 @@ class FlightRecorder(Tracer):
             inc.window_line = "minievent's loop: who was ready and how late is not read while it runs (yet)"
         else:
             inc.window_line = "no loop recorded yet"
-        path = incidents.write(inc, self.folder, snap, picture=False)
+        path = incidents.write(inc, self.folder, snap)
         self.written.append(path)
         self.metrics.incident(reason)
-        if snap is not None and self.options.picture:  # last: drawing takes a second or two of this thread
-            incidents.draw(inc, snap, os.path.join(path, "timeline.png"))
+        if snap is not None and self.sidecar is not None and self.sidecar.draw:
+            self.sidecar.send("draw", path)  # (drawn in the sidecar: matplotlib is never imported here)
         _say(f"minievent flight: incident ({reason}) written to {path}")
 
 

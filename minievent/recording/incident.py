@@ -8,8 +8,10 @@ Three files in a folder of their own, ``DIR/<time>-<reason>/``, readable by the 
   line is there); every lane that was ready meanwhile and for how long; each late timer and
   heartbeat by how much ("report_state ran 1.31 s late"); how far back the window reaches;
 * ``trace.json``: a Chrome trace of the window (opens in https://ui.perfetto.dev);
-* ``timeline.png``: the window as swimlanes (running, ready, waiting), drawn last, and only if
-  matplotlib is there.
+* ``timeline.png``: the window as swimlanes (running, ready, waiting), the stall shaded, each
+  late lane's delay marked on its row; drawn from ``trace.json`` by the flight recorder's
+  sidecar process (``minievent.recording.sidecar``), a moment later, and only if matplotlib is
+  there.
 
 An incident holds code locations (file, line, function), lane names and times, never the value
 of a variable: a service's memory holds passwords.
@@ -17,6 +19,7 @@ of a variable: a service's memory holds passwords.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
@@ -24,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Frame", "Stall", "Late", "Incident", "write", "draw", "make_private_dir", "stack_of"]
+__all__ = ["Frame", "Stall", "Late", "Incident", "write", "make_private_dir", "stack_of"]
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,24 @@ class Incident:
         lines += ["", "WINDOW: " + self.window_line, "times are seconds from the window's start"]
         return "\n".join(lines) + "\n"
 
+    @property
+    def name(self) -> str:
+        """The program, without its arguments: ``minievent.scenarios.nova_compute``."""
+        return self.program.split(" ", 1)[0] or "the program"
+
+    def summary(self) -> dict:
+        """What a picture of it needs (names and times, seconds from the window's start), as JSON."""
+        s = self.stall
+        return {
+            "reason": self.reason,
+            "name": self.name,
+            "loop": self.loop,
+            "stall": None
+            if s is None
+            else {"lane": s.lane, "start": s.start - self.t0, "end": (s.end or self.now) - self.t0},
+            "late": [[x.lane, x.due - self.t0, x.ran - self.t0, x.what] for x in self.late],
+        }
+
     def _rel(self, t: float) -> str:
         return f"{t - self.t0:.2f} s"
 
@@ -199,8 +220,11 @@ def make_private_dir(path: str) -> str:
     return full
 
 
-def write(incident: Incident, folder: str, timeline: Any = None, picture: bool = True) -> str:
-    """Write the incident's files into a new folder under ``folder``; return that folder."""
+def write(incident: Incident, folder: str, timeline: Any = None) -> str:
+    """Write the incident's files into a new folder under ``folder``; return that folder.
+
+    The trace carries the incident's summary in its ``otherData`` (``Incident.summary()``), from
+    which the sidecar draws the picture (``minievent.flight_sidecar``)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
     base = os.path.join(folder, f"{stamp}-{incident.reason}")
     path, n = base, 1
@@ -213,12 +237,9 @@ def write(incident: Incident, folder: str, timeline: Any = None, picture: bool =
             path = f"{base}-{n}"
     _write_private(os.path.join(path, "report.txt"), incident.text().encode())
     if timeline is not None:
-        import json
-
         trace = timeline.to_chrome_trace()
+        trace.setdefault("otherData", {})["incident"] = incident.summary()
         _write_private(os.path.join(path, "trace.json"), json.dumps(trace).encode())
-        if picture:
-            draw(incident, timeline, os.path.join(path, "timeline.png"))
     return path
 
 
@@ -230,50 +251,3 @@ def _write_private(path: str, data: bytes) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
-
-
-def draw(incident: Incident, timeline: Any, path: str) -> None:
-    """The window as swimlanes, the stall shaded, the late lanes marked (nothing without matplotlib)."""
-    try:
-        import matplotlib
-    except ImportError:
-        return
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    from .. import plot
-
-    s = incident.stall
-    title = f"{incident.program}: " + (
-        f"{s.lane} held the loop {s.duration:.2f} s" if s is not None else f"incident ({incident.reason})"
-    )
-    fig = Figure(figsize=(13, 4.5))
-    ax = fig.add_subplot(1, 1, 1)
-    plot.swimlanes(timeline, ax=ax, title=title, max_lanes=12)
-    if s is not None:
-        start, end = s.start - incident.t0, (s.end or incident.now) - incident.t0
-        ax.axvspan(start, end, color="tab:red", alpha=0.08, zorder=0)
-        ax.text(
-            (start + end) / 2,
-            0.98,
-            f"held {s.duration:.2f} s by {s.lane}",
-            transform=ax.get_xaxis_transform(),
-            ha="center",
-            va="top",
-            fontsize=9,
-            color="tab:red",
-        )
-    for i, late in enumerate(incident.late[:3]):
-        ax.text(
-            late.ran - incident.t0,
-            0.02 + 0.06 * i,
-            f"{late.lane} ran {late.by:.2f} s late ",
-            transform=ax.get_xaxis_transform(),
-            ha="right",
-            va="bottom",
-            fontsize=8,
-            color="tab:orange",
-        )
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    os.chmod(path, 0o600)
