@@ -23,6 +23,7 @@ import os
 import queue
 import threading
 import warnings
+from _thread import allocate_lock, start_new_thread  # the OS's own: tpool is imported with minievent, before any patch
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,7 +39,7 @@ T = TypeVar("T")
 _nthreads = int(os.environ.get("MINIEVENT_THREADPOOL_SIZE") or os.environ.get("EVENTLET_THREADPOOL_SIZE") or 20)
 _jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
 _threads: list[threading.Thread] = []
-_lock = threading.Lock()
+_starting = allocate_lock()  # held while an OS thread of its own starts the workers (see setup)
 _STOP = object()
 
 
@@ -73,24 +74,75 @@ def _worker() -> None:
 
 
 def setup() -> None:
-    """Start the worker threads (``execute`` does it on first use)."""
+    """Start the worker threads (``execute`` does it on first use), without waiting for them to run.
+
+    ``Thread.start()`` waits until its thread runs: done by the hub's thread for each worker, those
+    waits stopped every greenthread at the first ``execute()``. An OS thread of its own starts them
+    instead (the raw ``start_new_thread`` does not wait), and jobs queue until the first one runs.
+    """
     if _nthreads < 0:
         raise ValueError(f"the thread pool size must be >= 0, not {_nthreads} (*_THREADPOOL_SIZE)")
-    with _lock:
+    if len(_threads) < _nthreads and _starting.acquire(False):
+        try:
+            start_new_thread(_start_workers, (original("threading").Thread,))  # (copied here: not in that thread)
+        except BaseException:
+            _starting.release()
+            raise
+
+
+def _start_workers(thread_class: type[threading.Thread]) -> None:
+    try:
         while len(_threads) < _nthreads:
-            t = original("threading").Thread(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)
+            t = thread_class(target=_worker, name=f"minievent.tpool-{len(_threads)}", daemon=True)
             t.start()
             _threads.append(t)
+    except Exception as e:  # "can't start new thread"
+        _starting.release()  # (first: a job queued from now on makes another try, which fails it if this did)
+        _fail_queued(e)
+    else:
+        _starting.release()  # (the last thing this thread does: see os_threads)
+
+
+def _fail_queued(error: Exception) -> None:
+    """No worker could be started: the jobs queued so far get the error starting one raised (their callers raise it)."""
+    for _ in range(_jobs.qsize()):  # (so far: a job queued later made a try of its own)
+        if _threads:
+            return  # (one started meanwhile: it runs them)
+        try:
+            *_, hub, deliver = _jobs.get_nowait()
+        except queue.Empty:
+            return
+        with contextlib.suppress(OSError):
+            hub.call_threadsafe(deliver, (False, error))
+
+
+def os_threads() -> int:
+    """How many OS threads the pool runs: the runtime's, not the program's (``_thread._count()``).
+
+    A start under way is waited for, so that the count is one the interpreter's agrees with.
+    """
+    with _starting:
+        return len(_threads)
 
 
 def killall(timeout: float | None = 10.0) -> None:
     """Stop the worker threads once the jobs already queued are done, and join them."""
-    with _lock:
+    with _starting:  # (a start under way finishes first)
         threads, _threads[:] = list(_threads), []
-        for _ in threads:
-            _jobs.put(_STOP)
+    for _ in threads:
+        _jobs.put(_STOP)
     for t in threads:
         t.join(timeout)
+
+
+def _forget_threads_after_fork() -> None:
+    """A forked child has none of its parent's other OS threads: its pool starts afresh on next use."""
+    global _starting
+    _threads.clear()
+    _starting = allocate_lock()  # (a start under way in the parent left it held)
+
+
+os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -108,8 +160,6 @@ def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             stacklevel=2,
         )
         return fn(*args, **kwargs)
-    if not _threads:
-        setup()
     hub = get_hub()
     done = WaitQueue()
 
@@ -120,6 +170,11 @@ def execute(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
     hub.keepalive += 1
     _jobs.put((fn, args, kwargs, hub, deliver))
+    if not _threads:
+        try:
+            setup()  # (after the put: a start that fails, or a size < 0, hands its error to what is queued)
+        except Exception as e:
+            _fail_queued(e)
     ok, value = done.wait(why=("tpool", fn))
     if ok:
         return value
