@@ -81,7 +81,7 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
         "time": {"time": {"sleep": time.sleep}},
         "select": {"select": {"select": select.select, "poll": select.poll, **removed}, "selectors": selectors.PATCHED},
         "thread": {**threading.PATCHES, **queue.PATCHES},
-    }.get(flag, os.PATCHES)  # os: os.waitpid
+    }.get(flag, os.PATCHES)  # os: os.waitpid, os.read, os.write
 
 
 def monkey_patch(
@@ -103,7 +103,8 @@ def monkey_patch(
     those; ``all`` sets the default for the ones not named. ``thread`` greens
     ``_thread``, ``threading`` and ``queue`` (and the RLocks made before, see
     ``green.threading.patch``); ``os`` and ``subprocess`` green ``os.waitpid``,
-    ``subprocess`` also ``Popen.communicate`` (``green.subprocess``). ``psycopg``,
+    ``os.read`` and ``os.write``, ``subprocess`` also ``Popen.communicate``
+    (``green.subprocess``). ``psycopg``,
     ``MySQLdb`` and ``builtins`` name C code that cannot be made green: by
     default they are left alone (a no-op, as eventlet does when the driver is
     absent); asked for with ``True`` they raise ``ValueError``.

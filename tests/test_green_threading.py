@@ -415,6 +415,123 @@ def test_thread_count_is_the_programs_not_the_runtimes():
     assert out["before"] == out["after"] == out["joined"], out
 
 
+def test_thread_count_lock_repr_and_a_threads_uncaught_exception_as_the_stdlibs():
+    out = child("""
+        gate = _thread.allocate_lock()
+        gate.acquire()
+        started, caught = [], []
+        sys.unraisablehook = caught.append
+        def task():
+            started.append(_thread._count())
+            with gate:
+                raise ValueError("task failed")
+        before = _thread._count()
+        _thread.start_new_thread(task, ())
+        time.sleep(0.01)
+        running, locked = _thread._count(), repr(gate)
+        gate.release()
+        time.sleep(0.01)
+        u = caught[0]
+        print(json.dumps({"counts": [before, started[0], running, _thread._count()],
+                          "repr": [locked, repr(gate)], "hook": [str(u.exc_value), u.err_msg, u.object is task]}))
+    """)
+    assert out["counts"] == [0, 1, 1, 0]  # a running greenthread of start_new_thread is a thread
+    assert out["repr"][0].startswith("<locked ") and out["repr"][1].startswith("<unlocked ")
+    assert out["hook"] == ["task failed", "Exception ignored in thread started by", True]  # as _thread reports it
+
+
+def test_interrupt_main_from_a_thread_and_the_stdlibs_dummy_thread():
+    out = child("""
+        t = threading.Thread(target=_thread.interrupt_main)
+        try:
+            t.start()
+            t.join()
+            interrupted = "no"
+        except KeyboardInterrupt:  # in the main thread, as a Ctrl-C there would be
+            interrupted = threading.current_thread() is threading.main_thread()
+        t.join()
+        seen = []
+        tid = _thread.start_new_thread(lambda: seen.append(threading.current_thread()), ())
+        time.sleep(0.01)
+        try:
+            type(threading.Lock())()
+            made = True
+        except TypeError:  # as _thread's lock type: threading.Lock() makes them
+            made = False
+        class Service:
+            make_lock = threading.Lock  # (a class attribute: called through an instance, it gets no self)
+        made = [made, repr(Service().make_lock()).startswith("<unlocked ")]
+        dummy = [type(seen[0]).__name__, threading._active.get(tid) is seen[0], seen[0].is_alive()]
+        print(json.dumps({"interrupted": interrupted, "made": made, "dummy": dummy}))
+    """)
+    # A thread of _thread.start_new_thread gets the stdlib's _DummyThread, kept and "alive", as the stdlib keeps it.
+    assert out == {"interrupted": True, "made": [False, True], "dummy": ["_DummyThread", True, True]}
+
+
+def test_os_read_and_write_on_a_pipe_wait_green():
+    out = child("""
+        r, w = os.pipe()
+        def later():
+            time.sleep(0.2)
+            os.write(w, b"hello")
+        minievent.spawn(later)
+        ticks, got = beats_while(lambda: os.read(r, 100))  # before patching: the hub stops until the write
+        full = 0
+        os.set_blocking(w, False)
+        try:
+            while True:
+                full += os.write(w, b"x" * 65536)
+        except BlockingIOError:  # a non-blocking fd keeps the stdlib's error
+            os.set_blocking(w, True)
+        def drain():
+            time.sleep(0.2)
+            return len(os.read(r, full + 10))
+        reader = minievent.spawn(drain)
+        wticks, wrote = beats_while(lambda: os.write(w, b"y"))  # the pipe is full: it waits for room
+        os.close(w)
+        drained = reader.wait() >= full
+        errors = []
+        for call, args in ((os.write, (r, b"x")), (os.read, (w, 1)), (os.read, ("0", 1))):
+            try:  # the wrong end of a pipe is never ready: the stdlib's error at once, not a wait
+                call(*args)
+            except (OSError, TypeError) as e:
+                errors.append(type(e).__name__)
+        print(json.dumps({"got": got.decode(), "ticks": ticks, "wrote": wrote, "wticks": wticks, "errors": errors,
+                          "drained": drained, "rest": os.read(r, 10).decode(), "eof": os.read(r, 10).decode()}))
+    """)
+    assert out["got"] == "hello" and out["ticks"] >= 10, out
+    assert out["errors"] == ["OSError", "OSError", "TypeError"]
+    assert out["wrote"] == 1 and out["wticks"] >= 10 and out["drained"] and (out["rest"], out["eof"]) == ("y", "")
+
+
+def test_queue_listener_over_a_multiprocessing_queue():
+    # Services log this way: handlers run in a listener thread fed by a multiprocessing.Queue, whose reads
+    # are os.read on a pipe.
+    out = child(
+        """
+        import logging, logging.handlers, multiprocessing
+        records = []
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append(record.getMessage())
+        q = multiprocessing.Queue()
+        listener = logging.handlers.QueueListener(q, Keep())
+        listener.start()
+        log = logging.getLogger("service")
+        log.addHandler(logging.handlers.QueueHandler(q))
+        log.propagate = False
+        for i in range(5):
+            log.warning("beat %d", i)
+        listener.stop()
+        q.close()
+        q.join_thread()
+        print(json.dumps(records))
+    """,
+        timeout=30,
+    )
+    assert out == [f"beat {i}" for i in range(5)]
+
+
 def test_monkey_patch_takes_eventlets_arguments():
     code = """
         import json, threading, socket, os, sys

@@ -20,6 +20,10 @@ thread, a wait that nothing can end raises ``LoopExit`` instead of hanging.
 
 import _thread
 import _threading_local
+import functools
+import signal
+import sys
+import threading
 
 # The rest of _thread, unchanged, so that this module can stand in for it (patcher.import_patched).
 from _thread import TIMEOUT_MAX, _excepthook, _ExceptHookArgs, error, exit, stack_size  # noqa: F401
@@ -28,11 +32,20 @@ from typing import Any
 
 import greenlet
 
-from ..greenthread import GreenThread, getcurrent, spawn
+from ..greenthread import GreenThread, getcurrent, sleep, spawn
 from ..hub import clock, get_hub, os_thread_id
 from ..waiter import WaitQueue
 
-_os_lock, _os_threads, _os_native_id = _thread.allocate_lock, _thread._count, _thread.get_native_id  # before patching
+# Before patching:
+_os_lock, _os_threads, _os_native_id, _os_interrupt_main = (
+    _thread.allocate_lock,
+    _thread._count,
+    _thread.get_native_id,
+    _thread.interrupt_main,
+)
+_running: set[Any] = set()  # the greenthreads of start_new_thread, while they run (what _count() counts)
+# What the interpreter hands sys.unraisablehook (the default hook takes nothing else); sys does not name its type.
+_Unraisable = next(t for t in tuple.__subclasses__() if t.__name__ == "UnraisableHookArgs")
 
 
 class LockType:
@@ -40,7 +53,10 @@ class LockType:
 
     __slots__ = ("_bit", "_waiters", "_pending", "_hub", "__weakref__")
 
-    def __init__(self) -> None:
+    def __new__(cls) -> Any:  # (as _thread's lock type: allocate_lock() makes them)
+        raise TypeError(f"cannot create '{__name__}.LockType' instances")
+
+    def _at_fork_reinit(self) -> None:
         self._bit = _os_lock()  # the locked state: atomic even against other OS threads
         self._waiters = WaitQueue()
         self._pending: set[Any] = set()  # who is between a failed try and its park (set ops are atomic)
@@ -83,13 +99,21 @@ class LockType:
         if self._pending and (hub := self._hub).thread_id != os_thread_id():
             hub.call_threadsafe(self._waiters.wake_one, False)
 
-    _at_fork_reinit, __enter__ = __init__, acquire
+    __enter__ = acquire
 
     def __exit__(self, *exc: Any) -> None:
         self.release()
 
+    def __repr__(self) -> str:  # (as _thread's lock says it)
+        return f"<{'locked' if self.locked() else 'unlocked'} {__name__}.LockType object at {id(self):#x}>"
 
-allocate_lock = LockType
+
+@staticmethod  # (so that, kept as a class attribute, ``lock_factory = threading.Lock``, it binds no self: a builtin)
+def allocate_lock() -> LockType:
+    """A new, unlocked lock (``threading.Lock()``)."""
+    lock = object.__new__(LockType)
+    lock._at_fork_reinit()
+    return lock
 
 
 def get_ident() -> int:
@@ -102,10 +126,11 @@ def get_ident() -> int:
 
 
 def _count() -> int:
-    """The OS threads the program started: tpool's workers are the runtime's, as the hub is."""
+    """The threads the program started that still run: greenthreads of ``start_new_thread``, and OS threads
+    (the thread pool's are the runtime's, as the hub is)."""
     from .. import tpool
 
-    return _os_threads() - len(tpool._threads)
+    return len(_running) - tpool.os_threads() + _os_threads()  # (in this order: a start under way is waited for)
 
 
 def get_native_id() -> int:
@@ -113,19 +138,41 @@ def get_native_id() -> int:
     return _os_native_id() if greenlet.getcurrent().parent is None else get_ident()
 
 
+def interrupt_main(signum: int = signal.SIGINT, /) -> None:
+    """``_thread.interrupt_main``: as if ``signum`` arrived in the main thread, whose main greenlet gets what its
+    handler raises (``KeyboardInterrupt``). From a greenthread, the real one would run the handler in the caller."""
+    handler = signal.getsignal(signum)  # (a bad number: the stdlib's ValueError)
+    hub = get_hub()
+    if hub.thread_id != threading.main_thread().ident or greenlet.getcurrent() is hub.main:
+        return _os_interrupt_main(signum)
+    if callable(handler):  # (SIG_IGN and SIG_DFL: nothing, as the stdlib)
+        try:
+            handler(signum, hub.main.gr_frame)
+        except BaseException as e:
+            hub.schedule(functools.partial(hub.main.throw, e))
+            sleep(0)  # (let it happen before we go on, as a kill does)
+
+
 def _set_sentinel() -> LockType:
     """A lock (``threading`` acquires it) that is released when this greenthread ends: ``Thread.join`` waits on it."""
-    lock = LockType()
+    lock = allocate_lock()
     if isinstance(gt := getcurrent(), GreenThread):  # (not a main greenlet: _MainThread's is released at exit)
         gt.link(lambda _gt: lock.locked() and lock.release())
     return lock
 
 
 def _bootstrap(function: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    _running.add(me := getcurrent())
     try:
         function(*args, **kwargs)
     except SystemExit:
-        pass  # ends the thread, as _thread does (anything else is printed by the greenthread)
+        pass  # ends the thread, as _thread does
+    except BaseException as e:  # reported as _thread reports it (sys.unraisablehook), and the thread ends
+        sys.unraisablehook(
+            _Unraisable((type(e), e, e.__traceback__, "Exception ignored in thread started by", function))
+        )
+    finally:
+        _running.discard(me)
 
 
 def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: dict | None = None) -> int:

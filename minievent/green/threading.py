@@ -40,10 +40,13 @@ class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
 
 
 def current_thread() -> threading.Thread:
-    """This greenthread's ``Thread``. A raw greenlet gets its OS thread's; an OS thread that the patched
-    module did not start (``tpool``'s, ``patcher.original("threading")``'s) gets the original module's."""
+    """This greenthread's ``Thread``. One of ``_thread.start_new_thread`` gets the stdlib's dummy, kept as the
+    stdlib keeps it; a raw greenlet gets its OS thread's; an OS thread that the patched module did not start
+    (``tpool``'s, ``patcher.original("threading")``'s) gets the original module's."""
     if isinstance(gt := getcurrent(), GreenThread):
-        return threading._active.get(id(gt)) or _GreenThread(gt)
+        return threading._active.get(id(gt)) or (
+            threading._DummyThread() if gt in thread._running else _GreenThread(gt)
+        )
     return threading._active.get(os_thread_id()) or patcher.original("threading").current_thread()
 
 
@@ -100,11 +103,12 @@ PATCHES: dict[str, dict[str, Any]] = {
     "_thread": {
         **_BOTH,
         "allocate_lock": L,
-        "LockType": L,
+        "LockType": thread.LockType,
         "start_new_thread": S,
         "_local": local,
         "RLock": RLock,
         "_count": thread._count,
+        "interrupt_main": thread.interrupt_main,
     },
     "threading": {
         **_BOTH,
