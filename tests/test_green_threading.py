@@ -677,6 +677,23 @@ def test_subprocess_wait_is_green():
     assert out["green_popen"] == "minievent.green.subprocess"
 
 
+def test_communicate_with_a_lone_stdin_pipe_waits_green():
+    # One pipe, no timeout: the stdlib writes the input straight, which blocks the hub while the child
+    # leaves more than a pipe's buffer (64 KiB) unread; here the child reads nothing for 0.3 s.
+    out = child("""
+        import subprocess
+        reader = [sys.executable, "-c",
+                  "import sys, time; time.sleep(0.3); sys.exit(len(sys.stdin.buffer.read()) != 1_000_000)"]
+        proc = subprocess.Popen(reader, stdin=subprocess.PIPE)
+        ticks, got = beats_while(lambda: proc.communicate(b"x" * 1_000_000))
+        text = subprocess.Popen(reader, stdin=subprocess.PIPE, encoding="utf-8")
+        tticks, _ = beats_while(lambda: text.communicate("\u00e9" * 500_000))  # (1,000,000 bytes in UTF-8)
+        print(json.dumps({"ticks": ticks, "got": got, "code": proc.returncode, "text": [tticks, text.returncode]}))
+    """)
+    assert out["got"] == [None, None] and out["code"] == 0 and out["text"][1] == 0, out
+    assert out["ticks"] >= 10 and out["text"][0] >= 10, out  # the hub ran while the child did not read
+
+
 def test_green_subprocess_and_os_without_monkey_patch():
     out = run_child("""
         import json, os, subprocess, sys, time

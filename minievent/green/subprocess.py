@@ -6,9 +6,9 @@ and ``communicate()`` waits in a green selector. One method is changed, in this
 copy and, by ``monkey_patch``, in the stdlib's module (``PATCHED``): without a
 timeout, the stdlib's ``communicate()`` reads a lone ``stdout`` or ``stderr``
 pipe straight, to its end, which blocks the OS thread for the child's whole life
-(``check_output``); here it takes the path it takes with a timeout, through the
-selector. A lone ``stdin`` keeps the stdlib's straight write: it blocks only
-while the child leaves more than a pipe's buffer (64 KiB) unread.
+(``check_output``), and writes a lone ``stdin`` straight, which blocks it while
+the child leaves more than a pipe's buffer (64 KiB) unread; here a lone pipe takes
+the path it takes with a timeout, through the selector.
 """
 
 import subprocess as _std
@@ -19,9 +19,9 @@ from ..patcher import import_patched
 
 class _Communicate:
     def communicate(self, input: Any = None, timeout: float | None = None) -> tuple[Any, Any]:
-        """``Popen.communicate``; a lone ``stdout`` or ``stderr`` pipe is read in the selector (see the module)."""
-        lone_output = self.stdin is None and (self.stdout is None) != (self.stderr is None)
-        if timeout is not None or self._communication_started or not lone_output:
+        """``Popen.communicate``; a lone pipe is read or written in the selector (see the module)."""
+        pipes = [pipe for pipe in (self.stdin, self.stdout, self.stderr) if pipe is not None]
+        if timeout is not None or self._communication_started or len(pipes) != 1 or pipes[0].closed:
             return super().communicate(input, timeout)  # type: ignore[misc]
         try:
             return self._communicate(input, None, None)  # (it waits for the process, too)
