@@ -10,9 +10,10 @@ for the handful of ``_thread`` primitives that all of ``threading`` and
 ``queue`` are built from (see ``green/thread.py``).
 
 What it cannot reach: names copied out *before* patching (``from time import
-sleep`` done earlier, a ``threading.Lock()`` made earlier, or ``socketserver``
-imported earlier, which picked its selector class at import). So patch first,
-at the top of the program, as with eventlet. C database drivers stay
+sleep`` done earlier, a ``threading.Lock()`` made earlier). So patch first,
+at the top of the program, as with eventlet. (The selector classes that
+``socketserver`` and ``subprocess`` pick at import are greened in place, so an
+early import of those two is green anyway.) C database drivers stay
 blocking: that is what ``tpool`` is for.
 """
 
@@ -69,6 +70,8 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
 
     if flag == "socket":
         ssl.patch()  # ssl's one change is a class attribute; "ssl" below only marks it patched, after socket
+    elif flag == "select":
+        selectors.patch()  # (the stdlib's classes, in place, for who picked one before)
     elif flag == "thread":
         threading.patch()  # (fork, and the RLocks made before)
     elif flag == "subprocess":  # (imported only now: it makes a green copy of subprocess)

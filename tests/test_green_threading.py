@@ -251,6 +251,50 @@ def test_socketserver_shutdown_from_a_greenthread():
     assert out["shutdown"] < 3, out
 
 
+def test_socketserver_and_subprocess_imported_before_patching_wait_green():
+    # Each picked its selector class at import (socketserver._ServerSelector, subprocess._PopenSelector):
+    # the stdlib's classes themselves are made green, so what they picked early waits green too.
+    out = run_child(
+        """
+        import json, socket, socketserver, subprocess, sys, threading, time
+        import minievent
+        minievent.monkey_patch()
+        class Echo(socketserver.BaseRequestHandler):
+            def handle(self):
+                self.request.sendall(self.request.recv(100).upper())
+        srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
+        server = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.5})
+        ticks, done = [], []
+        def tick():
+            while not done:
+                time.sleep(0.01)
+                ticks.append(1)
+        ticker = minievent.spawn(tick)
+        server.start()
+        with socket.create_connection(srv.server_address, timeout=5) as c:
+            c.sendall(b"hi")
+            reply = c.recv(100).decode()
+        t0 = time.monotonic()
+        srv.shutdown()  # (serve_forever looks at the flag every poll_interval)
+        server.join(10)
+        stopped = time.monotonic() - t0
+        srv.server_close()
+        slow = [sys.executable, "-c", "import sys, time; time.sleep(0.3); print('late'); print('err', file=sys.stderr)"]
+        before = len(ticks)
+        proc = subprocess.Popen(slow, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = proc.communicate()  # two pipes: the stdlib's selector path
+        done.append(True)
+        ticker.wait()
+        print(json.dumps({"reply": reply, "stopped": stopped, "alive": server.is_alive(),
+                          "out": [out.decode(), err.decode()], "ticks": len(ticks) - before}))
+    """,
+        timeout=60,
+    )
+    assert out["reply"] == "HI" and not out["alive"] and out["stopped"] < 2, out
+    assert out["out"] == ["late\n", "err\n"]
+    assert out["ticks"] >= 10, out  # the hub ran while communicate() waited for the child
+
+
 def test_real_threads_and_greenthreads_mixed():
     out = child("""
         real_threading = patcher.original("threading")
