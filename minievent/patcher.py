@@ -139,8 +139,10 @@ def _load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
     Python code looks names up at call time (``socket.accept`` calls its module's
     ``socket``), so a copy of its dict would still see what was patched: it is
     executed afresh from its source, and so are the submodules it imports
-    (``name.sub``: the copy's own, out of ``sys.modules`` again afterwards). A
-    C module cannot be; its dict is copied.
+    (``name.sub``: the copy's own). A C module cannot be; its dict is copied.
+    ``sys.modules`` is left as it was found: what the copy imported for the first
+    time was imported seeing ``swap``, and stays the copy's own, as does a
+    package's attribute for it (``http.client`` on ``http``).
     """
     if not (found := importlib.util.find_spec(name)):  # (not imported: that would cache its imports, unswapped)
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
@@ -151,16 +153,20 @@ def _load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
         return module
     spec = importlib.util.spec_from_file_location(name, file)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    ours = lambda: {*swap, name, *(n for n in sys.modules if n.startswith(name + "."))}  # noqa: E731
-    before = {n: sys.modules.pop(n, None) for n in ours()}
+    before = dict(sys.modules)
+    for own in [n for n in sys.modules if n.startswith(name + ".")]:  # (name itself: set below)
+        del sys.modules[own]
     sys.modules.update(swap)
     sys.modules[name] = module  # (socket's enum setup looks itself up there)
     try:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     finally:
-        for n in ours():
-            del sys.modules[n]
-        sys.modules.update({n: m for n, m in before.items() if m is not None})
+        for new in sys.modules.keys() - before.keys():
+            package, _, attr = new.rpartition(".")
+            if getattr(sys.modules.get(package), attr, None) is sys.modules[new]:
+                delattr(sys.modules[package], attr)
+            del sys.modules[new]
+        sys.modules.update(before)
     return module
 
 
@@ -183,12 +189,16 @@ def original(name: str) -> types.ModuleType:
     return _originals[name]
 
 
-def import_patched(name: str) -> types.ModuleType:
-    """A fresh import of module ``name`` that sees green ``socket``, ``select``, ``selectors``, ``time``, ``os``,
-    ``_thread``, ``threading`` and ``queue``, without patching the stdlib (eventlet's ``import_patched``)."""
-    from .green import os, select, selectors, socket, thread, time
+def import_patched(
+    name: str, *additional_modules: tuple[str, types.ModuleType], **kw_additional_modules: types.ModuleType
+) -> types.ModuleType:
+    """A fresh import of module ``name`` that sees green ``socket``, ``ssl``, ``select``, ``selectors``, ``time``,
+    ``os``, ``_thread``, ``threading`` and ``queue``, and the ``(name, module)`` pairs given, without patching the
+    stdlib (eventlet's ``import_patched``); ``sys.modules`` is left as it was (see ``_load``)."""
+    from .green import os, select, selectors, socket, ssl, thread, time
 
-    green = {"socket": socket, "select": select, "selectors": selectors, "time": time, "os": os, "_thread": thread}
+    green = {"socket": socket, "ssl": ssl, "select": select, "selectors": selectors, "time": time, "os": os}
+    green["_thread"] = thread
     green["threading"] = _load("threading", green)
     green["queue"] = _load("queue", green)
-    return _load(name, green)
+    return _load(name, {**green, **dict(additional_modules), **kw_additional_modules})

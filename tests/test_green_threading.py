@@ -622,27 +622,46 @@ def test_import_patched_and_original():
     assert all(out.values()), out
 
 
-def test_import_patched_reimports_submodules_and_not_yet_imported_dependencies(tmp_path):
+def test_import_patched_reimports_submodules_and_dependencies_and_leaves_sys_modules_as_found(tmp_path):
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("from .sub import which_socket\nimport helper\n")
     (tmp_path / "pkg" / "sub.py").write_text("import socket\ndef which_socket():\n    return socket\n")
     (tmp_path / "helper.py").write_text("import socket\n")
     out = run_child(f"""
-        import json, socket, sys
+        import http, json, socket, sys
         sys.path.insert(0, {str(tmp_path)!r})
         from minievent import patcher
         from minievent.green import socket as green
+        patcher.import_patched("json")  # (the green modules a copy sees: imported here once, as any import)
         import pkg.sub  # imported first, unpatched: its copy in sys.modules must not be what the patched one uses
         sys.modules.pop("helper")  # (not imported yet when import_patched runs)
         real_sub = sys.modules["pkg.sub"]
+        before = dict(sys.modules)
         patched = patcher.import_patched("pkg")
+        server = patcher.import_patched("http.server")  # socketserver and http.client: first imported here
+        after = dict(sys.modules)
+        import helper, socketserver, http.client
         print(json.dumps({{
             "patched_sub": patched.which_socket() is green, "dependency": patched.helper.socket is green,
             "original": pkg.which_socket() is socket and sys.modules["pkg.sub"] is real_sub,
             "private": sys.modules["pkg"] is pkg and patched is not pkg,
+            "copies_green": server.socketserver.socket is green,
+            "sys_modules_as_found": sorted(after.keys() ^ before.keys()) or after == before,
+            "imported_later_unpatched": [helper.socket is socket, socketserver.socket is socket,
+                                         http.client.socket is socket],
         }}))
     """)
-    assert out == {"patched_sub": True, "dependency": True, "original": True, "private": True}
+    # A module the copy was the first to import was imported seeing the green modules: it stays the copy's own,
+    # and an import after it is the stdlib's, as if import_patched had never run.
+    assert out == {
+        "patched_sub": True,
+        "dependency": True,
+        "original": True,
+        "private": True,
+        "copies_green": True,
+        "sys_modules_as_found": True,
+        "imported_later_unpatched": [True, True, True],
+    }
 
 
 def test_greenthreads_and_their_threads_live_on_in_a_forked_child():
