@@ -23,8 +23,9 @@ import select as _select
 
 from ..greenthread import sleep
 from ..hub import existing_hub, trampoline
+from . import slurp_properties
 
-globals().update({k: v for k, v in vars(_os).items() if not k.startswith("__")})
+slurp_properties(_os, globals())
 _real_waitpid = _os.waitpid
 _real_read = _os.read
 _real_write = _os.write

@@ -19,11 +19,12 @@ from typing import Any
 from ..greenthread import sleep
 from ..hub import READ, WRITE, Listener, get_fileno, get_hub
 from ..waiter import TIMED_OUT, WaitQueue
+from . import slurp_properties
 
 #: The names monkey_patch removes from the stdlib module (those it has).
 REMOVED = ("epoll", "devpoll", "kqueue", "kevent")
 _HIDDEN = {"poll", "select", *REMOVED}
-globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__") and k not in _HIDDEN})
+slurp_properties(_std, globals(), _HIDDEN)
 
 # The real ones, captured before monkey_patch replaces them.
 _real_select = _std.select

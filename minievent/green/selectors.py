@@ -21,11 +21,12 @@ import functools
 import selectors as _std
 from typing import Any
 
+from . import slurp_properties
 from .select import _wait_for
 from .select import poll as _green_poll
 from .select import select as _green_select
 
-globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
+slurp_properties(_std, globals())
 
 
 # The green classes keep the stdlib's names (code that asks a selector's class its name gets

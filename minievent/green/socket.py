@@ -28,9 +28,10 @@ from typing import Any
 from .. import tpool
 from ..greenio import GreenSocket, _rebind
 from ..hub import existing_hub
+from . import slurp_properties
 
 # The stdlib module's names first (constants, errors, getaddrinfo, ...).
-globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
+slurp_properties(_std, globals())
 
 socket = GreenSocket
 

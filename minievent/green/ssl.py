@@ -23,8 +23,9 @@ from typing import Any
 
 from ..greenio import GreenSocket
 from ..hub import READ, WRITE
+from . import slurp_properties
 
-globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
+slurp_properties(_std, globals())
 
 
 class GreenSSLSocket(_std.SSLSocket, GreenSocket):  # type: ignore[misc]

@@ -15,6 +15,7 @@ import subprocess as _std
 from typing import Any
 
 from ..patcher import import_patched
+from . import slurp_properties
 
 
 class _Communicate:
@@ -31,5 +32,5 @@ class _Communicate:
 
 _copy = import_patched("subprocess")
 _copy.Popen = type("Popen", (_Communicate, _copy.Popen), {"__module__": __name__})  # (run() finds it there)
-globals().update({k: v for k, v in vars(_copy).items() if not k.startswith("__")})
+slurp_properties(_copy, globals())
 PATCHED = {"Popen": type("Popen", (_Communicate, _std.Popen), {"__module__": __name__})}

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time as _std
 
 from ..greenthread import sleep as _green_sleep
+from . import slurp_properties
 
-globals().update({k: v for k, v in vars(_std).items() if not k.startswith("__")})
+slurp_properties(_std, globals())
 
 
 def sleep(secs: float) -> None:
