@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 import pytest
-from support import need_module
+from support import need_module, run_python
 
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
@@ -32,6 +32,11 @@ def incidents(folder):
     if not os.path.isdir(folder):
         return []
     return sorted(os.path.join(folder, d) for d in os.listdir(folder))
+
+
+def fly(folder, *args, timeout=50):
+    """``python -m minievent flight --dir folder *args``, run to its end."""
+    return run_python("-m", "minievent", "flight", "--dir", str(folder), *args, timeout=timeout)
 
 
 def under_flight(folder, *options):
@@ -67,7 +72,7 @@ def test_the_incident_names_the_periodic_task_and_how_late_report_state_ran(tmp_
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("backend", ["eventlet", "asyncio"])
+@pytest.mark.parametrize("backend", ["eventlet", "gevent", "asyncio"])
 def test_a_healthy_service_writes_nothing(tmp_path, backend):
     folder = tmp_path / "incidents"
     r = nova_compute.run(backend, HEALTHY, under=under_flight(folder, "--heartbeat", "report_state"))
@@ -76,15 +81,15 @@ def test_a_healthy_service_writes_nothing(tmp_path, backend):
     assert "minievent flight" not in r.stderr
 
 
-PROGRAM_WITH_HANDLER = """
-import os, signal, sys, time
+PROGRAMS_WITH_HANDLER = {
+    # each takes SIGUSR2 for itself, as oslo.reports' Guru Meditation Report does, in its library's way
+    "eventlet": """
+import os, signal, sys
 import eventlet
 eventlet.monkey_patch()
 seen = []
-def gmr(signum, frame):  # as oslo.reports' Guru Meditation Report takes SIGUSR2
-    seen.append(signum)
-previous = signal.signal(signal.SIGUSR2, gmr)
-assert signal.getsignal(signal.SIGUSR2) is gmr
+previous = signal.signal(signal.SIGUSR2, lambda signum, frame: seen.append(signum))
+assert signal.getsignal(signal.SIGUSR2) is not previous
 def beat():
     while True:
         eventlet.sleep(0.05)
@@ -94,20 +99,58 @@ os.kill(os.getpid(), signal.SIGUSR2)
 eventlet.sleep(0.5)
 print("handler ran", seen == [signal.SIGUSR2], "previous", previous == signal.SIG_DFL)
 sys.exit(3)
-"""
+""",
+    "gevent": """
+import os, signal, sys
+from gevent import monkey
+monkey.patch_all()
+import gevent
+seen = []
+watcher = gevent.signal_handler(signal.SIGUSR2, lambda: seen.append(signal.SIGUSR2))
+def beat():
+    while True:
+        gevent.sleep(0.05)
+gevent.spawn(beat)
+gevent.sleep(0.3)
+os.kill(os.getpid(), signal.SIGUSR2)
+gevent.sleep(0.5)
+print("handler ran", seen == [signal.SIGUSR2], "previous", True)
+sys.exit(3)
+""",
+    "asyncio": """
+import asyncio, os, signal, sys
+seen = []
+async def main():
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR2, lambda: seen.append(signal.SIGUSR2))
+    async def beat():
+        while True:
+            await asyncio.sleep(0.05)
+    task = asyncio.create_task(beat())
+    await asyncio.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGUSR2)
+    await asyncio.sleep(0.5)
+    task.cancel()
+asyncio.run(main())
+print("handler ran", seen == [signal.SIGUSR2], "previous", signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL)
+sys.exit(3)
+""",
+}
 
 
 @pytest.mark.timeout(60)
-def test_sigusr2_writes_an_incident_and_the_programs_own_handler_still_runs(tmp_path):
+@pytest.mark.parametrize("loop", sorted(PROGRAMS_WITH_HANDLER))
+def test_sigusr2_writes_an_incident_and_the_programs_own_handler_still_runs(tmp_path, loop):
     script = tmp_path / "service.py"
-    script.write_text(PROGRAM_WITH_HANDLER)
+    script.write_text(PROGRAMS_WITH_HANDLER[loop])
     folder = tmp_path / "incidents"
-    out = subprocess.run([*FLIGHT, "--dir", str(folder), str(script)], capture_output=True, text=True, timeout=50)
+    out = fly(folder, str(script), timeout=50)
     assert out.returncode == 3, out.stderr  # the program's own exit status
-    assert "handler ran True previous True" in out.stdout
+    assert "handler ran True previous True" in out.stdout, (out.stdout, out.stderr)
     found = incidents(folder)
     assert len(found) == 1 and found[0].endswith("-signal"), (found, out.stderr)
-    assert "WRITTEN ON REQUEST" in open(os.path.join(found[0], "report.txt")).read()
+    report = open(os.path.join(found[0], "report.txt")).read()
+    assert "WRITTEN ON REQUEST" in report and f"loop: {loop}" in report, report
 
 
 def free_port():
@@ -166,15 +209,16 @@ def test_the_metrics_endpoint_parses_and_holds_report_states_latency(tmp_path):
         (["--metrics-port", "70000"], "--metrics-port must be from 0 to 65535"),
         (["--dir", "/proc/self"], "cannot write there"),
         (["--signal", "SIGNOPE"], "no signal named"),
+        (["--signal", "SIGKILL"], "SIGKILL cannot be caught"),
+        (["--metrics-port", "0", "--metrics-addr", "no-such-host.invalid"], "--metrics-addr no-such-host.invalid"),
+        (["--heartbeat", " "], "--heartbeat needs a lane name"),
     ],
 )
 def test_bad_options_exit_2_before_the_program_starts(tmp_path, options, says):
     marker = tmp_path / "ran"
     script = tmp_path / "p.py"
     script.write_text(f"open({str(marker)!r}, 'w').close()\n")
-    out = subprocess.run(
-        [*FLIGHT, "--dir", str(tmp_path / "inc"), *options, str(script)], capture_output=True, text=True, timeout=30
-    )
+    out = fly(tmp_path / "inc", *options, str(script), timeout=30)
     assert out.returncode == 2
     assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert not marker.exists()
@@ -272,12 +316,7 @@ def test_the_sidecar_is_no_child_of_the_program_and_ends_with_it(tmp_path):
     script, folder = tmp_path / "p.py", tmp_path / "incidents"
     script.write_text(WAITS_FOR_CHILDREN)
     before = sidecars()
-    out = subprocess.run(
-        [*FLIGHT, "--dir", str(folder), "--stall", "0.5", "--metrics-port", "0", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=50,
-    )
+    out = fly(folder, "--stall", "0.5", "--metrics-port", "0", str(script), timeout=50)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["none", "0"], out.stdout
     found = incidents(folder)
@@ -288,12 +327,86 @@ def test_the_sidecar_is_no_child_of_the_program_and_ends_with_it(tmp_path):
     assert not sidecars() - before
 
 
+def test_a_metrics_port_in_use_is_refused_before_the_program_starts(tmp_path):
+    marker, script = tmp_path / "ran", tmp_path / "p.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = fly(tmp_path / "inc", "--metrics-port", str(port), str(script), timeout=30)
+    assert out.returncode == 2 and not marker.exists()
+    assert f"--metrics-port {port}" in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+BREAKS_THE_RECORDER = """
+import os, shutil, sys, time
+import eventlet
+eventlet.monkey_patch()
+folder = sys.argv[1]
+shutil.rmtree(folder)
+open(folder, "w").close()  # where incidents go is a file now: writing one fails
+def stall():
+    end = time.monotonic() + 0.7
+    while time.monotonic() < end:
+        pass
+for _ in range(2):
+    eventlet.spawn(stall)
+    eventlet.sleep(1.2)
+print("ran on", flush=True)
+sys.exit(4)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_failure_inside_the_recorder_is_reported_once_and_the_program_runs_on(tmp_path):
+    script, folder = tmp_path / "p.py", tmp_path / "incidents"
+    script.write_text(BREAKS_THE_RECORDER)
+    out = fly(folder, "--stall", "0.5", str(script), str(folder), timeout=50)
+    assert (out.returncode, out.stdout) == (4, "ran on\n"), out.stderr
+    ours = [line for line in out.stderr.splitlines() if line.startswith("minievent flight")]
+    assert len(ours) == 1 and "stands down" in ours[0] and "the program runs on" in ours[0], out.stderr
+
+
+HOLDS_A_SECRET = """
+import sys, time
+import eventlet
+eventlet.monkey_patch()
+def _sync_power_states(password):
+    token = password.upper()  # a service's memory holds such things
+    end = time.monotonic() + 0.7
+    while time.monotonic() < end:
+        pass
+    return token
+def report_state():
+    while True:
+        eventlet.sleep(0.05)
+eventlet.spawn(report_state)
+eventlet.sleep(0.2)
+eventlet.spawn(_sync_power_states, "hunter2-" + sys.argv[1])
+eventlet.sleep(1.5)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_an_incident_holds_code_locations_and_times_never_a_value(tmp_path):
+    script, folder = tmp_path / "p.py", tmp_path / "incidents"
+    script.write_text(HOLDS_A_SECRET)
+    out = fly(folder, "--stall", "0.5", str(script), "swordfish", timeout=50)
+    assert out.returncode == 0, out.stderr
+    found = incidents(folder)
+    assert len(found) == 1, (found, out.stderr)
+    report = open(os.path.join(found[0], "report.txt")).read()
+    assert "_sync_power_states" in report  # the culprit is named ...
+    for name in os.listdir(found[0]):
+        data = open(os.path.join(found[0], name), "rb").read()
+        assert b"swordfish" not in data.lower() and b"hunter2" not in data.lower(), name  # ... its values never
+
+
 def test_a_folder_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "f").write_text("")
     (tmp_path / "p.py").write_text("")
-    out = subprocess.run(
-        [*FLIGHT, "--dir", str(tmp_path / "f"), str(tmp_path / "p.py")], capture_output=True, text=True, timeout=30
-    )
+    out = fly(tmp_path / "f", str(tmp_path / "p.py"), timeout=30)
     assert out.returncode == 2 and "not a folder" in out.stderr
 
 
@@ -311,9 +424,7 @@ def test_output_exit_status_and_exceptions_are_the_programs_own(tmp_path, body, 
     script = tmp_path / "p.py"
     script.write_text(body + "\n")
     plain = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=30)
-    flown = subprocess.run(
-        [*FLIGHT, "--dir", str(tmp_path / "inc"), str(script)], capture_output=True, text=True, timeout=30
-    )
+    flown = fly(tmp_path / "inc", str(script), timeout=30)
     assert (flown.returncode, flown.stdout) == (plain.returncode, plain.stdout) == (status, stdout)
     if stderr_has:
         assert stderr_has in flown.stderr
@@ -329,9 +440,7 @@ def test_the_program_sees_no_thread_of_ours_and_argv_is_its_own(tmp_path):
         "import sys, threading\nprint([t.name for t in threading.enumerate()], sys.argv[1:])\n"
         "import eventlet; eventlet.monkey_patch(); eventlet.sleep(0.1)\n"
     )
-    out = subprocess.run(
-        [*FLIGHT, "--dir", str(tmp_path / "inc"), str(script), "--x", "1"], capture_output=True, text=True, timeout=50
-    )
+    out = fly(tmp_path / "inc", str(script), "--x", "1", timeout=50)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines()[0] == "['MainThread'] ['--x', '1']"
     assert "not greened" not in out.stderr
@@ -364,12 +473,7 @@ print(sizes[0], sizes[1])
 def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path):
     script = tmp_path / "churn.py"
     script.write_text(textwrap.dedent(CHURN))
-    out = subprocess.run(
-        [*FLIGHT, "--dir", str(tmp_path / "inc"), "--window", "0.5", "--stall", "0.5", str(script)],
-        capture_output=True,
-        text=True,
-        timeout=100,
-    )
+    out = fly(tmp_path / "inc", "--window", "0.5", "--stall", "0.5", str(script), timeout=100)
     assert out.returncode == 0, out.stderr
     at_2s, at_7s = map(int, out.stdout.split())
     # five more seconds of about 100,000 switches a second: unbounded, that is tens of MB
@@ -398,9 +502,7 @@ def test_on_minievent_the_incident_names_what_held_the_loop_and_its_stack(tmp_pa
     script = tmp_path / "service.py"
     script.write_text(MINIEVENT_SERVICE)
     folder = tmp_path / "incidents"
-    out = subprocess.run(
-        [*FLIGHT, "--dir", str(folder), "--stall", "0.5", str(script)], capture_output=True, text=True, timeout=50
-    )
+    out = fly(folder, "--stall", "0.5", str(script), timeout=50)
     assert out.returncode == 0, out.stderr
     found = incidents(folder)
     assert len(found) == 1, (found, out.stderr)

@@ -170,6 +170,14 @@ class FlightRecorder(Tracer):
             self.sidecar.finish()
             self._report_sidecar()
 
+    def _begin(self, loop: str) -> None:
+        super()._begin(loop)
+        if loop == "gevent" and self._signal is not None:
+            try:
+                self._signal.also_on_gevent()  # (gevent.signal_handler() would take the signal from under Python)
+            except Exception as e:  # (the program runs on; the signal may not reach us once gevent takes it)
+                _say(f"minievent flight: no on-demand signal through gevent's loop ({type(e).__name__}: {e})")
+
     def _on_signal(self) -> None:
         self._asked = True  # (a signal handler: note it; the watchdog writes)
 
@@ -628,7 +636,8 @@ def main(argv: Sequence[str], prog: str = "python -m minievent flight") -> int:
         )
         check_options(options)
         target = Target.parse(program)
-        recorder = FlightRecorder(options, program=" ".join([target.name, *target.args]))
+        # (its name only: an argument is a value, and may be a secret)
+        recorder = FlightRecorder(options, program=target.name)
         recorder.arm()
     except (ValueError, OSError) as e:
         print(f"{prog}: error: {e}", file=sys.stderr)

@@ -12,6 +12,11 @@ recorder must not take that away, nor be taken away by it. So once armed:
   (the default action of SIGUSR2 would end the process; while the recorder is armed, asking
   it for an incident is what the signal is for).
 
+gevent's ``signal_handler()`` takes a signal below Python: libev (or libuv) installs its own C
+handler, and Python's, ours, is no longer called. libev calls every watcher of a signal, so once
+a gevent hub runs, ``also_on_gevent()`` adds a watcher of ours to its loop (unreferenced: it keeps
+no loop alive), and we are called beside the program's watchers.
+
 Our own part only *notes* the request (a flag a watchdog reads, a lock it waits on): a signal
 handler runs between two bytecodes of whatever the main thread was doing, maybe inside the
 loop, and must not write files or walk records there.
@@ -20,6 +25,7 @@ loop, and must not write files or walk records there.
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -59,6 +65,7 @@ class SharedSignal:
         self.theirs: _Handler = signal.SIG_DFL
         self._real_signal: Callable[..., Any] | None = None
         self._real_getsignal: Callable[[int], Any] | None = None
+        self._gevent_watcher: Any = None
 
     # ------------------------------------------------------------ on / off
     def arm(self) -> SharedSignal:
@@ -72,8 +79,23 @@ class SharedSignal:
         signal.signal, signal.getsignal = self._signal, self._getsignal  # type: ignore[assignment]
         return self
 
+    def also_on_gevent(self) -> None:
+        """From a running gevent hub's thread: be called by its loop too (see the module's docstring)."""
+        gevent = sys.modules.get("gevent")
+        if gevent is None or self._gevent_watcher is not None:
+            return
+        watcher = gevent.get_hub().loop.signal(self.signum, ref=False)
+        watcher.start(self.ours)
+        self._gevent_watcher = watcher
+
     def disarm(self) -> None:
         """Give the signal back to the program's handler and the module its own functions."""
+        watcher, self._gevent_watcher = self._gevent_watcher, None
+        if watcher is not None:
+            try:
+                watcher.stop()
+            except Exception:  # the loop may be gone with the program
+                pass
         if self._real_signal is None:
             return
         if signal.signal is self._signal:

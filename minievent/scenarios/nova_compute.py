@@ -103,6 +103,8 @@ class ServiceRun:
     reports: list[float] = field(default_factory=list)
     #: (start, end) of every _sync_power_states run
     syncs: list[tuple[float, float]] = field(default_factory=list)
+    #: instances whose power state was worked out, every run together (the service's own work)
+    synced: int = 0
     #: what the process printed on stdout and stderr, and its exit code (set by run())
     stdout: str = ""
     stderr: str = ""
@@ -138,6 +140,7 @@ class ServiceRun:
             "stopped": self.stopped,
             "reports": self.reports,
             "syncs": self.syncs,
+            "synced": self.synced,
         }
 
     @classmethod
@@ -149,6 +152,7 @@ class ServiceRun:
             stopped=data["stopped"],
             reports=list(data["reports"]),
             syncs=[tuple(s) for s in data["syncs"]],
+            synced=data.get("synced", 0),
         )
 
 
@@ -160,6 +164,7 @@ class _Work:
         self.p = p
         self.reports: list[float] = []
         self.syncs: list[tuple[float, float]] = []
+        self.synced = 0
         self.instances = [f"instance-{i:04d}" for i in range(64)]
 
     def report_state(self, service: object = None) -> None:
@@ -179,6 +184,7 @@ class _Work:
             if clock() >= deadline:
                 break
         self.syncs.append((start, clock()))
+        self.synced += done
 
     def _heal_instance_info_cache(self) -> None:
         """A short periodic task, as most of nova's are."""
@@ -366,7 +372,7 @@ def serve(p: ServiceParams, backend: str) -> ServiceRun:
         work, started, stopped = _serve_asyncio(p)
     else:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
-    return ServiceRun(backend, p, started, stopped, work.reports, work.syncs)
+    return ServiceRun(backend, p, started, stopped, work.reports, work.syncs, work.synced)
 
 
 # ---------------------------------------------------------------- the command, and run() around it
@@ -433,7 +439,8 @@ def run(
     with tempfile.TemporaryDirectory(prefix="nova-compute-") as tmp:
         out = os.path.join(tmp, "run.json")
         argv = [sys.executable, *under, *command(backend, p, out)]
-        limit = timeout if timeout is not None else p.duration + p.sync_seconds * max(1, p.stalls) + 60
+        long_runs = min(p.stalls, int(p.duration / p.sync_interval) + 1)  # (no more runs fit in its duration)
+        limit = timeout if timeout is not None else p.duration + p.sync_seconds * max(1, long_runs) + 60
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=limit, env=env, cwd=cwd)
         if proc.returncode != 0 or not os.path.exists(out):
             raise RuntimeError(f"the service exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
