@@ -24,8 +24,8 @@ from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
 from .patcher import import_patched, monkey_patch
 from .pool import GreenPile, GreenPool
 from .queue import Empty, Full, LightQueue, Queue
+from .recording import Timeline, record
 from .semaphore import BoundedSemaphore, CappedSemaphore, Semaphore
-from .timeline import Timeline, record
 from .timeout import Timeout, is_timeout, with_timeout, wrap_is_timeout
 
 __version__ = "0.1.0"

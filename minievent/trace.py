@@ -34,8 +34,9 @@ from typing import Any
 
 import greenlet
 
-from . import foreign
-from .timeline import _HUB_ID, Mark, Span, Timeline, TimerRecord, clock
+from . import recording
+from .recording.records import HUB_ID, clock
+from .recording.timeline import Mark, Span, Timeline, TimerRecord
 
 __all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
 
@@ -78,12 +79,12 @@ def _where(frame: Any) -> str:
 class Tracer:
     """Records every loop that appears in this process until ``stop()``; ``report()`` says who held it.
 
-    ``loop``: None (all that appear), or one of ``foreign.LOOPS``.
+    ``loop``: None (all that appear), or one of ``recording.LOOPS``.
     """
 
     def __init__(self, loop: str | None = None, threshold: float = 0.1) -> None:
-        if loop is not None and loop not in foreign.LOOPS:
-            raise ValueError(f"loop must be one of {foreign.LOOPS} or None, not {loop!r}")
+        if loop is not None and loop not in recording.LOOPS:
+            raise ValueError(f"loop must be one of {recording.LOOPS} or None, not {loop!r}")
         if not threshold > 0:
             raise ValueError("threshold must be > 0 seconds")
         self.loop, self.threshold = loop, float(threshold)
@@ -130,7 +131,7 @@ class Tracer:
             self._done.acquire(timeout=10)
 
     def _begin(self, loop: str) -> None:
-        tl = foreign.timeline_for(loop)
+        tl = recording.timeline_for(loop)
         tl.start()
         self.timelines.append(tl)
 
@@ -160,11 +161,11 @@ class Tracer:
             self._done.release()
 
     def _sample(self, tl: Timeline) -> None:
-        n, since, kid = tl._latest()
-        if kid == _HUB_ID or not tl.recording or clock() - since <= self.threshold:
+        n, since, kid = tl.latest()
+        if kid == HUB_ID or not tl.recording or clock() - since <= self.threshold:
             return
-        frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
-        if frame is None or tl._latest()[0] != n:
+        frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
+        if frame is None or tl.latest()[0] != n:
             return  # it switched while we looked: not stuck after all
         if kid is None and _in_minievent_hub(frame):
             return  # the records can't say who runs (after a yield): the frame says it is the hub
@@ -173,14 +174,14 @@ class Tracer:
     # ------------------------------------------------------------ results
     def recorded(self) -> list[Timeline]:
         """The recordings that saw a switch, most switches first."""
-        return sorted((tl for tl in self.timelines if tl._latest()[0]), key=lambda tl: -tl._latest()[0])
+        return sorted((tl for tl in self.timelines if tl.latest()[0]), key=lambda tl: -tl.latest()[0])
 
     def held(self, top: int = 10) -> list[HeldLoop]:
         """The longest runs over ``threshold``, longest first, each with the line it was at."""
         out = []
         for tl in self.recorded():
-            loop = getattr(tl, "loop", "minievent")
-            outside = tl._names.get(tl._first_key) if isinstance(tl._first_key, foreign._Main) else None
+            loop = tl.loop
+            outside = tl.outside_lane
             for s in tl.blocked(self.threshold):
                 if s.lane == outside:
                     continue  # the thread's code before or after asyncio's loop holds no loop
@@ -203,7 +204,7 @@ class Tracer:
             return f"minievent trace: no event loop ran (no greenlet switch, no asyncio loop){why}"
         lines = []
         for tl in rec:
-            loop = getattr(tl, "loop", "minievent")
+            loop = tl.loop
             lines.append(
                 f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {len(tl.switches)} switches, "
                 f"{len(tl.lanes)} lanes, {tl.dropped} dropped"
@@ -299,7 +300,7 @@ def _hub_kind(g: Any) -> str | None:
 def _outputs(tracer: Tracer, plot: str | None, trace: str | None, script: str) -> list[str]:
     written = []
     for i, tl in enumerate(tracer.recorded()):
-        loop = getattr(tl, "loop", "minievent")
+        loop = tl.loop
         suffix = "" if i == 0 else f"-{loop}"  # a second loop in one program: a second file
         if trace:
             root, ext = os.path.splitext(trace)
@@ -401,7 +402,7 @@ def add_parser(sub: Any, positive: Any) -> None:
     )
     p.add_argument(
         "--loop",
-        choices=["auto", *foreign.LOOPS],
+        choices=["auto", *recording.LOOPS],
         default="auto",
         help="record only this loop (default: every one that appears)",
     )

@@ -1,4 +1,4 @@
-"""Recording eventlet, gevent and asyncio programs (minievent.foreign) with the same Timeline as minievent.
+"""Recording eventlet, gevent and asyncio programs (minievent.recording) with the same Timeline as minievent.
 
 Each program runs in a subprocess: eventlet's and gevent's hubs (and any monkey
 patching) must not meet the rest of the suite. The program is the lessons'

@@ -121,7 +121,7 @@ def test_eventlet_behaves_like_minievent(kind):
     need_module("eventlet")
     mine = run(kind=kind, record=False)
     theirs = run(kind=kind, backend="eventlet")
-    assert_ready_while_the_task_runs(theirs)  # recorded in the subprocess (minievent.foreign)
+    assert_ready_while_the_task_runs(theirs)  # recorded in the subprocess (minievent.recording)
     assert theirs.max_gap == pytest.approx(mine.max_gap, rel=0.15)
     assert theirs.down == mine.down
 

@@ -15,8 +15,8 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 import minievent  # noqa: E402
 from minievent import plot  # noqa: E402
+from minievent.recording import Timeline  # noqa: E402
 from minievent.scenarios import heartbeat  # noqa: E402
-from minievent.timeline import Timeline  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

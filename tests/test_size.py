@@ -23,8 +23,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "minievent"
 OUTSIDE = [
     "recording",
     "recorder.py",
-    "timeline.py",
-    "foreign.py",
     "trace.py",
     "debug.py",
     "plot.py",

@@ -13,7 +13,7 @@ import pytest
 from support import spin
 
 import minievent
-from minievent.timeline import Timeline
+from minievent.recording import Timeline
 
 
 def lane_spans(tl, lane, state=None):

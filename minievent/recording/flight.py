@@ -32,9 +32,7 @@ to the window from the watchdog.
 
 from __future__ import annotations
 
-import _thread
 import argparse
-import copy
 import importlib.util
 import math
 import os
@@ -44,14 +42,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ..timeline import _HUB_ID, Timeline, clock
 from ..trace import Tracer, _in_minievent_hub
 from . import incident as incidents
 from . import metrics as metricsmod
 from .incident import Incident, Late, Stall, stack_of
 from .metrics import Metrics
+from .records import HUB, HUB_ID, clock
 from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
+from .timeline import Timeline
 
 __all__ = ["FlightOptions", "FlightRecorder", "arm", "check_options", "DEFAULT_DIR"]
 
@@ -60,7 +59,7 @@ _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The recorder's own frames (and runpy's), left out of a culprit's stack; the rest of minievent is the program's.
 _OURS = (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,
-    *(os.path.join(_PKG, f) for f in ("trace.py", "foreign.py", "timeline.py", "recorder.py", "debug.py")),
+    *(os.path.join(_PKG, f) for f in ("trace.py", "recorder.py", "debug.py")),
     os.path.join(os.path.dirname(os.__file__), "runpy.py"),
 )
 #: The sidecar gets the metrics at most this often (seconds), when they moved.
@@ -241,14 +240,14 @@ class FlightRecorder(Tracer):
 
     def _look(self, tl: Timeline, now: float) -> None:
         key = id(tl)
-        n, since, kid = tl._latest()
+        n, since, kid = tl.latest()
         stall = self._held.get(key)
         # (n == 0: a loop not started yet, such as the asyncio capture armed for a program that never runs one)
-        holding = n > 0 and kid is not None and kid != _HUB_ID and now - since > self.options.stall
+        holding = n > 0 and kid is not None and kid != HUB_ID and now - since > self.options.stall
         frame = None
         if kid is None and n > 0 and now - since > self.options.stall:
             # minievent's records can't say who runs after a timer's resume: the stack can (not the hub's)
-            frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
+            frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
             holding = frame is not None and not _in_minievent_hub(frame)
         if holding:
             if stall is None or stall.start != since:
@@ -257,13 +256,13 @@ class FlightRecorder(Tracer):
                 if self._last_written_for.get(key) == since:
                     return  # this stall was written (on a signal, say): once per stall
                 if kid is not None:
-                    lane = _lane_name(tl, tl._keys.get(kid))
+                    lane = _lane_name(tl, tl.records.lane_ids().get(kid))
                 else:
                     lane = _greenthread_function(frame) or "greenthread"
-                stall = self._held[key] = Stall(getattr(tl, "loop", "minievent"), lane, since)
+                stall = self._held[key] = Stall(tl.loop, lane, since)
             if frame is None:
-                frame = sys._current_frames().get(tl._thread)  # type: ignore[arg-type]
-            if frame is not None and tl._latest()[0] == n:
+                frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
+            if frame is not None and tl.latest()[0] == n:
                 stall.sample(_program_part(stack_of(frame, _OURS)))
                 if stall.lane == "loop_func":
                     stall.lane = _looping_call_in(frame) or stall.lane
@@ -283,32 +282,33 @@ class FlightRecorder(Tracer):
 
     # ------------------------------------------------------------ metrics, late timers
     def _observe(self, tl: Timeline, now: float) -> None:
-        seen = self._seen.setdefault(id(tl), [0, 0])
-        sw, extra, keys = tl._sw, tl._sw_extra, tl._keys
-        n = len(sw) // 3
+        # [the switch to read from (the last one read: its run had no end yet), timers read,
+        #  switches whose schedule latency was counted]
+        seen = self._seen.setdefault(id(tl), [0, 0, 0])
+        records = tl.records
         late: list[Late] = []
         beats = self.options.heartbeats
         stall = self.options.stall
-        for i in range(seen[0], n):
-            kid = sw[3 * i + 1]
-            nxt = sw[3 * i + 3] if i + 1 < n else None
-            if kid != _HUB_ID and nxt is not None:
-                self.metrics.observe_held(nxt - sw[3 * i])
-            ready = extra.get(i)
-            if ready is None or ready[0] is None:
+        held: tuple | None = None  # (time, lane key) of the switch before: its run ends at the next
+        n = seen[0]
+        for n, t, key, _why, since, _cause in records.switches(seen[0]):
+            if held is not None and held[1] is not HUB:
+                self.metrics.observe_held(t - held[0])
+            held = (t, key)
+            if since is None or n < seen[2]:
                 continue
-            lane = _lane_name(tl, keys.get(kid))
-            waited = sw[3 * i] - ready[0]
+            lane = _lane_name(tl, key)
+            waited = t - since
             self.metrics.observe_latency(lane, waited)
             if waited > stall and any(b in lane for b in beats):
-                late.append(Late(lane, ready[0], sw[3 * i], "heartbeat"))
-        seen[0] = n - 1 if n else 0  # the last switch's run has no end yet: read it again next time
-        timers = tl._timers
-        for j in range(seen[1], len(timers)):
-            lane_key, due, fired = timers[j][:3]
+                late.append(Late(lane, since, t, "heartbeat"))
+        if held is not None:
+            seen[0], seen[2] = n, n + 1  # the last switch's run has no end yet: read it again next time
+        timers = records.timers(seen[1])
+        for lane_key, due, fired in timers:
             if fired - due > stall:
                 late.append(Late(_lane_name(tl, lane_key), due, fired))
-        seen[1] = len(timers)
+        seen[1] += len(timers)
         late = [x for x in dict.fromkeys(late) if x.ran > self._late_written_upto]
         if late:
             self._late_written_upto = max(x.ran for x in late)
@@ -316,35 +316,16 @@ class FlightRecorder(Tracer):
 
     def _trim(self, tl: Timeline, now: float) -> None:
         """Drop records older than the window from the live recording (foreign captures only)."""
-        if math.isinf(self.window) or getattr(tl, "_recorder", None) is not None:
+        if math.isinf(self.window) or tl.loop == "minievent":
             return  # minievent's own recorder flushes its raw log when read: trimmed once the package lands
         horizon = now - self.window - self.window / 8
-        sw = tl._sw
-        if not sw or sw[0] >= horizon:
+        k = tl.records.trim(horizon)
+        if not k:
             return
-        n = len(sw) // 3
-        k = _first_at(sw, n, horizon)
-        if k <= 1:
-            return
-        k -= 1  # keep the switch before the horizon: it says who ran at the horizon
-        first = tl._keys.get(sw[3 * k - 2]) if k > 0 else tl._first_key
-        extra = tl._sw_extra
-        moved = {i - k: v for i, v in list(extra.items()) if i >= k}
-        del sw[: 3 * k]
-        extra.clear()
-        extra.update(moved)
-        tl._first_key = first
-        tl.t0 = sw[0] if sw else now
-        tl._flight_trimmed = True  # type: ignore[attr-defined]
-        for name, at in (("_timers", 2), ("_io", 4), ("_polls", 1)):
-            rows = getattr(tl, name)
-            drop = 0
-            while drop < len(rows) and rows[drop][at] < horizon:
-                drop += 1
-            del rows[:drop]
         seen = self._seen.get(id(tl))
         if seen is not None:
             seen[0] = max(0, seen[0] - k)
+            seen[2] = max(0, seen[2] - k)
             seen[1] = 0
             self._late_written_upto = max(self._late_written_upto, horizon)
 
@@ -354,12 +335,12 @@ class FlightRecorder(Tracer):
     ) -> None:
         # minievent's own recorder keeps a raw log that only its loop's thread may flush: read at exit, until
         # the recording package's windowed writer lands; its incidents say what held the loop, and its stack.
-        own = tl is not None and getattr(tl, "_recorder", None) is not None
-        snap = _snapshot(tl, max(tl.t0 or now, now - self.window), now) if tl is not None and not own else None
+        own = tl is not None and tl.loop == "minievent"
+        snap = tl.window(max(tl.t0 or now, now - self.window), now) if tl is not None and not own else None
         inc = Incident(
             reason=reason,
             program=self.program,
-            loop=getattr(tl, "loop", "minievent") if tl is not None else "(none seen yet)",
+            loop=tl.loop if tl is not None else "(none seen yet)",
             t0=snap.t0 if snap is not None else (tl.t0 if tl is not None and tl.t0 is not None else now),
             now=now,
             stall=stall,
@@ -370,9 +351,9 @@ class FlightRecorder(Tracer):
         if snap is not None:
             _analyse(inc, snap, stall, self.options)
             for lane, since, until, why in inc.extra_ready:  # (so the picture shows them ready too)
-                snap._spans.append((lane, why, since, until, "ready"))
+                snap.add_span(lane, since, until, "ready", why)
             reach = now - (snap.t0 or now)
-            whole = tl.t0 is not None and snap.t0 <= tl.t0 + 1e-9 and not getattr(tl, "_flight_trimmed", False)
+            whole = tl.t0 is not None and snap.t0 <= tl.t0 + 1e-9 and not tl.trimmed
             inc.window_line = f"reaches back {reach:.1f} s" + (
                 " (to the start of recording)" if whole else f" (window {self.window:g} s)"
             )
@@ -390,21 +371,8 @@ class FlightRecorder(Tracer):
 
 def _end_of_run(tl: Timeline, start: float, fallback: float) -> float:
     """When the run that began at ``start`` ended: the first switch recorded after it."""
-    sw = tl._sw
-    n = len(sw) // 3
-    k = _first_at(sw, n, start + 1e-9)
-    return sw[3 * k] if k < n else fallback
-
-
-def _first_at(sw: list[Any], n: int, t: float) -> int:
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if sw[3 * mid] < t:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    end = tl.records.switch_after(start)
+    return end if end is not None else fallback
 
 
 def _program_part(stack: tuple) -> tuple:
@@ -416,38 +384,12 @@ def _program_part(stack: tuple) -> tuple:
     return stack[cut:]
 
 
-def _snapshot(tl: Timeline, since: float, until: float) -> Timeline:
-    """A stopped copy of the window [since, until] of ``tl``, read without stopping its loop."""
-    snap = copy.copy(tl)
-    sw = list(tl._sw)
-    n = len(sw) // 3
-    del sw[3 * n :]
-    extra = dict(tl._sw_extra)
-    k = _first_at(sw, n, since)
-    k = max(0, k - 1)
-    snap._first_key = tl._keys.get(sw[3 * k - 2]) if k > 0 else tl._first_key
-    snap._sw = sw[3 * k :]
-    snap._sw_extra = {i - k: v for i, v in extra.items() if k <= i < n}
-    snap._timers = [r for r in list(tl._timers) if r[2] >= since]
-    snap._io = [r for r in list(tl._io) if r[4] >= since]
-    snap._polls = [r for r in list(tl._polls) if r[1] >= since]
-    snap._spans = [r for r in list(tl._spans) if r[3] >= since]
-    snap._marks = [r for r in list(tl._marks) if r[2] >= since]
-    snap._keys = dict(tl._keys)
-    snap._names, snap._name_count, snap._named_upto = {}, {}, 0
-    snap._lock = _thread.allocate_lock()
-    snap._recorder = None
-    snap.t0 = sw[3 * k] if snap._sw and k > 0 else (tl.t0 if tl.t0 is not None else since)
-    snap.t1 = until
-    return snap
-
-
 def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOptions) -> None:
     """Fill in who was ready during the stall and who ran late, from the window's spans."""
-    for key in list(snap._keys.values()):
+    for key in snap.lane_keys():
         name = _looping_call_name(key)
-        if name is not None and key not in snap._names:
-            snap._names[key] = _unique(snap, name)
+        if name is not None:
+            snap.name_lane(key, name)
     spans = snap.spans()
     t0 = snap.t0
     if stall is not None:
@@ -501,12 +443,6 @@ def _late_by_period(inc: Incident, spans: Sequence[Any], stall: Stall, o: Flight
                 inc.extra_ready.append((lane, due, after[0] + t0, why))
 
 
-def _unique(snap: Timeline, base: str) -> str:
-    n = snap._name_count.get(base, 0) + 1
-    snap._name_count[base] = n
-    return base if n == 1 else f"{base}#{n}"
-
-
 def _looping_call_name(key: Any) -> str | None:
     """oslo.service's looping calls run a closure named loop_func: name the lane after what it loops
     (``FixedIntervalLoopingCall(report_state)``), from the type of the call and the name of its function.
@@ -536,7 +472,7 @@ def _greenthread_function(frame: Any) -> str | None:
 
 
 def _lane_name(tl: Timeline, key: Any) -> str:
-    return _looping_call_name(key) or tl._base_name(key)
+    return _looping_call_name(key) or tl.base_name(key)
 
 
 def _say(text: str) -> None:

@@ -50,9 +50,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from ..foreign import timeline_for as record_loop
 from ..patcher import original
-from ..timeline import Timeline
+from ..recording import Timeline
+from ..recording import timeline_for as record_loop
 from ..trace import load
 
 #: Real OS threads even under monkey_patch(), which makes threading.Thread a greenthread:
@@ -719,7 +719,7 @@ def _child() -> None:
     backend, p = sys.argv[1], Params(**json.loads(sys.argv[2]))
     ops = _GreenOps(backend)
     out = _record(p)
-    tl = record_loop(backend) if p.record else None  # minievent.foreign: eventlet's or gevent's switches
+    tl = record_loop(backend) if p.record else None  # minievent.recording: eventlet's or gevent's switches
     watcher = _Progress(out, p, lambda line: print(_PROGRESS + line, file=sys.stderr, flush=True))
     if p.progress:
         watcher.start()

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 
 import minievent
-from minievent.timeline import Timeline
+from minievent.recording import Timeline
 
 __all__ = ["VARIANTS", "Unseen", "record"]
 

@@ -1,14 +1,14 @@
-"""The timeline: a recording of who ran, who waited and who was ready, and what to make of it.
+"""The timeline: who ran, who waited and who was ready, and what to make of a recording.
 
     with minievent.record() as tl:
         ...                       # anything that uses greenthreads
     tl.spans()                    # who ran, who waited (on what), who was ready
     tl.to_chrome_trace("t.json")  # open in https://ui.perfetto.dev
 
-This module is the *analysis and export* half; the *capture* half for
-minievent is ``minievent.recorder`` (an instrument on the hub's three single
-points), which ``start()`` installs. Both meet in the raw records below, so a
-capture for another loop can feed the same analysis.
+This module is the *analysis and export*: it reads the raw records
+(``records.py``) that a capture wrote -- minievent's hub (``minievent.py``)
+unless the ``Timeline`` was given another -- and turns them into switches,
+spans, timer and I/O lateness, and a Chrome trace.
 
 Each greenthread's life is a sequence of three states: **running**;
 **waiting** (for a timer, an fd, an event...); and **ready**: what it waited
@@ -16,58 +16,26 @@ for has happened, but it cannot run, because another greenthread holds the
 hub. A long "ready" span is the picture of cooperative scheduling going wrong:
 the heartbeat was due, and nobody let it in.
 
-The raw records, written while recording and read only when somebody asks:
-
-* ``_sw``: the switches, stored *flat*, three slots a switch -- the time, the
-  ``id()`` of the lane entered (``_keys`` maps it back to the GreenThread,
-  greenlet or "hub"), and why the lane that left did (a park reason, as
-  ``minievent.hub.describe`` words them; None when the hub left). A tuple per
-  switch would cost more: the garbage collector tracks every new tuple, and
-  leaves floats, ints and strings alone. The lane that left is the one the
-  record before entered.
-* ``_sw_extra[n] = (ready since, cause)`` for switch ``n`` when the entered
-  lane was made ready earlier than it ran (a timer's deadline, a poll's report).
-* ``_timers`` (lane key, due, fired), ``_io`` (lane key, fd, READ/WRITE,
-  reported, resumed), ``_polls`` (start, end) of polls that could block.
-
-Lanes get their names when somebody looks. So a recording keeps the
-greenthreads it saw alive until it is dropped. It keeps at most ``cap``
-records of each kind and counts the rest in ``dropped``.
+Lanes get their names when somebody looks, so a recording keeps the
+greenthreads it saw alive until it is dropped.
 """
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import json
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import greenlet
+from ..hub import READ, describe
+from .minievent import HubCapture
+from .records import DEFAULT_CAP, DONE, HUB, SPAWN, YIELD, Capture, Records, clock
 
-from .greenthread import GreenThread
-from .hub import READ, YIELD, describe, get_hub, os_thread_id
-
-_os_lock = _thread.allocate_lock  # bound at import: after monkey_patch() the module attribute is green
-
-__all__ = ["Timeline", "record", "Switch", "TimerRecord", "IORecord", "Span", "Mark"]
-
-clock = time.monotonic
-_YIELD = YIELD  # why a greenthread that yields left: it is still ready to run
-_DONE = "done"  # (_DONE, id of the greenthread or None) as recorded; (_DONE, text) once read
-_EXITED = (_DONE, None)  # a capture's "it finished": the text is found when somebody looks
-_SPAWN = "spawn"  # cause of a first switch into a greenthread that was just started
-_HUB = "hub"  # the lane key of the hub
-_HUB_ID = id(_HUB)
-_STATES = frozenset({"running", "ready", "waiting"})
-
-#: Default cap on stored records (switches, timers, I/O, polls, marks together).
-DEFAULT_CAP = 2_000_000
+__all__ = ["Timeline", "Switch", "TimerRecord", "IORecord", "Span", "Mark", "why_text"]
 
 
-# ---------------------------------------------------------------- records
+# ---------------------------------------------------------------- what the analysis gives
 @dataclass(frozen=True)
 class Switch:
     """The CPU passed from ``origin`` to ``target`` (lane names) at ``time``."""
@@ -137,12 +105,11 @@ class _LaneState:
     state: str
     since: float
     why: Any = None
-    fresh: bool = field(default=False)
 
 
-def _why_text(why: Any) -> str | None:
+def why_text(why: Any) -> str | None:
     """Park reasons are cheap tuples while recording; they become text only when somebody looks."""
-    if type(why) is tuple and why[0] == _DONE:
+    if type(why) is tuple and why[0] == DONE:
         return why[1]
     return describe(why)
 
@@ -150,46 +117,60 @@ def _why_text(why: Any) -> str | None:
 def _exit_why(key: Any) -> tuple[str, str]:
     exit_ = getattr(key, "_exit", None)
     if exit_ is not None and not exit_[0]:
-        return (_DONE, f"raised {type(exit_[1]).__name__}")
-    return (_DONE, "exit")
+        return (DONE, f"raised {type(exit_[1]).__name__}")
+    return (DONE, "exit")
 
 
-# ---------------------------------------------------------------- the recorder
+# ---------------------------------------------------------------- the timeline
 class Timeline:
-    """A recording of one OS thread's hub. ``start()``/``stop()``, or use it as a context manager."""
+    """A recording of one OS thread's loop. ``start()``/``stop()``, or use it as a context manager.
 
-    def __init__(self, cap: int = DEFAULT_CAP) -> None:
-        if not isinstance(cap, int) or cap < 1:
-            raise ValueError("cap must be a positive int")
-        self.cap = cap
-        self.dropped = 0
-        self.t0: float | None = None
-        self.t1: float | None = None
-        # Raw switch records, times in clock() seconds, stored *flat*, three
-        # slots a switch: t, id() of the lane entered, why the lane that left
-        # did. (A tuple per switch costs more: the garbage collector tracks
-        # every new tuple; floats, ints and strings it leaves alone.) The rarer
-        # "ready since, and why" of a switch sits in _sw_extra by switch number.
-        self._sw: list[Any] = []
-        self._sw_extra: dict[int, tuple] = {}
-        self._timers: list[tuple] = []  # (lane, due, fired)
-        self._io: list[tuple] = []  # (lane, fd, evtype, reported, resumed)
-        self._polls: list[tuple] = []  # (start, end) of polls that could block
-        self._spans: list[tuple] = []  # (lane, label, start, end, state) from span() and add_span()
-        self._marks: list[tuple] = []  # (lane, label, t) from event()
-        self._lock = _os_lock()  # for span() and event(), which other threads call (a real lock, patched or not)
-        self._keys: dict[int, Any] = {_HUB_ID: _HUB}  # id(key) -> lane key (GreenThread, greenlet, "hub")
+    ``capture``: what writes the records (``minievent.record(loop=...)`` picks
+    one); None: minievent's hub in the thread that calls ``start()``.
+    """
+
+    def __init__(self, cap: int = DEFAULT_CAP, capture: Capture | None = None) -> None:
+        self.records = Records(cap)
+        self.capture = capture
+        self._live = True  # False: a window() copy, whose capture only names lanes
         self._names: dict[Any, str] = {}  # lane key -> lane name
         self._name_count: dict[str, int] = {}  # base name -> how many lanes use it
-        self._first_key: Any = None
         self._named_upto = 0  # switch records whose lanes have names
-        self._hub: Any = None
-        self._thread: int | None = None
-        self._recorder: Any = None  # the HubRecorder installed by start()
+
+    @property
+    def cap(self) -> int:
+        return self.records.cap
+
+    @property
+    def dropped(self) -> int:
+        return self.records.dropped
+
+    @property
+    def t0(self) -> float | None:
+        """When the recording began (clock() seconds); a reader may move it (a lesson's time 0)."""
+        return self.records.t0
+
+    @t0.setter
+    def t0(self, t: float | None) -> None:
+        self.records.t0 = t
+
+    @property
+    def t1(self) -> float | None:
+        """When it ended (None: still recording)."""
+        return self.records.t1
+
+    @t1.setter
+    def t1(self, t: float | None) -> None:
+        self.records.t1 = t
+
+    @property
+    def loop(self) -> str:
+        """Which loop was recorded: "minievent", "eventlet", "gevent" or "asyncio"."""
+        return self.capture.kind if self.capture is not None else "minievent"
 
     # ------------------------------------------------------------ start / stop
     def start(self, greenlets: bool = True) -> Timeline:
-        """Start recording this OS thread's hub (the thread that calls ``start``).
+        """Start recording this OS thread's loop (the thread that calls ``start``).
 
         ``greenlets=False`` only starts the clock, for recordings made of
         ``span``/``event`` calls alone (OS threads, asyncio).
@@ -197,34 +178,21 @@ class Timeline:
         if self.t0 is not None:
             raise RuntimeError("this Timeline was already started; make a new one")
         if not greenlets:
-            self._thread = os_thread_id()
-            self.t0 = clock()
+            self.capture = None
+            self.records.begin()
             return self
-        from .recorder import HubRecorder  # (capture imports this module: import it late)
-
-        hub = get_hub()
-        if hub.instrument is not None:
-            raise RuntimeError("another recorder is already installed on this thread's hub")
-        self._hub = hub
-        self._thread = os_thread_id()
-        self._main_g = hub.main
-        cur = greenlet.getcurrent()
-        self._first_key = _HUB if cur is hub.greenlet else getattr(cur, "gt", None) or cur
-        self.t0 = clock()
-        self._recorder = HubRecorder(self, hub, _HUB_ID, _SPAWN)
-        hub.install(self._recorder)
+        if self.capture is None:
+            self.capture = HubCapture()
+        self.capture.install(self.records)
         return self
 
     def stop(self) -> Timeline:
         """Stop recording (from the OS thread that started it)."""
         if self.t0 is None or self.t1 is not None:
             return self
-        if os_thread_id() != self._thread:
-            raise RuntimeError("stop() must be called from the OS thread that called start()")
-        if self._recorder is not None:
-            self._hub.uninstall(self._recorder)
-            self._recorder.finish(greenlet.getcurrent())
-        self.t1 = clock()
+        if self.capture is not None:
+            self.capture.uninstall()
+        self.records.end()
         return self
 
     def __enter__(self) -> Timeline:
@@ -244,28 +212,70 @@ class Timeline:
             return 0.0
         return (self.t1 if self.t1 is not None else clock()) - self.t0
 
+    @property
+    def thread(self) -> int | None:
+        """The OS thread recorded (its ident in ``sys._current_frames()``)."""
+        return self.records.thread
+
+    def latest(self) -> tuple[int, float, int | None]:
+        """(switches so far, time of the latest, id of the lane it entered; None: unknown). Any thread."""
+        if self.capture is not None and self._live:
+            return self.capture.latest()
+        return self.records.latest()
+
+    @property
+    def trimmed(self) -> bool:
+        """Whether records older than a window were dropped (the recording no longer reaches its start)."""
+        return self.records.trimmed
+
+    def window(self, since: float, until: float) -> Timeline:
+        """A stopped copy of the recording from ``since`` to ``until`` (clock() times), read while it records.
+
+        Any thread: the loop goes on writing into this one. (Not for minievent's
+        own hub yet: its capture turns its raw log into records only in the
+        loop's thread, so a copy from elsewhere holds what was last flushed.)
+        """
+        out = Timeline(self.cap, self.capture)
+        out.records = self.records.window(since, until)
+        out._live = False
+        return out
+
     # ------------------------------------------------------------ naming lanes
-    def _name(self, key: Any) -> str:
-        # Lanes get their names when somebody looks, not while recording (it
-        # is cheaper): the key is the GreenThread itself (a worker greenlet
-        # runs many over time), the main greenlet, a plain greenlet, or "hub".
-        # A second greenthread with the same name -- 100 handlers of one
-        # server -- gets "name#2", and so on, in order of first appearance.
+    def base_name(self, key: Any) -> str:
+        """The name of the lane of ``key`` before names seen twice are numbered ("name#2")."""
+        return "hub" if key is HUB or self.capture is None else self.capture.lane_name(key)
+
+    def lane_keys(self) -> list[Any]:
+        """Every lane key recorded so far (a GreenThread, a greenlet, a task, "hub"...)."""
+        return list(self.records.lane_ids().values())
+
+    def name_lane(self, key: Any, base: str) -> str:
+        """Name the lane of ``key`` after ``base`` (numbered if taken), unless it has a name already; its name.
+
+        For a reader that knows better than the capture what a lane runs (the
+        flight recorder names oslo's looping calls): call it before reading.
+        """
         name = self._names.get(key)
         if name is None:
-            base = self._base_name(key)
             n = self._name_count.get(base, 0) + 1
             self._name_count[base] = n
             name = self._names[key] = base if n == 1 else f"{base}#{n}"
         return name
 
-    def _base_name(self, key: Any) -> str:
-        """A lane's name before de-duplication (the hook a capture of another loop overrides)."""
-        if key is _HUB:
-            return "hub"
-        if isinstance(key, GreenThread):
-            return str(key.name)
-        return "main" if key is self._main_g else "greenlet"
+    def _name(self, key: Any) -> str:
+        # Lanes get their names when somebody looks, not while recording (it
+        # is cheaper): the key is the GreenThread itself (a worker greenlet
+        # runs many over time), the main greenlet, a plain greenlet, a task, or "hub".
+        # A second greenthread with the same name -- 100 handlers of one
+        # server -- gets "name#2", and so on, in order of first appearance.
+        name = self._names.get(key)
+        return name if name is not None else self.name_lane(key, self.base_name(key))
+
+    @property
+    def outside_lane(self) -> str | None:
+        """The lane of the code outside the loop in its thread (asyncio's), or None."""
+        key = self.capture.outside() if self.capture is not None else None
+        return None if key is None else self._name(key)
 
     # ------------------------------------------------------------ code outside greenthreads
     @contextlib.contextmanager
@@ -284,35 +294,11 @@ class Timeline:
         ``time.sleep`` was due at one moment and returned later was *ready*
         in between (waiting for the GIL).
         """
-        if state not in _STATES:
-            raise ValueError(f"state must be one of {sorted(_STATES)}, not {state!r}")
-        with self._lock:
-            if len(self._spans) < self.cap:
-                self._spans.append((lane, label, start, end, state))
-            else:
-                self.dropped += 1
+        self.records.span(lane, label, start, end, state)
 
     def event(self, lane: str, label: str) -> None:
         """Record an instant on ``lane`` (e.g. "heartbeat sent" from a native thread). Any thread."""
-        t = clock()
-        with self._lock:
-            if len(self._marks) < self.cap:
-                self._marks.append((lane, label, t))
-            else:
-                self.dropped += 1
-
-    def _latest(self) -> tuple[int, float, Any]:
-        """(how many records so far, time of the latest, id of the lane it entered, None: unknown).
-
-        Cheap and safe from another OS thread (a watchdog's): it reads, never converts.
-        """
-        if self._recorder is not None:
-            return self._recorder.latest()
-        sw = self._sw
-        n = len(sw) // 3  # switches appended completely
-        if n:
-            return (n, sw[3 * n - 3], sw[3 * n - 2])
-        return (0, self.t0 or 0.0, id(self._first_key) if self._first_key is not None else None)
+        self.records.mark(lane, label, clock())
 
     # ------------------------------------------------------------ reading it
     def _rel(self, t: float) -> float:
@@ -322,29 +308,27 @@ class Timeline:
         return self.t1 if self.t1 is not None else clock()
 
     def _ensure_names(self) -> None:
-        # Every reader comes through here: first turn the capture's raw records
-        # into switch records, then name every lane in order of first appearance.
-        if self._recorder is not None:
-            self._recorder.flush()
-        if self._first_key is not None:
-            self._name(self._first_key)
-        name, sw, keys = self._name, self._sw, self._keys
-        for kid in sw[3 * self._named_upto + 1 :: 3]:
-            name(keys[kid])
-        self._named_upto = len(sw) // 3
+        # Every reader comes through here: first have the capture write what it
+        # holds back, then name every lane in order of first appearance.
+        rec = self.records
+        if self.capture is not None and self._live:
+            self.capture.flush()
+        if rec.first_key is not None:
+            self._name(rec.first_key)
+        name = self._name
+        for key in rec.entered(self._named_upto):
+            name(key)
+        self._named_upto = rec.switch_count()
 
     def _with_origins(self) -> Iterator[tuple]:
         # Each raw switch record names the lane entered; the lane that left is
         # the one the record before entered.
         self._ensure_names()
-        names, keys = self._names, self._keys
-        okey = self._first_key
+        names = self._names
+        okey = self.records.first_key
         origin = names.get(okey, "main")
-        sw, extra, nothing = self._sw, self._sw_extra, (None, None)
-        for n in range(len(sw) // 3):
-            t, key, why = sw[3 * n], keys[sw[3 * n + 1]], sw[3 * n + 2]
-            since, cause = extra.get(n, nothing)
-            if type(why) is tuple and why[0] == _DONE and not isinstance(why[1], str):
+        for _n, t, key, why, since, cause in self.records.switches():
+            if type(why) is tuple and why[0] == DONE and not isinstance(why[1], str):
                 why = _exit_why(okey)
             lane = names[key]
             yield t, origin, lane, why, since, cause
@@ -353,13 +337,13 @@ class Timeline:
     @property
     def switches(self) -> list[Switch]:
         r = self._rel
-        return [Switch(r(t), o, g, _why_text(why)) for t, o, g, why, _s, _c in self._with_origins()]
+        return [Switch(r(t), o, g, why_text(why)) for t, o, g, why, _s, _c in self._with_origins()]
 
     @property
     def timers(self) -> list[TimerRecord]:
         r, name = self._rel, self._name
         self._ensure_names()
-        return [TimerRecord(name(key), r(due), r(fired)) for key, due, fired in self._timers]
+        return [TimerRecord(name(key), r(due), r(fired)) for key, due, fired in self.records.timers()]
 
     @property
     def io(self) -> list[IORecord]:
@@ -367,27 +351,28 @@ class Timeline:
         self._ensure_names()
         return [
             IORecord(name(key), fd, "read" if ev == READ else "write", r(rep), r(res))
-            for key, fd, ev, rep, res in filter(None, self._io)
+            for key, fd, ev, rep, res in filter(None, self.records.ios())
         ]
 
     @property
     def marks(self) -> list[Mark]:
         r = self._rel
-        return sorted((Mark(lane, r(t), label) for lane, label, t in self._marks), key=lambda m: m.time)
+        return sorted((Mark(lane, r(t), label) for lane, label, t in self.records.marks()), key=lambda m: m.time)
 
     @property
     def lanes(self) -> list[str]:
         """Every lane, in order of first appearance (the hub first)."""
-        seen: dict[str, None] = {"hub": None} if self._hub is not None else {}
+        seen: dict[str, None] = {"hub": None} if self.capture is not None else {}
         self._ensure_names()
-        if self._first_key is not None:
-            seen[self._names[self._first_key]] = None
-        names, keys = self._names, self._keys
-        for kid in self._sw[1::3]:
-            seen[names[keys[kid]]] = None
-        for lane, *_ in sorted(self._spans, key=lambda s: s[2]):
+        rec = self.records
+        if rec.first_key is not None:
+            seen[self._names[rec.first_key]] = None
+        names = self._names
+        for key in rec.entered():
+            seen[names[key]] = None
+        for lane, *_ in sorted(rec.spans(), key=lambda s: s[2]):
             seen[lane] = None
-        for lane, _label, _t in self._marks:
+        for lane, _label, _t in rec.marks():
             seen[lane] = None
         return list(seen)
 
@@ -402,19 +387,20 @@ class Timeline:
         def close(lane: str, t: float) -> _LaneState | None:
             st = states.pop(lane, None)
             if st is not None and t > st.since:
-                out.append(Span(lane, r(st.since), r(t), st.state, _why_text(st.why)))
+                out.append(Span(lane, r(st.since), r(t), st.state, why_text(st.why)))
             return st
 
         self._ensure_names()
-        if self._first_key is not None:
-            states[self._names[self._first_key]] = _LaneState("running", self.t0)
+        first = self.records.first_key
+        if first is not None:
+            states[self._names[first]] = _LaneState("running", self.t0)
         seen = set(states)
         for t, origin, target, why, since, cause in self._with_origins():
             close(origin, t)
-            if origin != "hub" and not (type(why) is tuple and why[0] == _DONE):
-                states[origin] = _LaneState("ready" if why == _YIELD else "waiting", t, why)
+            if origin != "hub" and not (type(why) is tuple and why[0] == DONE):
+                states[origin] = _LaneState("ready" if why == YIELD else "waiting", t, why)
             prev = states.get(target)
-            if prev is None and target not in seen and cause is not _SPAWN and target != "hub":
+            if prev is None and target not in seen and cause is not SPAWN and target != "hub":
                 # Already waiting when the recording began.
                 prev = states[target] = _LaneState("waiting", self.t0)
             seen.add(target)
@@ -428,18 +414,41 @@ class Timeline:
         for lane in list(states):
             close(lane, end)
         out = self._split_hub_polls(out)
-        for lane, label, start, stop, state in self._spans:
+        for lane, label, start, stop, state in self.records.spans():
             out.append(Span(lane, r(start), r(stop), state, label))
+        out = self._ready_at_end(out)
         out.sort(key=lambda s: (s.start, s.lane))
+        return out
+
+    def _ready_at_end(self, out: list[Span]) -> list[Span]:
+        # A greenthread whose timer fell due, or whose event was sent, but that
+        # never ran again before the recording ended (stopped, or Ctrl-C while
+        # another held the loop) was ready from then to the end, not waiting.
+        # (asyncio: a task whose timer was due when its loop stopped -- Ctrl-C --
+        # was ready from the deadline until asyncio.run's cleanup resumed it.)
+        pending = self.capture.ready_at_end(self._end()) if self.capture is not None else {}
+        if not pending:
+            return out
+        wanted = {self._names.get(key): (since, cause) for key, (since, cause) in pending.items()}
+        for i, s in enumerate(list(out)):
+            if s.state != "waiting" or s.lane not in wanted:
+                continue
+            since, cause = wanted[s.lane]
+            at = self._rel(since)
+            if s.start < at < s.end:  # the wait it was in when it became ready
+                out[i] = Span(s.lane, s.start, at, "waiting", s.why)
+                out.append(Span(s.lane, at, s.end, "ready", why_text(cause)))
+                del wanted[s.lane]
         return out
 
     def _split_hub_polls(self, spans: list[Span]) -> list[Span]:
         # While the hub blocks in epoll_wait it is waiting for the kernel, not
         # running: cut those stretches out of its running spans.
-        if not self._polls:
+        polls = self.records.polls()
+        if not polls:
             return spans
         r = self._rel
-        polls = sorted((r(a), r(b)) for a, b in self._polls)
+        polls = sorted((r(a), r(b)) for a, b in polls)
         out, i = [], 0
         for s in sorted(spans, key=lambda s: s.start):
             if s.lane != "hub" or s.state != "running":
@@ -463,7 +472,7 @@ class Timeline:
 
     def blocked(self, threshold: float) -> list[Span]:
         """Running spans of greenthreads (not the hub, not OS-thread spans) longer than ``threshold``."""
-        own = {lane for lane, *_ in self._spans}
+        own = {lane for lane, *_ in self.records.spans()}
         return [
             s
             for s in self.spans()
@@ -531,21 +540,3 @@ class Timeline:
             with open(path, "w") as f:
                 json.dump(trace, f)
         return trace
-
-
-@contextlib.contextmanager
-def record(cap: int = DEFAULT_CAP, loop: Any = None) -> Iterator[Timeline]:
-    """Record this OS thread's hub until the ``with`` block ends: ``with minievent.record() as tl:``.
-
-    ``loop="eventlet"``, ``"gevent"`` or ``"asyncio"`` records a program on that
-    library instead (``minievent.foreign``); None: minievent, unless eventlet's
-    or gevent's hub already runs this thread or has monkey-patched it.
-    """
-    from .foreign import timeline_for  # (it builds on this module)
-
-    tl = timeline_for(loop, cap)
-    tl.start()
-    try:
-        yield tl
-    finally:
-        tl.stop()

@@ -1,0 +1,305 @@
+"""The capture of asyncio programs: each task step, and why and since when it was ready.
+
+    with minievent.record(loop="asyncio") as tl:
+        asyncio.run(main())
+
+asyncio's ``BaseEventLoop`` is pure Python: a task step is a running span;
+the loop's ready queue is replaced while recording by a deque that notes,
+for each handle, since when it was ready and why (a timer's deadline, a
+poll's end, another task), and an internal callback passes its own
+readiness on to what it wakes (the timer of ``asyncio.sleep`` wakes the
+task: the task was ready from the deadline). The selector's ``select`` is
+timed for the loop's waits. Loops that *start* while recording are recorded
+(``asyncio.run`` in the recorded program), one at a time; a loop already
+running must be passed as ``loop=``. Not seen: uvloop and other loops not
+built on ``BaseEventLoop`` (their loop is C), and what runs inside a step.
+
+A lane is a task, named after its coroutine, or a plain callback; "hub" is
+the loop itself; the code outside the loop is named after its thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import threading
+from typing import Any
+
+from .records import EXITED, HUB, SPAWN, YIELD, Capture, Records, clock, func_name, thread_ident
+
+__all__ = ["AsyncioCapture"]
+
+_TIMER = "timer due"
+_WOKEN = "woken"
+_IO = "I/O ready"
+
+
+class _Main:
+    """The lane key of the code outside the loop (a sentinel, named after its thread)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _ReadyQueue(collections.deque):
+    """The loop's ``_ready`` while recording: beside each handle, since when it was ready, and why."""
+
+    def __init__(self, capture: AsyncioCapture) -> None:
+        super().__init__()
+        self.capture = capture
+        self.since: collections.deque = collections.deque()
+        self.cause: collections.deque = collections.deque()
+
+    # (Default arguments bind what these look up on every handle: this is the hot path.)
+    def append(
+        self,
+        handle: Any,
+        _append: Any = collections.deque.append,
+        _timer: Any = asyncio.TimerHandle,
+        _clock: Any = clock,
+    ) -> None:
+        _append(self, handle)
+        if type(handle) is _timer:  # moved here by _run_once once due
+            self.since.append(handle._when)
+            self.cause.append(_TIMER)
+            return
+        inherit = self.capture.inherit
+        if inherit is not None:  # a loop-internal callback passes its readiness on
+            self.since.append(inherit[0])
+            self.cause.append(inherit[1])
+        else:
+            self.since.append(_clock())
+            self.cause.append(self.capture.cause)
+
+    def popleft(self, _popleft: Any = collections.deque.popleft) -> Any:
+        handle = _popleft(self)
+        since, cause = self.since.popleft(), self.cause.popleft()
+        if not handle._cancelled and self.capture.on:
+            self.capture.enter(handle, since, cause)
+        return handle
+
+    def clear(self) -> None:
+        collections.deque.clear(self)
+        self.since.clear()
+        self.cause.clear()
+
+
+class AsyncioCapture(Capture):
+    kind = "asyncio"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__()
+        self.explicit = loop
+        self.loop: Any = None  # the loop being recorded now
+        self.on = False
+        self.cur: Any = None  # the lane running now
+        self.inherit: tuple | None = None  # (since, cause) of the loop-internal callback running now
+        self.cause: Any = _WOKEN
+        self._lock = threading.Lock()
+        self._tasks = (asyncio.Task, asyncio.tasks._PyTask)
+        self._sleep_code = asyncio.sleep.__code__
+        self._asyncio_dir = asyncio.__path__[0]
+        self._orig_run_forever: Any = None
+        self._task_lanes: dict[int, Any] = {}  # id(task) -> its lane key
+        self._due: dict[Any, tuple] = {}  # task -> (ready since, why) when its loop stopped, had it not run
+        self._sleep_due: dict[int, float] = {}  # id(task) -> when its asyncio.sleep is due
+        self._internal: list[Any] = []
+
+    def install(self, records: Records) -> None:
+        self.records, self.on = records, True
+        self.main = _Main(threading.current_thread().name)  # "MainThread": the code outside the loop
+        records.begin(self.main)
+        self._lanes = records.lane_ids()
+        self.cur = self.main
+        if self.explicit is not None:
+            self._attach(self.explicit)
+            return
+        # Record the loops that start running from now on.
+        base = asyncio.BaseEventLoop
+        orig = self._orig_run_forever = base.run_forever
+        capture = self
+
+        def run_forever(loop: Any) -> Any:
+            with capture._lock:
+                mine = capture.on and capture.loop is None
+                if mine:
+                    capture.loop = loop
+            if not mine:
+                return orig(loop)
+            capture._attach(loop)
+            try:
+                return orig(loop)
+            finally:
+                capture._detach(loop)
+
+        base.run_forever = run_forever
+
+    def uninstall(self) -> None:
+        self.on = False
+        if self._orig_run_forever is not None:
+            asyncio.BaseEventLoop.run_forever = self._orig_run_forever
+            self._orig_run_forever = None
+        if self.explicit is not None and thread_ident() == self.records.thread:
+            self._detach(self.explicit)
+        # A loop running in another thread keeps our (now passive) queue until run_forever returns.
+
+    def _attach(self, loop: Any) -> None:
+        if not isinstance(loop, asyncio.BaseEventLoop):
+            raise TypeError(f"cannot record {type(loop).__name__}: only loops built on asyncio.BaseEventLoop")
+        self.loop = loop
+        self.records.thread = thread_ident()
+        self.main.name = threading.current_thread().name  # the lane of the code outside this loop
+        ready = _ReadyQueue(self)
+        old = loop._ready
+        while old:
+            ready.append(old.popleft())
+        loop._ready = ready
+        sel, select = loop._selector, loop._selector.select
+
+        def timed_select(timeout: float | None = None) -> Any:
+            if not self.on:
+                return select(timeout)
+            self.inherit, self.cause = None, _IO  # what the poll reports is ready from its end
+            if timeout == 0:  # work is ready: a poll that cannot block (the hub's lane skips it)
+                return select(timeout)
+            start = clock()
+            self._switch(HUB, start)
+            try:
+                return select(timeout)
+            finally:
+                self.records.poll(start, clock())
+
+        sel.select = timed_select
+
+    def ready_at_end(self, end: float) -> dict[Any, tuple]:
+        return self._due
+
+    def outside(self) -> Any:
+        return self.main
+
+    def lane_name(self, key: Any) -> str:
+        if isinstance(key, _Main):
+            return key.name
+        return super().lane_name(key)
+
+    def _snapshot_due(self, loop: Any, now: float) -> None:
+        # What was ready when the loop stopped but never ran: steps in the
+        # ready queue, and tasks whose sleep was due (asyncio moves a due
+        # timer to the ready queue only on its next iteration).
+        keys = self.records.lane_ids()
+        ready = loop._ready
+        if isinstance(ready, _ReadyQueue):
+            for handle, since, cause in zip(list(ready), list(ready.since), list(ready.cause), strict=False):
+                owner = getattr(handle._callback, "__self__", None)
+                if id(owner) in keys and not handle._cancelled:
+                    self._due.setdefault(owner, (since, cause))
+        for kid, due in list(self._sleep_due.items()):
+            if due <= now and kid in keys:
+                self._due.setdefault(keys[kid], (due, _TIMER))
+
+    def _detach(self, loop: Any) -> None:
+        self.records.thread = thread_ident()
+        if self.on:
+            now = clock()
+            self._switch(self.main, now)
+            try:
+                self._snapshot_due(loop, now)
+            except Exception:  # (asyncio's internals: what we read is private)
+                pass
+        ready = loop._ready
+        if isinstance(ready, _ReadyQueue):
+            loop._ready = collections.deque(ready)
+        loop._selector.__dict__.pop("select", None)
+        with self._lock:
+            self.loop = None
+
+    def enter(self, handle: Any, since: float, cause: Any) -> None:
+        """``_run_once`` is about to run ``handle``: the lane of its task (or callback) is entered."""
+        cb = handle._callback
+        owner = getattr(cb, "__self__", None)
+        if isinstance(owner, self._tasks):  # a step (or wakeup) of a task
+            key = self._task_lanes.get(id(owner))
+            if key is None:
+                key = self._task_lane(owner)
+            self.inherit, self.cause = None, _WOKEN
+        elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
+            key = HUB  # the loop's own machinery: a sleep's timer, a transport's reader
+            self.inherit = (since, cause)  # ... what it wakes was ready when it was
+        else:
+            key = getattr(cb, "__func__", cb)  # a plain callback of the program
+            self.inherit, self.cause = None, _WOKEN
+            if id(key) not in self.names:
+                self.names[id(key)] = func_name(key) or "callback"
+        cur = self.cur
+        if key is cur and key is HUB:
+            return  # (a task's next step is a switch: it left, ready, and came back)
+        t = clock()
+        records = self.records
+        kid = id(key)
+        if key is HUB:
+            cause = None
+        elif kid not in self._lanes:
+            since, cause = None, SPAWN
+            records.lane(key)
+        else:
+            due = self._sleep_due.pop(kid, None) if self._sleep_due else None
+            if due is not None and cause is not _TIMER and due < since:
+                since, cause = due, _TIMER  # woken another way (cancelled) after its sleep was due
+            if cause is _TIMER:
+                records.timer(key, since, t)
+        self.cur = key
+        # Why the lane before left: the common case (a task that yielded) without a call.
+        if cur is HUB:
+            why = None
+        elif cur.__class__ in self._tasks and cur._fut_waiter is None and not cur.done():
+            why = YIELD
+        else:
+            why = self._left(cur)
+        records.switch(t, kid, why, since, cause)
+
+    def _switch(self, key: Any, t: float) -> None:
+        cur = self.cur
+        if key is not cur:
+            self.cur = key
+            self.records.switch(t, self.records.lane(key), self._left(cur))
+
+    def _task_lane(self, task: Any) -> Any:
+        # A task's lane is the task, named after it (or its coroutine, when
+        # asyncio named it "Task-N"); asyncio's own tasks (asyncio.run's
+        # shutdown steps) are the loop's work: the hub lane. Decided once a task.
+        coro = task.get_coro()
+        code = getattr(coro, "cr_code", None)
+        if code is not None and code.co_filename.startswith(self._asyncio_dir):
+            key = HUB
+            self._internal.append(task)  # (alive while recording, so that its id stays its own)
+        else:
+            key = task
+            name = task.get_name()
+            self.names[id(task)] = func_name(coro) or name if name.startswith("Task-") else name
+        self._task_lanes[id(task)] = key
+        return key
+
+    def _left(self, lane: Any) -> Any:
+        if lane is HUB or isinstance(lane, _Main):
+            return "run_forever" if isinstance(lane, _Main) else None
+        if not isinstance(lane, self._tasks):
+            return EXITED  # a callback runs to its end
+        if lane.done():
+            return EXITED
+        if lane._fut_waiter is None:
+            return YIELD  # a bare yield (asyncio.sleep(0)): the step is queued again
+        # Waiting on a future: say on what, from the innermost coroutine of its await chain.
+        c = lane.get_coro()
+        while True:
+            inner = getattr(c, "cr_await", None)
+            if inner is None or not hasattr(inner, "cr_code"):
+                break
+            c = inner
+        code = getattr(c, "cr_code", None)
+        if code is None:
+            return "await"
+        if code is self._sleep_code and c.cr_frame is not None:
+            delay = c.cr_frame.f_locals.get("delay", 0)
+            self._sleep_due[id(lane)] = clock() + delay
+            return ("sleep", delay)
+        return code.co_qualname.rsplit("<locals>.", 1)[-1]

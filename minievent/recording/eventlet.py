@@ -1,0 +1,145 @@
+"""The capture of eventlet programs: every greenlet switch, and what eventlet's pure-Python hub holds.
+
+    with minievent.record(loop="eventlet") as tl:
+        run_the_service()
+
+Why a greenthread left is read, at the switch, from what the hub holds: its
+newest timer, when it switches back to the greenthread, is a ``sleep``
+(seconds and deadline: a due timer shows as *ready* until the hub resumes it,
+and its lateness); the fd listener that ``trampoline`` just added is an fd
+wait (the hub's poll is timed, so a reported fd shows as ready from the
+poll's end, and ``tl.io`` has its lateness); anything else is named from the
+suspended frame, by the caller of ``hub.switch()`` (``Event.wait``,
+``LightQueue.get``...). ``Event.send`` is noted, so its waiters
+(``GreenThread.wait`` too) are ready from then. Not seen: when other wakers
+(queues, semaphores) made a waiter ready: eventlet delivers those through 0 s
+timers that name no greenlet, so the waiter shows waiting until it runs.
+
+eventlet is imported when a recording starts, not with this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..poller import READ, WRITE
+from .greenlets import TIMER, GreenletCapture
+from .records import YIELD, clock, func_name
+
+__all__ = ["EventletCapture"]
+
+_NO_TPL = (None, (), None)  # an eventlet Timer called or cancelled has no tpl
+
+
+class EventletCapture(GreenletCapture):
+    kind = "eventlet"
+
+    def _get_hub(self) -> Any:
+        import eventlet.hubs
+        import eventlet.hubs.hub
+        import eventlet.hubs.timer
+
+        self._codes = (eventlet.hubs.hub.BaseHub.switch.__code__, eventlet.hubs.timer.Timer.__call__.__code__)
+        self._lib_dirs = (eventlet.__path__[0],)
+        return eventlet.hubs.get_hub()
+
+    def _hub_greenlet(self) -> Any:
+        self.hub.ensure_greenlet()
+        return self.hub.greenlet
+
+    def _install_hub_hooks(self) -> None:
+        # Time the hub's waits: ``wait`` (a plain time.sleep when no fd is
+        # watched) and, inside it, ``do_poll`` (epoll/poll), whose end is when
+        # the kernel reported the fds the hub then dispatches; and note each
+        # new fd listener (``add``, called by trampoline right before it
+        # parks). Instance attributes shadow the class's methods; removed on
+        # uninstall.
+        hub, cls = self.hub, type(self.hub)
+        wait, do_poll, add = cls.wait.__get__(hub), getattr(cls, "do_poll", None), cls.add.__get__(hub)
+        polled: list[float] = []
+        self.listener: Any = None
+
+        def timed_wait(seconds: Any = None) -> Any:
+            start = clock()
+            try:
+                return wait(seconds)
+            finally:
+                if seconds != 0:
+                    self._poll(start, polled.pop() if polled else clock())
+                polled.clear()
+
+        def noted_add(*args: Any) -> Any:
+            self.listener = listener = add(*args)
+            return listener
+
+        hub.wait, hub.add = timed_wait, noted_add
+        if do_poll is not None:
+            do_poll = do_poll.__get__(hub)
+
+            def timed_do_poll(seconds: Any) -> Any:
+                try:
+                    return do_poll(seconds)
+                finally:
+                    self.poll_end = now = clock()
+                    polled.append(now)
+
+            hub.do_poll = timed_do_poll
+        # Event.send wakes each waiter through a 0 s timer: note when it was
+        # sent, so that a waiter the hub resumes later shows ready since then.
+        # (The class's method, put back on uninstall; other threads pass through.)
+        import eventlet.event
+
+        self._send = send = eventlet.event.Event.send
+        pend, hub, get_hub = self.pend, self.hub, eventlet.hubs.get_hub
+
+        def noted_send(event: Any, *args: Any, **kwargs: Any) -> Any:
+            if get_hub() is hub:  # (an event of this thread's hub)
+                now = clock()
+                for w in event._waiters:
+                    pend[id(w)] = (now, "event sent")
+            return send(event, *args, **kwargs)
+
+        eventlet.event.Event.send = noted_send
+
+    def _remove_hub_hooks(self) -> None:
+        for name in ("wait", "do_poll", "add"):
+            self.hub.__dict__.pop(name, None)
+        import eventlet.event
+
+        eventlet.event.Event.send = self._send
+
+    def _hint(self, target: Any, origin: Any) -> str | None:
+        # eventlet.spawn queues a 0 s timer: Timer.__call__ calls g.switch(func, args, kwargs).
+        f = origin.gr_frame if origin is self.hub_g else None
+        if f is not None and f.f_code is self._codes[1]:
+            loc = f.f_locals
+            cb, args = loc.get("cb"), loc.get("args")
+            if getattr(cb, "__self__", None) is target and args and callable(args[0]):
+                return func_name(args[0])
+        return None
+
+    def _left(self, origin: Any, t: float) -> Any:
+        # What eventlet's hub holds says it without a frame, for the common waits:
+        lst = self.listener  # trampoline added an fd listener and parks on it
+        if lst is not None:
+            self.listener = None
+            if lst.greenlet is origin:
+                self.pend[id(origin)] = (None, ("fd", lst.fileno))
+                self.io_pend[id(origin)] = (lst.fileno, READ if lst.evtype == "read" else WRITE)
+                return ("read" if lst.evtype == "read" else "write", lst.fileno)
+        nt = self.hub.next_timers  # sleep() added a timer that switches back to it: the newest one
+        if nt:
+            due, timer = nt[-1]
+            cb, args, _ = getattr(timer, "tpl", _NO_TPL)
+            if not args and getattr(cb, "__self__", None) is origin:  # origin.switch, no args (not a Timeout's throw)
+                if timer.seconds <= 0:
+                    return YIELD
+                self.pend[id(origin)] = (due, TIMER)
+                return ("sleep", timer.seconds)
+        # Anything else (Event.wait, a queue...): named after the caller of hub.switch().
+        f = origin.gr_frame
+        if f is None:
+            return "unknown"
+        if f.f_code is self._codes[0] and f.f_back is not None:
+            f = f.f_back
+        return f.f_code.co_qualname

@@ -1,0 +1,92 @@
+"""The capture of gevent programs: every greenlet switch, and the loop's polls timed by two watchers.
+
+    with minievent.record(loop="gevent") as tl:
+        run_the_service()
+
+gevent's loop is libev or libuv, in C, and its greenlet and hub primitives
+are compiled with Cython: switches are exact, as for eventlet, but less is
+visible. ``gevent.sleep`` is pure Python, so its seconds are read from its
+frame; a prepare and a check watcher time each loop iteration's poll, so
+socket waits show ready from the poll's end. Not seen: which watcher fired
+(timers and io watchers are C structures), and waits in compiled code
+(``Event.wait``, ``Greenlet.join``) are named by the caller's line only.
+
+gevent is imported when a recording starts, not with this module.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .greenlets import IO, TIMER, GreenletCapture
+from .records import YIELD, clock, func_name
+
+__all__ = ["GeventCapture"]
+
+
+class GeventCapture(GreenletCapture):
+    kind = "gevent"
+
+    def _get_hub(self) -> Any:
+        import gevent
+        import gevent.hub
+
+        self._sleep_code = gevent.hub.sleep.__code__
+        lines, first = inspect.getsourcelines(gevent.hub.sleep)
+        # sleep(0) parks on the line "waiter.get()"; a timed sleep elsewhere
+        self._yield_line = next((first + i for i, line in enumerate(lines) if "waiter.get()" in line), -1)
+        self._lib_dirs = (gevent.__path__[0],)
+        return gevent.get_hub()
+
+    def _hub_greenlet(self) -> Any:
+        return self.hub  # gevent's Hub *is* a greenlet
+
+    def _install_hub_hooks(self) -> None:
+        # libev runs prepare watchers right before it polls and check watchers
+        # right after: together they time each wait (ref=False: they must not
+        # keep the loop alive). Lowest priority for prepare, so that gevent's
+        # own callbacks run before our clock starts; highest for check.
+        loop = self.hub.loop
+        started: list[float] = []
+        self._watchers = (loop.prepare(ref=False), loop.check(ref=False))
+        prep, check = self._watchers
+        prep.priority, check.priority = loop.MINPRI, loop.MAXPRI
+
+        def before() -> None:
+            started[:] = [clock()]
+
+        def after() -> None:
+            if started:
+                self._poll(started.pop(), clock())
+
+        prep.start(before)
+        check.start(after)
+
+    def _remove_hub_hooks(self) -> None:
+        for w in self._watchers:
+            w.stop()
+            w.close()
+
+    def _hint(self, target: Any, origin: Any) -> str | None:
+        name = getattr(target, "name", None)
+        if isinstance(name, str) and not name.startswith("Greenlet-"):
+            return name  # one the program gave it
+        return func_name(getattr(target, "_run", None))
+
+    def _left(self, origin: Any, t: float) -> Any:
+        # The innermost *Python* frame: gevent's waits are compiled code.
+        f = origin.gr_frame
+        if f is None:
+            return "unknown"
+        code = f.f_code
+        if code is self._sleep_code:
+            if f.f_lineno == self._yield_line:
+                return YIELD
+            seconds = f.f_locals.get("seconds", 0)
+            self.pend[id(origin)] = (t + seconds, TIMER)
+            return ("sleep", seconds)
+        if code.co_filename.startswith(self._lib_dirs) and "socket" in code.co_filename:
+            self.pend[id(origin)] = (None, IO)
+            return f"{code.co_name} on a socket"
+        return f"in {code.co_qualname} line {f.f_lineno}"

@@ -1,0 +1,163 @@
+"""What the eventlet and gevent captures share: a ``greenlet.settrace`` tracer that writes every switch.
+
+Both libraries switch between greenlets and their hub with ``greenlet``, so
+``greenlet.settrace`` sees every switch and running spans are exact. Why a
+greenlet left is read at the switch, from its suspended frame and from what
+its hub holds (each library's module: ``eventlet.py``, ``gevent.py``). A lane
+is the greenlet (eventlet's ``GreenThread``, gevent's ``Greenlet``, a plain
+one), named after its function; "main" is the main greenlet. Greenlets that
+existed before recording began are shown from the first time they run.
+``greenlet.settrace`` is per thread: the thread that starts the recording is
+the one recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import greenlet
+
+from .records import EXITED, HUB, HUB_ID, SPAWN, Capture, Records, clock, thread_ident
+
+__all__ = ["GreenletCapture", "TIMER", "IO"]
+
+#: Causes of readiness a greenlet capture writes.
+TIMER = "timer due"
+IO = "I/O ready"
+
+
+class GreenletCapture(Capture):
+    """eventlet and gevent: a ``greenlet.settrace`` tracer, plus what the hub shows of its timers and polls."""
+
+    #: directories whose frames are the library's, not the program's (for naming lanes)
+    _lib_dirs: tuple[str, ...] = ()
+
+    def install(self, records: Records) -> None:
+        self.records = records
+        self.hub = self._get_hub()
+        self.hub_g = self._hub_greenlet()
+        self.main_g = greenlet.getcurrent()
+        while self.main_g.parent is not None:
+            self.main_g = self.main_g.parent
+        self.names[id(self.main_g)] = "main"
+        cur = greenlet.getcurrent()
+        records.begin(HUB if cur is self.hub_g else cur)
+        self.pend: dict[int, tuple] = {}  # id(greenlet) -> (ready since, why) for its next resume
+        self.poll_end: float | None = None
+        self.unnamed: set[int] = set()
+        self.io_pend: dict[int, tuple] = {}  # id(greenlet) -> (fd, READ or WRITE) it parked on, where known
+        self._install_hub_hooks()
+        self.prev = greenlet.gettrace()
+        greenlet.settrace(self._tracer(self.prev))
+
+    def uninstall(self) -> None:
+        if thread_ident() != self.records.thread:  # type: ignore[union-attr]  # (settrace is per thread)
+            raise RuntimeError("stop() must be called from the OS thread that called start()")
+        greenlet.settrace(self.prev)
+        self.prev = None
+        self._remove_hub_hooks()
+
+    def ready_at_end(self, end: float) -> dict[Any, tuple]:
+        lanes = self.records.lane_ids()  # type: ignore[union-attr]
+        return {
+            lanes[kid]: (since, cause)
+            for kid, (since, cause) in list(self.pend.items())
+            if since is not None and since < end and kid in lanes
+        }
+
+    # -- per library
+    def _get_hub(self) -> Any:
+        raise NotImplementedError
+
+    def _hub_greenlet(self) -> Any:
+        raise NotImplementedError
+
+    def _install_hub_hooks(self) -> None:
+        pass
+
+    def _remove_hub_hooks(self) -> None:
+        pass
+
+    def _left(self, origin: Any, t: float) -> Any:
+        """Why ``origin`` (suspended, not the hub, not dead) left; may note ``pend`` for its resume."""
+        raise NotImplementedError
+
+    def _hint(self, target: Any, origin: Any) -> str | None:
+        """A name for a greenlet seen for the first time (None: name it from its frames later)."""
+        return None
+
+    # -- shared
+    def _frame_name(self, g: Any) -> str | None:
+        # The outermost frame of the program's own code: the greenthread's function.
+        f, name = g.gr_frame, None
+        while f is not None:
+            if not f.f_code.co_filename.startswith(self._lib_dirs):
+                name = f.f_code.co_qualname.rsplit("<locals>.", 1)[-1]
+            f = f.f_back
+        return name
+
+    def _poll(self, start: float, end: float) -> None:
+        self.poll_end = end
+        self.records.poll(start, end)  # type: ignore[union-attr]
+
+    def _tracer(self, prev: Any) -> Any:
+        # Called by greenlet on every switch, before the target runs: the hot
+        # path. The origin is suspended, so its frame says where it parked.
+        records, hub_g = self.records, self.hub_g
+        write, lanes, file_lane = records.switch, records.lane_ids(), records.lane  # type: ignore[union-attr]
+        pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
+        now = clock
+        io_pend = self.io_pend
+
+        def trace(event: str, args: Any) -> None:
+            try:
+                origin, target = args
+                t = now()
+                if origin is hub_g:
+                    why = None
+                elif origin.dead:
+                    why = EXITED
+                else:
+                    if unnamed and id(origin) in unnamed:
+                        unnamed.discard(id(origin))
+                        names[id(origin)] = self._frame_name(origin) or "greenlet"
+                    why = left(origin, t)
+                if target is hub_g:
+                    write(t, HUB_ID, why)
+                    return
+                kid = id(target)
+                if kid not in lanes:
+                    file_lane(target)  # (keeps it alive, so that the id stays its own)
+                    if target is not main_g:  # new: just spawned (or older than the recording)
+                        name = self._hint(target, origin)
+                        if name is None:
+                            unnamed.add(kid)
+                        else:
+                            names[kid] = name
+                        write(t, kid, why, None, SPAWN)
+                        return
+                elif pend and kid in pend:
+                    since, cause = pend.pop(kid)
+                    if since is None:  # an fd: ready since the poll that reported it
+                        since = self.poll_end if self.poll_end is not None else t
+                        io = io_pend.pop(kid, None)
+                        if io is not None:
+                            records.io(target, io[0], io[1], since, t)  # (I/O lateness: tl.io)
+                    elif cause is TIMER:
+                        records.timer(target, since, t)
+                    write(t, kid, why, since, cause)
+                    return
+                write(t, kid, why)
+            except Exception:  # a bug here must not take the program down
+                records.drop()
+
+        if prev is None:
+            return trace
+
+        def trace_and_chain(event: str, args: Any) -> None:
+            try:
+                trace(event, args)
+            finally:
+                prev(event, args)
+
+        return trace_and_chain

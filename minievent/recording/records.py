@@ -1,0 +1,361 @@
+"""The raw records of a recording, and the one API every capture writes them through.
+
+A *capture* (one module a loop: ``minievent``, ``eventlet``, ``gevent``,
+``asyncio``) watches a loop and writes what it sees into ``Records``, through
+the methods below and nothing else; the analysis (``timeline.py``) reads them
+back when somebody looks. While a program runs, writing must cost next to
+nothing, so the records are raw:
+
+* **switches**, stored *flat*, three slots a switch: the time, the ``id()``
+  of the lane entered (``lane()`` files the lane key behind it: a
+  GreenThread, a greenlet, a task, ``HUB``), and why the lane that left did
+  (a park reason, a cheap tuple such as ``("sleep", 0.5)``, made into words
+  only by the analysis; None when the hub left). A tuple per switch would
+  cost more: the garbage collector tracks every new tuple, and leaves
+  floats, ints and strings alone. The lane that left is the one the switch
+  before entered.
+* beside some switches, **since when the lane entered was ready, and why**
+  (a timer's deadline, a poll's end...), by switch number;
+* **timers** (lane key, due, fired), **I/O** (lane key, fd, READ/WRITE,
+  reported, resumed), **polls** (start, end) of waits that could block;
+* **spans** and **marks** of code outside greenthreads (OS threads), which
+  any thread may write.
+
+At most ``cap`` records of each kind are kept; the rest are counted in
+``dropped``. The lane keys are kept alive, so that an id stays its own.
+
+The ``Capture`` base class says what a capture does besides writing:
+install and uninstall itself, name its lanes, say what was still ready
+when the recording ended.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from ..hub import YIELD
+
+__all__ = ["Records", "Capture", "HUB", "HUB_ID", "SPAWN", "EXITED", "DONE", "YIELD", "DEFAULT_CAP", "clock"]
+
+clock = time.monotonic
+_os_lock = _thread.allocate_lock  # bound at import: after monkey_patch() the module attribute is green
+
+#: The lane key of the hub (asyncio: the event loop), and its id in the switch records.
+HUB = "hub"
+HUB_ID = id(HUB)
+#: The cause of the first switch into a greenthread that was just started.
+SPAWN = "spawn"
+#: Why a lane that finished left: ``(DONE, id of the greenthread or None)`` as written; the
+#: analysis finds the words ("exit", "raised ValueError") when somebody looks.
+DONE = "done"
+EXITED = (DONE, None)
+#: Default cap on stored records of each kind.
+DEFAULT_CAP = 2_000_000
+_STATES = frozenset({"running", "ready", "waiting"})
+
+
+class Records:
+    """One recording's raw records. Captures write them (the hub's thread); the analysis reads them."""
+
+    def __init__(self, cap: int = DEFAULT_CAP) -> None:
+        if not isinstance(cap, int) or cap < 1:
+            raise ValueError("cap must be a positive int")
+        self.cap = cap
+        self.dropped = 0
+        self.t0: float | None = None
+        self.t1: float | None = None
+        #: The OS thread recorded (its ident in ``sys._current_frames()``), once started.
+        self.thread: int | None = None
+        #: The lane running when the recording began (None: none known).
+        self.first_key: Any = None
+        self._sw: list[Any] = []
+        self._room = 3 * cap
+        self._sw_extra: dict[int, tuple] = {}
+        self._timers: list[tuple] = []
+        self._io: list[tuple] = []
+        self._polls: list[tuple] = []
+        self._spans: list[tuple] = []
+        self._marks: list[tuple] = []
+        self._lock = _os_lock()  # for span() and mark(), which other threads call (a real lock, patched or not)
+        self._keys: dict[int, Any] = {HUB_ID: HUB}
+        #: Whether ``trim()`` dropped anything (the records no longer reach back to the start).
+        self.trimmed = False
+
+    @property
+    def _first_key(self) -> Any:  # (the hub recorder's name for it, until it moves into this package)
+        return self.first_key
+
+    # ------------------------------------------------------------ writing: the hub's thread
+    def begin(self, first_key: Any = None) -> None:
+        """The recording starts now, in this OS thread, with ``first_key``'s lane running."""
+        self.t0 = clock()
+        self.thread = thread_ident()
+        if first_key is not None:
+            self.lane(first_key)
+        self.first_key = first_key
+
+    def end(self) -> None:
+        self.t1 = clock()
+
+    def lane(self, key: Any) -> int:
+        """File ``key`` as a lane (kept alive while the records are); its id, for ``switch``."""
+        kid = id(key)
+        if kid not in self._keys:
+            self._keys[kid] = key
+        return kid
+
+    def lane_ids(self) -> Mapping[int, Any]:
+        """The lanes filed so far, id -> key: a read-only live view (``kid in view`` costs no call)."""
+        return MappingProxyType(self._keys)
+
+    def switch(self, t: float, kid: int, why: Any, since: float | None = None, cause: Any = None) -> None:
+        """At ``t`` the lane ``kid`` (from ``lane()``) was entered; the one that left did because of ``why``.
+
+        ``since``/``cause``: it was ready since then, because of that (a timer's deadline, "woken").
+        """
+        sw = self._sw
+        if len(sw) >= self._room:
+            self.dropped += 1
+            return
+        if cause is not None:
+            self._sw_extra[len(sw) // 3] = (since, cause)
+        sw.append(t)
+        sw.append(kid)
+        sw.append(why)
+
+    def room(self) -> bool:
+        """Whether another switch would be kept."""
+        return len(self._sw) < self._room
+
+    def timer(self, key: Any, due: float, fired: float) -> None:
+        """The timer of lane ``key``, due at ``due``, resumed it at ``fired``."""
+        if len(self._timers) < self.cap:
+            self._timers.append((key, due, fired))
+        else:
+            self.dropped += 1
+
+    def io(self, key: Any, fd: int, evtype: int, reported: float, resumed: float) -> None:
+        """The poll reported ``fd`` ready (READ or WRITE) at ``reported``; lane ``key`` resumed at ``resumed``."""
+        if len(self._io) < self.cap:
+            self._io.append((key, fd, evtype, reported, resumed))
+        else:
+            self.dropped += 1
+
+    def poll(self, start: float, end: float) -> None:
+        """The loop waited in a poll that could block from ``start`` to ``end``."""
+        if len(self._polls) < self.cap:
+            self._polls.append((start, end))
+        else:
+            self.dropped += 1
+
+    def drop(self, n: int = 1) -> None:
+        """``n`` records could not be kept."""
+        self.dropped += n
+
+    # ------------------------------------------------------------ writing: any thread
+    def span(self, lane: str, label: str | None, start: float, end: float, state: str) -> None:
+        """``lane`` (a name) was in ``state`` from ``start`` to ``end``, doing ``label``."""
+        if state not in _STATES:
+            raise ValueError(f"state must be one of {sorted(_STATES)}, not {state!r}")
+        with self._lock:
+            if len(self._spans) < self.cap:
+                self._spans.append((lane, label, start, end, state))
+            else:
+                self.dropped += 1
+
+    def mark(self, lane: str, label: str, t: float) -> None:
+        """An instant on ``lane`` (a name)."""
+        with self._lock:
+            if len(self._marks) < self.cap:
+                self._marks.append((lane, label, t))
+            else:
+                self.dropped += 1
+
+    # ------------------------------------------------------------ keeping a window (the flight recorder's)
+    def trim(self, horizon: float) -> int:
+        """Drop what is older than ``horizon`` (the loop's thread, or a watchdog while it writes).
+
+        The last switch before the horizon is kept: it says who ran at the
+        horizon. Returns how many switches went.
+        """
+        sw = self._sw
+        n = len(sw) // 3
+        k = _first_at(sw, n, horizon) - 1
+        if k < 1:
+            return 0
+        first = self._keys.get(sw[3 * k - 2])
+        extra = self._sw_extra
+        moved = {i - k: v for i, v in list(extra.items()) if i >= k}
+        del sw[: 3 * k]
+        extra.clear()
+        extra.update(moved)
+        self.first_key = first
+        self.t0 = sw[0] if sw else horizon
+        self.trimmed = True
+        for rows, at in ((self._timers, 2), (self._io, 4), (self._polls, 1)):
+            drop = 0
+            while drop < len(rows) and rows[drop][at] < horizon:
+                drop += 1
+            del rows[:drop]
+        return k
+
+    def window(self, since: float, until: float) -> Records:
+        """A copy of the records from ``since`` to ``until``, ended at ``until``. Any thread, while it writes.
+
+        The copy starts with the switch before ``since`` (who ran then).
+        """
+        out = Records(self.cap)
+        sw = list(self._sw)
+        n = len(sw) // 3  # (the last switch may be half written)
+        k = max(0, _first_at(sw, n, since) - 1)
+        out.first_key = self._keys.get(sw[3 * k - 2]) if k > 0 else self.first_key
+        out._sw = sw[3 * k : 3 * n]
+        out._sw_extra = {i - k: v for i, v in dict(self._sw_extra).items() if k <= i < n}
+        out._timers = [r for r in list(self._timers) if r[2] >= since]
+        out._io = [r for r in list(self._io) if r[4] >= since]
+        out._polls = [r for r in list(self._polls) if r[1] >= since]
+        out._spans = [r for r in self.spans() if r[3] >= since]
+        out._marks = [r for r in self.marks() if r[2] >= since]
+        out._keys = dict(self._keys)
+        out.dropped = self.dropped
+        out.thread = self.thread
+        out.trimmed = self.trimmed
+        out.t0 = sw[3 * k] if k > 0 and out._sw else (self.t0 if self.t0 is not None else since)
+        out.t1 = until
+        return out
+
+    def switch_after(self, t: float) -> float | None:
+        """The time of the first switch after ``t`` (None: none yet). Any thread."""
+        sw = self._sw
+        n = len(sw) // 3
+        k = _first_at(sw, n, t + 1e-9)
+        return sw[3 * k] if k < n else None
+
+    # ------------------------------------------------------------ reading
+    def latest(self) -> tuple[int, float, int | None]:
+        """(switches so far, time of the latest, id of the lane it entered; None: unknown). Any thread.
+
+        Cheap, and safe from another OS thread (a watchdog's): it reads, never converts.
+        """
+        sw = self._sw
+        n = len(sw) // 3  # switches appended completely
+        if n:
+            return (n, sw[3 * n - 3], sw[3 * n - 2])
+        return (0, self.t0 or 0.0, id(self.first_key) if self.first_key is not None else None)
+
+    def switch_count(self) -> int:
+        return len(self._sw) // 3
+
+    def switches(self, start: int = 0) -> Any:
+        """Switch records from number ``start`` on: (number, t, lane key, why, ready since, cause)."""
+        sw, keys, extra, nothing = self._sw, self._keys, self._sw_extra, (None, None)
+        for n in range(start, len(sw) // 3):
+            since, cause = extra.get(n, nothing)
+            yield n, sw[3 * n], keys[sw[3 * n + 1]], sw[3 * n + 2], since, cause
+
+    def entered(self, start: int = 0) -> list[Any]:
+        """The lane key of each switch from number ``start`` on."""
+        keys = self._keys
+        return [keys[kid] for kid in self._sw[3 * start + 1 :: 3]]
+
+    def timers(self, start: int = 0) -> list[tuple]:
+        """(lane key, due, fired) of each timer from number ``start`` on."""
+        return self._timers[start:]
+
+    def timer_count(self) -> int:
+        return len(self._timers)
+
+    def ios(self) -> list[tuple]:
+        return list(self._io)
+
+    def polls(self) -> list[tuple]:
+        return list(self._polls)
+
+    def spans(self) -> list[tuple]:
+        with self._lock:
+            return list(self._spans)
+
+    def marks(self) -> list[tuple]:
+        with self._lock:
+            return list(self._marks)
+
+
+class Capture:
+    """What a capture does: ``install(records)`` starts writing them, ``uninstall()`` stops."""
+
+    #: Which loop it records: "minievent", "eventlet", "gevent", "asyncio".
+    kind = ""
+
+    def __init__(self) -> None:
+        self.records: Records | None = None
+        #: id(lane key) -> its name, found while the lane was alive
+        self.names: dict[int, str] = {}
+
+    def install(self, records: Records) -> None:
+        raise NotImplementedError
+
+    def uninstall(self) -> None:
+        raise NotImplementedError
+
+    def flush(self) -> None:
+        """Write what the capture holds back into the records (before somebody reads them)."""
+
+    def latest(self) -> tuple[int, float, int | None]:
+        """As ``Records.latest()``, for what the capture holds back too. Any thread."""
+        return self.records.latest()  # type: ignore[union-attr]
+
+    def lane_name(self, key: Any) -> str:
+        """The name of the lane of ``key`` (before the analysis numbers names seen twice)."""
+        return self.names.get(id(key)) or func_name(key) or type(key).__name__
+
+    def outside(self) -> Any:
+        """The lane key of the code that runs outside the loop in its thread (asyncio's), or None."""
+        return None
+
+    def ready_at_end(self, end: float) -> dict[Any, tuple]:
+        """Lanes known ready (since, why) by ``end`` that had not run again: key -> (since, cause)."""
+        return {}
+
+
+def _first_at(sw: list[Any], n: int, t: float) -> int:
+    """The number of the first of the ``n`` flat switch records at or after ``t`` (n: none)."""
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if sw[3 * mid] < t:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def thread_ident() -> int:
+    """This OS thread's ident, as ``sys._current_frames()`` knows it.
+
+    Not ``threading.get_ident()``: once eventlet or gevent has monkey-patched
+    the program, that names the running greenlet.
+    """
+    me = sys._getframe()
+    for ident, frame in sys._current_frames().items():
+        if frame is me:
+            return ident
+    raise RuntimeError("this thread is not in sys._current_frames()")  # (never: we are running)
+
+
+def func_name(fn: Any) -> str | None:
+    """A lane's name from the function it runs: "heartbeat", not "main.<locals>.heartbeat".
+
+    A (monkey-patched, green) ``threading.Thread``'s bootstrap is named after its target.
+    """
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, threading.Thread):
+        target = getattr(owner, "_target", None)
+        return func_name(target) if target is not None else owner.name
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    return name.rsplit("<locals>.", 1)[-1] if isinstance(name, str) else None
