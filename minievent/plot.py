@@ -262,6 +262,8 @@ def heartbeat(result: Any, ax: Any = None, title: str | None = None) -> Any:
     ax.set_xlabel("time since the service started (s)")
     ax.set_ylabel("seconds since the last beat")
     verdict = f"DOWN for {result.time_down:.1f} s" if result.down else "never down"
+    if getattr(result, "interrupted", False):
+        verdict += f" (interrupted after {result.duration:.1f} s)"
     ax.set_title(
         title
         or f"Heartbeat beside a {result.kind} task of {result.task_seconds:g} s, "

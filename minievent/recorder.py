@@ -36,6 +36,8 @@ from .waiter import Waiter
 clock = time.monotonic
 _START = GreenThread._start
 _POLLED = object()  # the middle slot of the record of a poll's events (the hub's: RESUMED, or a lane)
+
+
 _STOP = object()  # ... of the record stop() writes
 _UNKNOWN = object()  # the lane of a finished greenthread the recording never saw alive
 
@@ -132,9 +134,13 @@ class HubRecorder(Instrument):
             if len(sw) + 3 > room:
                 tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
                 continue
-            if key is _STOP:  # whoever stopped the recording was running: a pending resume was theirs
+            if key is _STOP:  # whoever stopped the recording was running: a pending resume was theirs,
+                gt = self._interrupted()  # unless an interrupt ended the greenthread that ran (a dead one is falsy)
                 if self._pending >= 0:
-                    self._settle(self._file(why))
+                    self._settle(self._file(why if gt is None else gt))
+                elif gt is not None and self._entered is None:  # it had been resumed by a bare switch (a yield)
+                    sw.extend((self._prev_t, self._file(gt), None))
+                    self._entered = gt
                 continue
             if key is _POLLED:
                 for fd, _bits in why:
@@ -166,6 +172,18 @@ class HubRecorder(Instrument):
             sw.extend((t, hub_id, why))
             self._entered, self._prev_t = None, t
         del raw[:]
+
+    def _interrupted(self) -> Any:
+        """The greenthread a KeyboardInterrupt or SystemExit ended while it ran, if any.
+
+        Those go from the greenthread to the main greenlet around the hub's one resume
+        point, so no park record says who ran until then (Ctrl-C inside a long task).
+        """
+        for key in self.tl._keys.values():
+            end = getattr(key, "_exit", None) if type(key) is GreenThread else None
+            if end is not None and isinstance(end[1], (KeyboardInterrupt, SystemExit)):
+                return key
+        return None
 
     def _file(self, key: Any) -> int:
         kid = id(key)

@@ -371,3 +371,43 @@ def test_an_interrupted_run_raises_with_what_was_recorded(backend):
     assert len(r.beats) >= 2 and r.task_start is not None and r.task_end is None
     assert r.timeline is not None and "heartbeat" in r.timeline.lanes
     assert "interrupted" in r.table()
+
+
+def test_an_interrupted_timeline_shows_who_was_running_when_the_interrupt_came():
+    # Ctrl-C inside the long task: the picture drew the hub running and periodic_tasks ready for the
+    # task's whole length, the heartbeat waiting (the interrupt went from the task's greenthread to the
+    # main greenlet around the hub's resume, and the stop filed the pending resume to main's lane).
+    import signal
+    import threading
+
+    timer = threading.Timer(1.0, lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(heartbeat.Interrupted) as caught:
+            heartbeat.run(interval=0.1, task_seconds=30, kind="cpu", backend="minievent")
+    finally:
+        timer.cancel()
+    r = caught.value.result
+    spans = r.timeline.spans()
+
+    def longest(lane, state):
+        return max((s for s in spans if s.lane == lane and s.state == state), key=lambda s: s.duration, default=None)
+
+    task = longest("periodic_tasks", "running")
+    assert task is not None and task.start <= r.task_start + 0.05 and task.end >= r.duration - 0.1, task
+    hub = longest("hub", "running")
+    assert hub is None or hub.duration < 0.1, f"the hub drawn running for {hub.duration:.2f} s"
+    ready = longest("heartbeat", "ready")
+    assert ready is not None and ready.duration > 0.5 * (r.duration - r.task_start), ready
+
+
+def test_an_interrupted_run_s_picture_says_it_was_interrupted():
+    from minievent import plot
+
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    r = run(interval=0.1, task_seconds=0.2, kind="cpu", record=False)
+    r.interrupted = True
+    fig = plot.heartbeat_figure(r)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert any(f"interrupted after {r.duration:.1f} s" in t for t in titles), titles

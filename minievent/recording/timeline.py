@@ -412,6 +412,13 @@ class Timeline:
             states[target] = _LaneState("running", t)
         end = self._end()
         for lane in list(states):
+            st = states[lane]
+            why = st.why
+            if st.state == "waiting" and type(why) is tuple and len(why) == 2 and why[0] == "sleep":
+                due = st.since + why[1]  # a sleep whose timer fell due, but never ran before the end
+                if due < end:  # (the recording was stopped inside a long run: Ctrl-C, a dump)
+                    close(lane, due)
+                    states[lane] = _LaneState("ready", due, "timer due")
             close(lane, end)
         out = self._split_hub_polls(out)
         for lane, label, start, stop, state in self.records.spans():
