@@ -153,6 +153,42 @@ def test_sigusr2_writes_an_incident_and_the_programs_own_handler_still_runs(tmp_
     assert "WRITTEN ON REQUEST" in report and f"loop: {loop}" in report, report
 
 
+SIGNALLED_DURING_A_STALL = """
+import os, signal, time
+import eventlet
+eventlet.monkey_patch()
+def _sync_power_states():
+    end = time.monotonic() + 1.2
+    asked = False
+    while time.monotonic() < end:
+        if not asked and time.monotonic() > end - 0.5:
+            os.kill(os.getpid(), signal.SIGUSR2)  # the operator's kill -USR2, while the task holds the hub
+            asked = True
+def report_state():
+    while True:
+        eventlet.sleep(0.05)
+eventlet.spawn(report_state)
+eventlet.sleep(0.2)
+eventlet.spawn(_sync_power_states)
+eventlet.sleep(2.0)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sigusr2_during_a_stall_names_what_holds_the_loop_and_the_stall_is_written_too(tmp_path):
+    script, folder = tmp_path / "p.py", tmp_path / "incidents"
+    script.write_text(SIGNALLED_DURING_A_STALL)
+    out = fly(folder, "--stall", "0.5", str(script))
+    assert out.returncode == 0, out.stderr
+    found = incidents(folder)
+    assert sorted(d.rsplit("-", 1)[-1] for d in found) == ["signal", "stall"], found
+    asked = open(os.path.join(next(d for d in found if d.endswith("signal")), "report.txt")).read()
+    assert "WHAT HOLDS THE LOOP (still, at the signal): _sync_power_states has run" in asked, asked
+    assert "its stack while it held" in asked and "p.py:9" in asked, asked  # (the line it was at)
+    held = open(os.path.join(next(d for d in found if d.endswith("stall")), "report.txt")).read()
+    assert "WHAT HELD THE LOOP: _sync_power_states ran 1.2" in held, held
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -46,8 +46,8 @@ from ..trace import Tracer, _in_minievent_hub
 from . import incident as incidents
 from . import metrics as metricsmod
 from .incident import Incident, Late, Stall, stack_of
-from .metrics import Metrics
-from .records import HUB, HUB_ID, clock
+from .metrics import HELD_FLOOR, Metrics
+from .records import HUB_ID, clock
 from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
 from .timeline import Timeline
@@ -124,6 +124,7 @@ class FlightRecorder(Tracer):
         self._signal: SharedSignal | None = None
         self._asked = False
         self._held: dict[int, Stall] = {}  # id(timeline) -> the stall in progress (or ended, not written)
+        self._lane_names: dict[int, dict[Any, str]] = {}  # id(timeline) -> {lane id: its name}
         self._seen: dict[int, list[int]] = {}  # id(timeline) -> [switches read, timers read] for metrics
         self._last_written_for: dict[int, float] = {}  # id(timeline) -> start of the last stall written
         self._late_written_upto = 0.0
@@ -236,7 +237,7 @@ class FlightRecorder(Tracer):
         if self._asked:
             self._asked = False
             for tl in self.recorded() or [None]:
-                self._write("signal", tl, None, now)
+                self._write("signal", tl, self._holding_now(tl, now) if tl is not None else None, now)
 
     def _look(self, tl: Timeline, now: float) -> None:
         key = id(tl)
@@ -263,9 +264,7 @@ class FlightRecorder(Tracer):
             if frame is None:
                 frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
             if frame is not None and tl.latest()[0] == n:
-                stall.sample(_program_part(stack_of(frame, _OURS)))
-                if stall.lane == "loop_func":
-                    stall.lane = _looping_call_in(frame) or stall.lane
+                _sample(stall, frame)
             return
         if stall is not None:
             if stall.end is None:
@@ -280,30 +279,37 @@ class FlightRecorder(Tracer):
         self._observe(tl, now)
         self._trim(tl, now)
 
+    def _holding_now(self, tl: Timeline, now: float) -> Stall | None:
+        """What holds the loop as a signal asks: the stall under way, or a lane that has run longer than
+        HELD_FLOOR (an operator asks because something looks wrong now), its stack sampled now."""
+        stall = self._held.get(id(tl))
+        if stall is not None and stall.end is None:
+            return stall
+        n, since, kid = tl.latest()
+        if n == 0 or kid is None or kid == HUB_ID or now - since < HELD_FLOOR:
+            return None
+        frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
+        if frame is None or tl.latest()[0] != n:
+            return None  # it switched while we looked
+        stall = Stall(tl.loop, _lane_name(tl, tl.records.lane_ids().get(kid)), since)
+        _sample(stall, frame)
+        return stall
+
     # ------------------------------------------------------------ metrics, late timers
     def _observe(self, tl: Timeline, now: float) -> None:
-        # [the switch to read from (the last one read: its run had no end yet), timers read,
-        #  switches whose schedule latency was counted]
-        seen = self._seen.setdefault(id(tl), [0, 0, 0])
+        """The switches and timers recorded since the last look: metrics, and what ran late.
+
+        Per switch in Python, in the watchdog's thread, is what a busy loop pays most for (the GIL is
+        shared): without a metrics endpoint only the switches into a heartbeat's lane are looked at."""
+        seen = self._seen.setdefault(id(tl), [0, 0])  # [the first switch not read yet, timers read]
         records = tl.records
+        n = records.switch_count() - 1  # (the newest switch's run has no end yet: it is read next time)
         late: list[Late] = []
-        beats = self.options.heartbeats
+        if n > seen[0] and (self.metrics_url is not None or self.options.heartbeats):
+            times, kids, readiness = records.columns(seen[0], n + 1)
+            late += self._read_switches(tl, times, kids, readiness[:-1])
+        seen[0] = max(seen[0], n)
         stall = self.options.stall
-        held: tuple | None = None  # (time, lane key) of the switch before: its run ends at the next
-        n = seen[0]
-        for n, t, key, _why, since, _cause in records.switches(seen[0]):
-            if held is not None and held[1] is not HUB:
-                self.metrics.observe_held(t - held[0])
-            held = (t, key)
-            if since is None or n < seen[2]:
-                continue
-            lane = _lane_name(tl, key)
-            waited = t - since
-            self.metrics.observe_latency(lane, waited)
-            if waited > stall and any(b in lane for b in beats):
-                late.append(Late(lane, since, t, "heartbeat"))
-        if held is not None:
-            seen[0], seen[2] = n, n + 1  # the last switch's run has no end yet: read it again next time
         timers = records.timers(seen[1])
         for lane_key, due, fired in timers:
             if fired - due > stall:
@@ -313,6 +319,54 @@ class FlightRecorder(Tracer):
         if late:
             self._late_written_upto = max(x.ran for x in late)
             self._write("late", tl, None, now, late)
+
+    def _read_switches(self, tl: Timeline, times: list, kids: list, readiness: list) -> list[Late]:
+        """Switches as columns (``times`` has one more, the next switch's: where the last run ended): with
+        a metrics endpoint, how long each held and waited ready, gathered per lane and counted a lane at a
+        time; the heartbeats' that waited ready longer than the stall, which are late."""
+        name = self._namer(tl)
+        beats, stall, metrics = self.options.heartbeats, self.options.stall, self.metrics
+        counting = self.metrics_url is not None
+        if counting:
+            metrics.observe_held_many(
+                [
+                    b - a
+                    for a, b, kid in zip(times, times[1:], kids, strict=False)
+                    if kid != HUB_ID and b - a >= HELD_FLOOR
+                ]
+            )
+            wanted = set(kids)
+        else:  # (only the heartbeats' lanes, found at C speed)
+            wanted = {kid for kid in set(kids) if kid != HUB_ID and any(b in name(kid) for b in beats)}
+        waits: dict[Any, list[tuple[float, float]]] = {}
+        for kid, t, ready in [r for r in zip(kids, times, readiness, strict=False) if r[0] in wanted]:
+            if ready is not None and ready[0] is not None:
+                waits.setdefault(kid, []).append((ready[0], t))
+        late = []
+        for kid, pairs in waits.items():
+            lane = name(kid)
+            if counting:
+                metrics.observe_latency_many(lane, [ran - since for since, ran in pairs])
+            if beats and any(b in lane for b in beats):
+                late += [Late(lane, since, ran, "heartbeat") for since, ran in pairs if ran - since > stall]
+        return late
+
+    def _namer(self, tl: Timeline) -> Any:
+        """``name(lane id)``: the lane's name, remembered (oslo's looping-call names walk the frames once)."""
+        names = self._lane_names.setdefault(id(tl), {})
+        if len(names) > 10_000:
+            names.clear()  # (greenthreads come and go in a long-running service: what is kept stays bounded)
+        keys = tl.records.lane_ids()
+
+        def name(kid: Any) -> str:
+            got = names.get(kid)
+            if got is None:
+                got = _lane_name(tl, keys.get(kid))
+                if got != "loop_func":  # (a looping call not yet in its loop: named once it is)
+                    names[kid] = got
+            return got
+
+        return name
 
     def _trim(self, tl: Timeline, now: float) -> None:
         """Drop records older than the window from the live recording (foreign captures only)."""
@@ -325,7 +379,6 @@ class FlightRecorder(Tracer):
         seen = self._seen.get(id(tl))
         if seen is not None:
             seen[0] = max(0, seen[0] - k)
-            seen[2] = max(0, seen[2] - k)
             seen[1] = 0
             self._late_written_upto = max(self._late_written_upto, horizon)
 
@@ -373,6 +426,13 @@ def _end_of_run(tl: Timeline, start: float, fallback: float) -> float:
     """When the run that began at ``start`` ended: the first switch recorded after it."""
     end = tl.records.switch_after(start)
     return end if end is not None else fallback
+
+
+def _sample(stall: Stall, frame: Any) -> None:
+    """One look at the holder's stack (oslo's looping call named after what it loops, once seen)."""
+    stall.sample(_program_part(stack_of(frame, _OURS)))
+    if stall.lane == "loop_func":
+        stall.lane = _looping_call_in(frame) or stall.lane
 
 
 def _program_part(stack: tuple) -> tuple:

@@ -141,10 +141,16 @@ class Incident:
         rel = self._rel
         s = self.stall
         if s is not None:
-            lines.append(
-                f"WHAT HELD THE LOOP: {s.lane} ran {s.duration:.2f} s without yielding "
-                f"(from {rel(s.start)} to {rel(s.end or self.now)}; --stall {self.threshold:g} s)"
-            )
+            if s.end is None:
+                lines.append(
+                    f"WHAT HOLDS THE LOOP (still, at the {self.reason}): {s.lane} has run {self.now - s.start:.2f} s "
+                    f"without yielding (since {rel(s.start)}; --stall {self.threshold:g} s)"
+                )
+            else:
+                lines.append(
+                    f"WHAT HELD THE LOOP: {s.lane} ran {s.duration:.2f} s without yielding "
+                    f"(from {rel(s.start)} to {rel(s.end)}; --stall {self.threshold:g} s)"
+                )
             if s.stack:
                 lines.append(f"its stack while it held (outermost first; {s.samples} samples):")
                 lines += [f"    {frame}" for frame in s.stack]

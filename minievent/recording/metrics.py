@@ -61,6 +61,20 @@ class _Histogram:
         self.total += value
         self.n += 1
 
+    def observe_many(self, values: list[float]) -> None:
+        """Count many at once: sorted, then one bisection a bucket (the values are sorted in place)."""
+        if not values:
+            return
+        values.sort()
+        below = 0
+        for i, bound in enumerate(self.bounds):
+            upto = bisect.bisect_right(values, bound)  # (a bucket counts the values <= its bound)
+            self.counts[i] += upto - below
+            below = upto
+        self.counts[-1] += len(values) - below
+        self.total += sum(values)
+        self.n += len(values)
+
 
 class Metrics:
     """What the flight recorder counts; ``snapshot()`` gives the numbers, for ``families()``."""
@@ -77,6 +91,19 @@ class Metrics:
             h = self.latency[lane] = _Histogram(LATENCY_BUCKETS)
         h.observe(max(0.0, seconds))
         self.changes += 1
+
+    def observe_latency_many(self, lane: str, seconds: list[float]) -> None:
+        h = self.latency.get(lane)
+        if h is None:
+            h = self.latency[lane] = _Histogram(LATENCY_BUCKETS)
+        h.observe_many([max(0.0, s) for s in seconds])
+        self.changes += 1
+
+    def observe_held_many(self, seconds: list[float]) -> None:
+        """Runs already known to be HELD_FLOOR or longer."""
+        if seconds:
+            self.held.observe_many(seconds)
+            self.changes += 1
 
     def observe_held(self, seconds: float) -> None:
         if seconds >= HELD_FLOOR:

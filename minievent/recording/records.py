@@ -259,6 +259,14 @@ class Records:
             since, cause = extra.get(n, nothing)
             yield n, sw[3 * n], keys[sw[3 * n + 1]], sw[3 * n + 2], since, cause
 
+    def columns(self, start: int, end: int) -> tuple[list[float], list[int], list[tuple | None]]:
+        """Switches ``start`` .. ``end - 1`` as columns: their times, the ids of the lanes entered, and
+        (ready since, cause) or None for each. Sliced at C speed, for a reader in another thread that
+        must keep up with a busy loop (the flight recorder's watchdog) without a tuple a switch."""
+        sw, get = self._sw, self._sw_extra.get
+        end = min(end, len(sw) // 3)
+        return sw[3 * start : 3 * end : 3], sw[3 * start + 1 : 3 * end : 3], [get(i) for i in range(start, end)]
+
     def entered(self, start: int = 0) -> list[Any]:
         """The lane key of each switch from number ``start`` on."""
         keys = self._keys
