@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
-from . import plan, report, runner
+from . import flight_cost, plan, report, runner
 
 HERE = Path(__file__).resolve().parent
 
@@ -21,7 +22,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--sizes", choices=sorted(plan.SIZES), help="full (default), quick, or tiny (the smoke test)")
     p.add_argument("--runs", type=int, help="runs of each measurement (default: 3 full, 1 quick/tiny)")
     p.add_argument("--libs", help="comma-separated subset of: " + ", ".join(plan.LIBRARIES))
-    p.add_argument("--only", help="comma-separated subset of the scenarios: " + ", ".join(plan.SCENARIOS))
+    p.add_argument("--only", help="comma-separated subset of the scenarios: " + ", ".join([*plan.SCENARIOS, "flight"]))
+    p.add_argument("--no-flight", action="store_true", help="skip the flight recorder's cost (benchmarks.flight_cost)")
     p.add_argument("--out", type=Path, default=HERE, help="where results.json, results.png, results.md go")
     p.add_argument("--no-chart", action="store_true", help="skip the PNG (no matplotlib needed)")
     p.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
@@ -41,7 +43,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
         args.libs = list(plan.LIBRARIES)
     if args.only:
         args.only = [x.strip() for x in args.only.split(",") if x.strip()]
-        unknown = [x for x in args.only if x not in plan.SCENARIOS]
+        unknown = [x for x in args.only if x not in [*plan.SCENARIOS, "flight"]]
         if unknown:
             p.error(f"unknown scenarios {unknown}; choose from {', '.join(plan.SCENARIOS)}")
     return args
@@ -49,7 +51,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
-    doc = runner.run(args.sizes, args.runs, args.libs, progress=not args.no_progress, only=args.only)
+    only = [x for x in args.only if x != "flight"] if args.only else None  # ([]: only the flight recorder's)
+    doc = runner.run(args.sizes, args.runs, args.libs, progress=not args.no_progress, only=only)
+    if not args.no_flight and (not args.only or "flight" in args.only):
+        # Ratios of medians of 5 in a full run (the goals are quoted so); the smaller sizes take --runs.
+        runs = max(args.runs, 5) if args.sizes == "full" else args.runs
+        started = time.monotonic()
+        doc["flight"] = {"runs": runs, "rows": flight_cost.run(args.sizes, runs, progress=not args.no_progress)}
+        doc["duration_s"] = round(doc["duration_s"] + time.monotonic() - started, 1)
     for lib, why in doc["skipped"].items():
         print(f"note: {lib} skipped: {why}", file=sys.stderr)
     print(report.text_table(doc))

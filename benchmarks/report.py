@@ -59,6 +59,8 @@ def text_table(doc: dict) -> str:
     lines.append("")
     lines.append("goals (medians of this run):")
     lines.extend("  " + goal_line(g) for g in doc["goals"])
+    if doc.get("flight"):
+        lines += ["", flight_text(doc["flight"])]
     if doc["errors"]:
         lines.append("")
         lines.append("errors:")
@@ -124,7 +126,42 @@ def markdown(doc: dict) -> str:
             extra.append(
                 f"- recorder on (`with minievent.record():`), {what}: {fmt(on)} vs {fmt(off)} off = {on / off:.2f}x."
             )
+    if doc.get("flight"):
+        extra += ["", flight_markdown(doc["flight"])]
     return "\n".join(lines + [""] + extra)
+
+
+def flight_text(flight: dict) -> str:
+    """The flight recorder's cost (``benchmarks.flight_cost``): one line a case, the goal beside it."""
+    out = [
+        "the flight recorder, always on (python -m minievent flight), on/off: ratio of the medians of "
+        f"{flight['runs']} runs each, the best runs' ratio beside it"
+    ]
+    for r in flight["rows"]:
+        if "ratio" not in r:
+            out.append(f"  {r['title']:<58} not measured: {'; '.join(r['errors'])}")
+            continue
+        wrote = f"  ({r['incidents']} incidents written)" if r["incidents"] else ""
+        out.append(
+            f"  {r['title']:<58} {r['ratio']:.3f}x (best {r['best_ratio']:.3f}x)  goal >= {r['goal']:g}x: "
+            f"{'met' if r['ok'] else 'MISSED'}{wrote}"
+        )
+    return "\n".join(out)
+
+
+def flight_markdown(flight: dict) -> str:
+    """The same as a README table."""
+    lines = [
+        f"| always on, on/off (median of {flight['runs']}; best runs) | ratio | best | goal |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in flight["rows"]:
+        if "ratio" in r:
+            mark = "" if r["ok"] else " (missed)"
+            lines.append(f"| {r['title']} | {r['ratio']:.2f}x{mark} | {r['best_ratio']:.2f}x | >= {r['goal']:g}x |")
+        else:
+            lines.append(f"| {r['title']} | not measured | | >= {r['goal']:g}x |")
+    return "\n".join(lines)
 
 
 #: The chart's panels: related metrics share one, so a reader compares like with like.

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -98,11 +99,13 @@ class Progress:
             sys.stderr.flush()
 
 
-def run_one(lib: str, scenario: str, params: dict, timeout: float) -> dict:
-    """One worker subprocess; returns {"values": {...}} or {"skip": why} or {"error": why}."""
+def run_one(lib: str, scenario: str, params: dict, timeout: float, under: Sequence[str] = ()) -> dict:
+    """One worker subprocess; returns {"values": {...}} or {"skip": why} or {"error": why}.
+
+    ``under``: what runs the worker, between ``python`` and ``-m benchmarks.worker`` (the flight recorder)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-W", "ignore", "-m", "benchmarks.worker", lib, scenario, json.dumps(params)]
+    cmd = [sys.executable, "-W", "ignore", *under, "-m", "benchmarks.worker", lib, scenario, json.dumps(params)]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
     except subprocess.TimeoutExpired:
@@ -120,8 +123,8 @@ def run(size: str, runs: int, libs: list[str], progress: bool = True, only: list
     load_before = loadavg()
     skipped = missing_libraries(libs)
     present = [lib for lib in libs if lib not in skipped]
-    metrics = [m for m in plan.metrics_for(size) if not only or m.scenario in only]
-    jobs = [j for j in plan.jobs_for(size, present) if not only or j.scenario in only]
+    metrics = [m for m in plan.metrics_for(size) if only is None or m.scenario in only]
+    jobs = [j for j in plan.jobs_for(size, present) if only is None or j.scenario in only]
     samples: dict[str, dict[str, list[float]]] = {m.id: {} for m in metrics}
     notes: dict[str, dict[str, str]] = {m.id: {} for m in metrics}
     errors: list[str] = []

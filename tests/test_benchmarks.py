@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import plan, runner
+from benchmarks import flight_cost, plan, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,6 +67,12 @@ def test_tiny_run_writes_wellformed_json(tiny_run):
     assert set(doc["skipped"]) == set(runner.missing_libraries(list(plan.LIBRARIES)))
     for g in doc["goals"]:
         assert g["met"] in (True, False, None)
+    # the flight recorder's cost, each case measured off and on
+    rows = doc["flight"]["rows"]
+    assert [r["name"] for r in rows] == [c.name for c in flight_cost.cases("tiny")]
+    for r in rows:
+        assert r["errors"] == [] and len(r["off"]) == len(r["on"]) == 1, r
+        assert r["ratio"] > 0 and r["ok"] in (True, False)
 
 
 @pytest.mark.timeout(120)
