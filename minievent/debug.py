@@ -8,13 +8,16 @@ A greenthread that computes for a second, or calls C code that blocks, stops
 every other greenthread of its OS thread: no timer fires, no socket is served.
 The program gets slow, but nothing says why. A watchdog makes it say why.
 
-How: a ``greenlet.settrace`` tracer notes, on every switch, which greenlet
-got the CPU and when. A watchdog OS thread wakes a few times per
-``threshold``; if the same greenthread has held the CPU longer than
-``threshold`` (the hub itself, sitting in ``epoll_wait``, does not count), it
-takes that thread's current stack from ``sys._current_frames()`` -- the
-culprit's own frames, so the report points at the line where it is stuck --
-and reports it: a logging warning by default, or ``on_block(report)``.
+How: a ``greenlet.settrace`` tracer keeps the latest switch (which greenlet
+got the CPU, and when: ``minievent.recording.greenlets.LatestSwitch``), and
+the recording wing's watchdog (``minievent.recording.watchdog``, one OS
+thread for every watch in the process, invisible to ``threading``) looks a
+few times per ``threshold``: if the same greenthread has held the CPU longer
+than ``threshold`` (the hub itself, sitting in ``epoll_wait``, does not
+count), it takes that thread's current stack from ``sys._current_frames()``
+-- the culprit's own frames, so the report points at the line where it is
+stuck -- and reports it, once a run: a logging warning by default, or
+``on_block(report)``.
 
 By default it only *observes*. eventlet's ``hub_blocking_detection`` instead
 arms a ``SIGALRM`` timer whose handler raises an exception inside the running
@@ -33,22 +36,19 @@ from __future__ import annotations
 
 import functools
 import linecache
-import logging
 import re
 import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import greenlet
-
 from . import tpool
-from .hub import Hub, get_hub, os_thread_id
-from .patcher import original
+from .hub import Hub, get_hub
+from .recording import watchdog
+from .recording.greenlets import LatestSwitch
 
 __all__ = [
     "BlockReport",
@@ -68,8 +68,16 @@ __all__ = [
     "unspew",
 ]
 
-log = logging.getLogger("minievent.debug")
 clock = time.monotonic
+
+
+def _log() -> Any:
+    """The ``minievent.debug`` logger. (``logging`` is imported only once there is something to say: its
+    module lock and handlers are RLocks, and a program's ``monkey_patch()`` must not find them made before
+    it -- eventlet's warns that they were not greened.)"""
+    import logging
+
+    return logging.getLogger("minievent.debug")
 
 
 @dataclass(frozen=True)
@@ -108,61 +116,45 @@ class BlockingDetector:
     def __init__(
         self, threshold: float = 0.1, on_block: Callable[[BlockReport], Any] | None = None, raise_exc: bool = False
     ) -> None:
-        if not isinstance(threshold, (int, float)) or threshold <= 0:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
             raise ValueError("threshold must be a positive number of seconds")
         self.threshold = float(threshold)
         self.on_block = on_block
         self.raise_exc = raise_exc
         self._prev_alarm: Any = None
         self.reports: list[BlockReport] = []
-        # (greenlet that got the CPU, when, switch serial): replaced as a whole
-        # on each switch, so the watchdog thread always reads a consistent trio.
-        self._state: tuple[Any, float, int] | None = None
-        self._serial = 0
-        self._prev_trace: Any = None
-        # The watchdog must be a real OS thread even after monkey_patch(): it watches the one the hub runs in.
-        self._threading = original("threading")
-        self._stop = self._threading.Event()
-        self._watchdog: threading.Thread | None = None
-        self._thread_id: int | None = None
-        self._hub_g: Any = None
+        self._switches: LatestSwitch | None = None
+        self._watch: _Watch | None = None
         self._main_g: Any = None
-        self._reported = -1
+        self._reported = -1  # the switch number of the run reported last (raise_exc's handler checks it)
 
     # ------------------------------------------------------------ on / off
     def enable(self) -> BlockingDetector:
-        if self._watchdog is not None:
+        if self._watch is not None:
             raise RuntimeError("blocking detection is already enabled")
         hub = get_hub()
         if self.raise_exc:  # (signal.signal raises ValueError outside the main thread: signals only go there)
             self._prev_alarm = signal.signal(signal.SIGALRM, self._alarm)
-        self._hub_g, self._main_g = hub.greenlet, hub.main
-        self._thread_id = os_thread_id()
-        self._state = (greenlet.getcurrent(), clock(), 0)
-        self._prev_trace = greenlet.gettrace()
-        greenlet.settrace(self._trace)
-        self._stop.clear()
-        self._watchdog = self._threading.Thread(target=self._watch, name="minievent-blocking-watchdog", daemon=True)
-        self._watchdog.start()
+        self._main_g = hub.main
+        self._switches = LatestSwitch(hub.greenlet)
+        self._switches.install_tracer()
+        self._watch = _Watch(self)
+        watchdog.add(self._watch)
         return self
 
     def disable(self) -> None:
-        if self._watchdog is None:
+        if self._watch is None:
             return
-        if os_thread_id() != self._thread_id:
-            raise RuntimeError("disable() must be called from the OS thread that enabled detection")
-        greenlet.settrace(self._prev_trace)
-        self._prev_trace = None
-        self._stop.set()
-        self._watchdog.join()
-        self._watchdog = None
+        self._switches.uninstall_tracer()  # type: ignore[union-attr]  # (RuntimeError from another OS thread)
+        watchdog.remove(self._watch)
+        self._watch = None
         if self.raise_exc:
             signal.signal(signal.SIGALRM, self._prev_alarm)
 
     def _alarm(self, signum: int, frame: Any) -> None:
         # In the main thread, inside the stuck code (a blocking C call is interrupted with EINTR).
         report = self.reports[-1] if self.reports else None
-        if report is not None and self._state is not None and self._state[2] == self._reported:
+        if report is not None and self._switches is not None and self._switches.latest()[0] == self._reported:
             raise BlockingError(f"blocking detector: {report}")
 
     def __enter__(self) -> BlockingDetector:
@@ -171,47 +163,39 @@ class BlockingDetector:
     def __exit__(self, *exc: Any) -> None:
         self.disable()
 
-    # ------------------------------------------------------------ the two halves
-    def _trace(self, event: str, args: Any) -> None:
-        # In the hub's thread, on every switch: remember who runs from now on.
-        self._serial += 1
-        self._state = (args[1], clock(), self._serial)
-        if self._prev_trace is not None:
-            self._prev_trace(event, args)
+    # ------------------------------------------------------------ in the watchdog thread
+    def _held(self, hold: watchdog.Hold, frame: Any) -> None:
+        # A few times per threshold while one greenthread holds the hub: the first look reports it.
+        switches = self._switches
+        n, _since, g = switches.state  # type: ignore[union-attr]
+        if hold.samples != 1 or n + 1 != hold.serial:
+            return  # reported already, or it switched since the watchdog looked
+        stack = "".join(traceback.format_stack(frame))
+        self._reported = hold.serial
+        thread = switches.thread  # type: ignore[union-attr]
+        report = BlockReport(_lane_name(g, self._main_g), clock() - hold.since, stack, self.threshold, thread)  # type: ignore[arg-type]
+        self.reports.append(report)
+        try:
+            if self.on_block is not None:
+                self.on_block(report)
+            else:
+                _log().warning("%s", report)
+        except Exception:
+            # A failing callback must not kill the watchdog, nor reach the user's code.
+            _log().exception("minievent: on_block callback raised")
+        if self.raise_exc:
+            signal.pthread_kill(thread, signal.SIGALRM)  # type: ignore[arg-type]
 
-    def _watch(self) -> None:
-        # In the watchdog thread. It takes the GIL a few times per threshold;
-        # a greenthread computing in pure Python gives it up every 5 ms
-        # (sys.getswitchinterval), one blocked in C code released it already.
-        period = min(max(self.threshold / 4, 0.001), 0.25)
-        reported = -1
-        while not self._stop.wait(period):
-            state = self._state
-            if state is None:
-                continue
-            g, since, serial = state
-            if g is self._hub_g or serial == reported:
-                continue  # the hub waiting in poll is not blocking anyone
-            duration = clock() - since
-            if duration <= self.threshold:
-                continue
-            frame = sys._current_frames().get(self._thread_id)  # type: ignore[arg-type]
-            if self._state is not state:
-                continue  # it switched while we looked: not stuck after all
-            stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
-            reported = self._reported = serial
-            report = BlockReport(_lane_name(g, self._main_g), duration, stack, self.threshold, self._thread_id)  # type: ignore[arg-type]
-            self.reports.append(report)
-            try:
-                if self.on_block is not None:
-                    self.on_block(report)
-                else:
-                    log.warning("%s", report)
-            except Exception:
-                # A failing callback must not kill the watchdog, nor reach the user's code.
-                log.exception("minievent: on_block callback raised")
-            if self.raise_exc:
-                signal.pthread_kill(self._thread_id, signal.SIGALRM)  # type: ignore[arg-type]
+
+class _Watch(watchdog.Watch):
+    """The detector's watch: its greenlet tracer says who runs; a hold is reported once."""
+
+    def __init__(self, detector: BlockingDetector) -> None:
+        super().__init__(detector._switches, detector.threshold, period=min(max(detector.threshold / 4, 0.001), 0.25))
+        self.detector = detector
+
+    def held(self, hold: watchdog.Hold, frame: Any) -> None:
+        self.detector._held(hold, frame)
 
 
 def blocking_detection(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -12,6 +13,7 @@ from support import spin
 
 import minievent
 from minievent import debug
+from minievent.recording import watchdog
 
 
 def test_reports_a_greenthread_while_it_still_runs():
@@ -99,15 +101,27 @@ def test_enable_disable_restore_the_tracer_and_stop_the_watchdog():
         pass
 
     old = greenlet.settrace(mine)
+    before = (threading.active_count(), [t.ident for t in threading.enumerate()])
     try:
         det = debug.blocking_detection(0.05).enable()
-        assert watchdogs() == 1
+        dog = watchdog.running()
+        deadline = time.monotonic() + 2
+        while dog not in sys._current_frames() and time.monotonic() < deadline:
+            time.sleep(0.01)  # (a thread just started may not have run yet)
+        assert dog is not None and dog in sys._current_frames(), "the watchdog is a running OS thread"
+        assert (threading.active_count(), [t.ident for t in threading.enumerate()]) == before, (
+            "the program cannot see the watchdog thread"
+        )
         with pytest.raises(RuntimeError):
             det.enable()
         det.disable()
         det.disable()  # twice is fine
         assert greenlet.gettrace() is mine
-        assert watchdogs() == 0
+        assert watchdog.running() is None
+        deadline = time.monotonic() + 2
+        while dog in sys._current_frames() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert dog not in sys._current_frames(), "the watchdog thread ended"
     finally:
         greenlet.settrace(old)
 
@@ -121,7 +135,8 @@ def test_works_together_with_the_recorder():
 
 
 def watchdogs() -> int:
-    return sum(t.name == "minievent-blocking-watchdog" for t in threading.enumerate())
+    """How many detectors the watchdog serves (one thread serves them all, and the program cannot see it)."""
+    return len(watchdog.watches())
 
 
 def test_eventlet_style_switch(caplog):

@@ -16,20 +16,26 @@ whatever the loop:
 * ``asyncio.py``: asyncio's ready queue and task steps.
 
 Each capture's module says what it can see and what not. This module picks
-one: ``record()`` and ``detect()`` (which loop runs this thread).
+one: ``record()`` and ``detect()`` (which loop runs this thread), or all that
+appear: ``LoopRecorder``, which ``python -m minievent trace`` and the flight
+recorder run on, records each loop from the moment it shows itself (the
+first switch to a hub it knows; an asyncio loop that starts running).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import sys
 from collections.abc import Iterator
 from typing import Any
 
+from . import watchdog
+from .greenlets import HubSpotter
 from .records import DEFAULT_CAP, Capture
 from .timeline import Timeline
 
-__all__ = ["LOOPS", "Timeline", "capture_for", "detect", "record", "timeline_for"]
+__all__ = ["LOOPS", "LoopRecorder", "Timeline", "capture_for", "detect", "hub_kind", "record", "timeline_for"]
 
 #: What ``record(loop=...)`` and ``python -m minievent trace`` know how to record.
 LOOPS = ("minievent", "eventlet", "gevent", "asyncio")
@@ -101,3 +107,126 @@ def record(cap: int = DEFAULT_CAP, loop: Any = None) -> Iterator[Timeline]:
         yield tl
     finally:
         tl.stop()
+
+
+def hub_kind(g: Any) -> str | None:
+    """Which library's hub greenlet ``g`` is, if any (looked up only in libraries already imported)."""
+    mh = sys.modules.get("minievent.hub")
+    if mh is not None and g is getattr(mh.existing_hub(), "greenlet", None):
+        return "minievent"
+    eh = sys.modules.get("eventlet.hubs")
+    if eh is not None and g is getattr(getattr(eh._threadlocal, "hub", None), "greenlet", None):
+        return "eventlet"
+    gh = sys.modules.get("gevent.hub")
+    if gh is not None and isinstance(g, gh.Hub):
+        return "gevent"
+    return None
+
+
+class AfterImport:
+    """On ``sys.meta_path``: once module ``name`` has been imported (by anyone), call ``then()``, and step off.
+
+    It finds nothing itself: it asks the finders after it, and wraps the loader
+    of what they found, so the module is the one the program would get.
+    """
+
+    def __init__(self, name: str, then: Any) -> None:
+        self.name, self.then = name, then
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != self.name or self not in sys.meta_path:
+            return None
+        sys.meta_path.remove(self)  # (first: the finders after it must not find us again)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, then = spec.loader, self.then
+
+        class Loader:
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                then()
+
+        spec.loader = Loader()
+        return spec
+
+
+class LoopRecorder:
+    """Records every loop that appears in this OS thread from ``start()`` to ``stop()``, one ``Timeline`` each.
+
+    ``loop``: None (all that appear), or one of ``LOOPS``. Start it before the
+    program imports its library or patches: it waits for the loop to show
+    itself. ``watch(tl)`` (for a subclass) gives the watchdog's ``Watch`` for a
+    recording that begins, or None.
+    """
+
+    def __init__(self, loop: str | None = None) -> None:
+        if loop is not None and loop not in LOOPS:
+            raise ValueError(f"loop must be one of {LOOPS} or None, not {loop!r}")
+        self.loop = loop
+        self.timelines: list[Timeline] = []
+        self.watches: list[watchdog.Watch] = []
+        self._spotter: HubSpotter | None = None
+        self._asyncio_import: AfterImport | None = None
+
+    def watch(self, tl: Timeline) -> watchdog.Watch | None:
+        """The watchdog's watch over ``tl``, which just began (None: none)."""
+        return None
+
+    # ------------------------------------------------------------ on / off
+    def start(self) -> LoopRecorder:
+        if self.loop == "asyncio" or (self.loop is None and "asyncio" in sys.modules):
+            self._begin("asyncio")
+        elif self.loop is None:  # once the program imports it (not before: it imports logging, and its locks)
+            self._asyncio_import = AfterImport("asyncio", lambda: self._begin("asyncio"))
+            sys.meta_path.insert(0, self._asyncio_import)
+        if self.loop != "asyncio":  # greenlet loops: wait for the first switch to a hub we know
+            self._spotter = HubSpotter(hub_kind, self._spotted)
+            self._spotter.install_tracer()
+        return self
+
+    def stop(self) -> None:
+        """Stop every recording; once this returns, the watchdog looks at none of them again."""
+        self.stop_spotting()
+        for w in self.watches:
+            watchdog.remove(w)
+        for tl in self.timelines:
+            try:
+                tl.stop()
+            except RuntimeError:  # stopped from another thread than its loop's: it stops with its loop
+                pass
+
+    def stop_spotting(self) -> None:
+        """No longer wait for a loop to appear (the greenlet tracer is put back)."""
+        waiting, self._asyncio_import = self._asyncio_import, None
+        if waiting is not None and waiting in sys.meta_path:
+            sys.meta_path.remove(waiting)
+        spotter, self._spotter = self._spotter, None
+        if spotter is not None:
+            spotter.uninstall_tracer()
+
+    def add_watch(self, w: watchdog.Watch) -> None:
+        """Have the watchdog look at ``w`` until ``stop()``."""
+        self.watches.append(w)
+        watchdog.add(w)
+
+    def _begin(self, loop: str) -> None:
+        tl = timeline_for(loop)
+        tl.start()
+        self.timelines.append(tl)
+        w = self.watch(tl)
+        if w is not None:
+            self.add_watch(w)
+
+    def _spotted(self, kind: str) -> None:
+        if self.loop in (None, kind):
+            self.stop_spotting()
+            self._begin(kind)  # (its tracer chains whatever was installed before the spotter)
+
+    # ------------------------------------------------------------ results
+    def recorded(self) -> list[Timeline]:
+        """The recordings that saw a switch, most switches first."""
+        return sorted((tl for tl in self.timelines if tl.latest()[0]), key=lambda tl: -tl.latest()[0])

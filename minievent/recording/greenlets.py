@@ -1,4 +1,15 @@
-"""What the eventlet and gevent captures share: a ``greenlet.settrace`` tracer that writes every switch.
+"""The recording wing's one ``greenlet.settrace`` tracer, and the capture of greenlet loops built on it.
+
+``GreenletTracer`` is how anything here watches greenlet switches: installed
+in the calling OS thread (``greenlet.settrace`` is per thread), chained to
+the tracer that was there before (which still sees every switch), and put
+back on ``uninstall()``; a subclass builds the function called on every
+switch. Three use it: the eventlet and gevent captures (``GreenletCapture``:
+every switch into the records), ``LoopRecorder`` waiting for a hub to show
+itself (``HubSpotter``), and ``minievent.debug``'s blocking detector, which
+keeps only the latest switch (``LatestSwitch``) for the watchdog.
+
+What the eventlet and gevent captures share:
 
 Both libraries switch between greenlets and their hub with ``greenlet``, so
 ``greenlet.settrace`` sees every switch and running spans are exact. Why a
@@ -13,20 +24,110 @@ the one recorded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import greenlet
 
 from .records import EXITED, HUB, HUB_ID, SPAWN, Capture, Records, clock, thread_ident
 
-__all__ = ["GreenletCapture", "TIMER", "IO"]
+__all__ = ["GreenletTracer", "GreenletCapture", "HubSpotter", "LatestSwitch", "TIMER", "IO"]
 
 #: Causes of readiness a greenlet capture writes.
 TIMER = "timer due"
 IO = "I/O ready"
 
 
-class GreenletCapture(Capture):
+class GreenletTracer:
+    """A ``greenlet.settrace`` tracer of this OS thread; a subclass's ``tracer()`` makes the function."""
+
+    prev: Any = None
+    thread: int | None = None
+    installed = False
+
+    def tracer(self) -> Callable[[str, Any], None]:
+        """The function greenlet calls on every switch, before the target runs: the hot path."""
+        raise NotImplementedError
+
+    def install_tracer(self) -> None:
+        self.thread = thread_ident()
+        self.prev = prev = greenlet.gettrace()
+        trace = self.tracer()
+        if prev is not None:
+            mine = trace
+
+            def trace(event: str, args: Any) -> None:
+                try:
+                    mine(event, args)
+                finally:
+                    prev(event, args)
+
+        greenlet.settrace(trace)
+        self.installed = True
+
+    def uninstall_tracer(self) -> None:
+        if not self.installed:
+            return
+        if thread_ident() != self.thread:  # (settrace is per thread)
+            raise RuntimeError("stop() must be called from the OS thread that called start()")
+        greenlet.settrace(self.prev)
+        self.prev = None
+        self.installed = False
+
+
+class HubSpotter(GreenletTracer):
+    """Until a hub it knows shows itself: one look per switch at which library each greenlet belongs to.
+
+    ``spotted(kind)`` is called at the first switch from or to a hub of ``kind`` (``kind_of(greenlet)``
+    names it, None: not a hub); it may uninstall this tracer and install another (which then chains
+    what was there before this one).
+    """
+
+    def __init__(self, kind_of: Callable[[Any], str | None], spotted: Callable[[str], bool]) -> None:
+        self.kind_of = kind_of
+        self.spotted = spotted
+
+    def tracer(self) -> Callable[[str, Any], None]:
+        kind_of, spotted = self.kind_of, self.spotted
+
+        def spot(event: str, args: Any) -> None:
+            for g in args:
+                kind = kind_of(g)
+                if kind is not None:
+                    spotted(kind)
+                    return
+
+        return spot
+
+
+class LatestSwitch(GreenletTracer):
+    """Keeps the latest switch only -- which greenlet got the CPU, when, how many so far -- for a watchdog.
+
+    A ``Watch`` source (``latest()``, ``thread``) for a loop that nothing records: memory stays flat.
+    ``hub``: the hub's greenlet (its runs are not holds).
+    """
+
+    recording = True
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        #: (switches so far, when the latest was, the greenlet it entered): replaced whole, read by the watchdog
+        self.state: tuple[int, float, Any] = (0, clock(), greenlet.getcurrent())
+
+    def tracer(self) -> Callable[[str, Any], None]:
+        now = clock
+
+        def note(event: str, args: Any) -> None:
+            self.state = (self.state[0] + 1, now(), args[1])
+
+        return note
+
+    def latest(self) -> tuple[int, float, int | None]:
+        n, since, g = self.state
+        return (n + 1, since, HUB_ID if g is self.hub else id(g))
+
+
+class GreenletCapture(Capture, GreenletTracer):
     """eventlet and gevent: a ``greenlet.settrace`` tracer, plus what the hub shows of its timers and polls."""
 
     #: directories whose frames are the library's, not the program's (for naming lanes)
@@ -47,14 +148,10 @@ class GreenletCapture(Capture):
         self.unnamed: set[int] = set()
         self.io_pend: dict[int, tuple] = {}  # id(greenlet) -> (fd, READ or WRITE) it parked on, where known
         self._install_hub_hooks()
-        self.prev = greenlet.gettrace()
-        greenlet.settrace(self._tracer(self.prev))
+        self.install_tracer()
 
     def uninstall(self) -> None:
-        if thread_ident() != self.records.thread:  # type: ignore[union-attr]  # (settrace is per thread)
-            raise RuntimeError("stop() must be called from the OS thread that called start()")
-        greenlet.settrace(self.prev)
-        self.prev = None
+        self.uninstall_tracer()
         self._remove_hub_hooks()
 
     def ready_at_end(self, end: float) -> dict[Any, tuple]:
@@ -100,7 +197,7 @@ class GreenletCapture(Capture):
         self.poll_end = end
         self.records.poll(start, end)  # type: ignore[union-attr]
 
-    def _tracer(self, prev: Any) -> Any:
+    def tracer(self) -> Callable[[str, Any], None]:
         # Called by greenlet on every switch, before the target runs: the hot
         # path. The origin is suspended, so its frame says where it parked.
         records, hub_g = self.records, self.hub_g
@@ -144,20 +241,14 @@ class GreenletCapture(Capture):
                         if io is not None:
                             records.io(target, io[0], io[1], since, t)  # (I/O lateness: tl.io)
                     elif cause is TIMER:
-                        records.timer(target, since, t)
+                        if since > t:  # resumed before its timer was due: not by it (killed, an event...)
+                            since, cause = None, None
+                        else:
+                            records.timer(target, since, t)
                     write(t, kid, why, since, cause)
                     return
                 write(t, kid, why)
             except Exception:  # a bug here must not take the program down
                 records.drop()
 
-        if prev is None:
-            return trace
-
-        def trace_and_chain(event: str, args: Any) -> None:
-            try:
-                trace(event, args)
-            finally:
-                prev(event, args)
-
-        return trace_and_chain
+        return trace

@@ -13,11 +13,11 @@ from typing import Any
 import greenlet
 
 from ..greenthread import GreenThread
-from ..hub import get_hub
+from ..hub import Hub, get_hub
 from ..recorder import HubRecorder
 from .records import HUB, HUB_ID, SPAWN, Capture, Records, thread_ident
 
-__all__ = ["HubCapture"]
+__all__ = ["HubCapture", "in_hub"]
 
 
 class HubCapture(Capture):
@@ -51,3 +51,13 @@ class HubCapture(Capture):
         if isinstance(key, GreenThread):
             return str(key.name)
         return "main" if key is self.main else "greenlet"
+
+
+def in_hub(frame: Any) -> bool:
+    """Whether ``frame`` runs in minievent's hub greenlet (the bottom of its stack is ``Hub.run``).
+
+    For a watchdog: after a yield, the records cannot say who runs; the stack can.
+    """
+    while frame.f_back is not None:
+        frame = frame.f_back
+    return frame.f_code is Hub.run.__code__
