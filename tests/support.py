@@ -2,10 +2,10 @@
 a slow HTTP(S) server, fresh interpreters to run children in, the one service written for each loop.
 
 The suite's two homes, one for each kind of thing: the fixtures (what pytest hands a test by
-its argument's name: a fresh hub, every poller, socket pairs) are in ``conftest.py`` and are
-built on this module; everything a test calls or subclasses is here, imported by name
-(``from support import spin``; pytest puts tests/ on sys.path). Nothing that two test modules
-use is written in either of them.
+its argument's name: a fresh hub, every poller, socket pairs, slow HTTP servers) are in
+``conftest.py`` and are built on this module; everything a test calls or subclasses is here,
+imported by name (``from support import spin``; pytest puts tests/ on sys.path). Nothing that
+two test modules use is written in either of them.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import pytest
 
 import minievent
 
-#: The checkout: children run there, with it (and tests/, for ``import support``) on their path.
+#: The checkout: children run there, with it first on their path (so they import this minievent).
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -62,6 +62,7 @@ def echo(conn, addr=None) -> None:
 
 
 def pending_timers(hub) -> list:
+    """The hub's timers still to fire (cancelled ones may wait in its heap until a sweep)."""
     return [e for e in hub.timers if e[2].pending]
 
 
@@ -151,8 +152,8 @@ class SlowHTTPServer(http.server.ThreadingHTTPServer):
 
 # ---------------------------------------------------------------- children
 def child_env(**extra: str) -> dict[str, str]:
-    """This environment, with the checkout and tests/ first on the path (and ``extra`` set)."""
-    path = [ROOT, os.path.join(ROOT, "tests")]
+    """This environment, with the checkout first on the path (and ``extra`` set)."""
+    path = [ROOT]
     if os.environ.get("PYTHONPATH"):
         path.append(os.environ["PYTHONPATH"])
     return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
