@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
+import os
 
-import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from support import ROOT, need_module, run_python
 
 
 def test_the_trace_picture_s_program_shows_the_heartbeat_ready_from_its_due_time(tmp_path):
-    pytest.importorskip("eventlet", reason="pip install eventlet (the test extra has it)")
+    need_module("eventlet")
     out = tmp_path / "trace.json"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-W",
-            "ignore",
-            "-m",
-            "minievent",
-            "trace",
-            "--trace",
-            str(out),
-            str(ROOT / "docs" / "service.py"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+    service = os.path.join(ROOT, "docs", "service.py")
+    r = run_python("-W", "ignore", "-m", "minievent", "trace", "--trace", str(out), service, timeout=120, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     events = json.loads(out.read_text())["traceEvents"]
     lane = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}

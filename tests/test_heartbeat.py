@@ -404,7 +404,7 @@ def test_an_interrupted_timeline_shows_who_was_running_when_the_interrupt_came()
 def test_an_interrupted_run_s_picture_says_it_was_interrupted():
     from minievent import plot
 
-    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib = need_module("matplotlib")
     matplotlib.use("Agg")
     r = run(interval=0.1, task_seconds=0.2, kind="cpu", record=False)
     r.interrupted = True

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 import textwrap
 import threading
 import time
 
 import pytest
+from support import last_json, need_module, run_python, spin
 
 from minievent.recording import watchdog
 from minievent.recording.records import clock
@@ -50,18 +49,12 @@ def wait_for(predicate, seconds=2.0):
     return predicate()
 
 
-def stuck_in_here(seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        pass
-
-
 def test_a_hold_is_sampled_while_it_lasts_and_released_once():
     src = Source()
     w = Recorder(src)
     watchdog.add(w)
     try:
-        stuck_in_here(0.15)  # (the "loop" holds: no switch)
+        spin(0.15)  # (the "loop" holds: no switch)
         first = src.state[1]
         src.state = (2, clock(), watchdog.HUB_ID)  # the loop is back: the hub runs
         assert wait_for(lambda: w.releases)
@@ -70,7 +63,7 @@ def test_a_hold_is_sampled_while_it_lasts_and_released_once():
     assert len(w.holds) >= 3, "sampled at every look while held"
     assert {since for since, _n, _f in w.holds} == {first}
     assert [n for _s, n, _f in w.holds] == list(range(1, len(w.holds) + 1))
-    assert {f for _s, _n, f in w.holds} == {"stuck_in_here"}, "the holder's frame, not the watchdog's"
+    assert {f for _s, _n, f in w.holds} == {"spin"}, "the holder's frame, not the watchdog's"
     assert w.releases == [(first, src.state[1])], "released once, ending at the switch that ended it"
     assert w.ticks >= len(w.holds)
 
@@ -178,16 +171,14 @@ PATCHES = {
 def test_a_real_thread_the_program_cannot_see_under_every_patch(how):
     first, then = PATCHES[how]
     if "eventlet" in how:
-        pytest.importorskip("eventlet")
+        need_module("eventlet")
     if "gevent" in how:
-        pytest.importorskip("gevent")
+        need_module("gevent")
     before = f"{first}\n    {then}" if first else then
     if then and not first:
         before = "from minievent.recording import watchdog as _early\n    " + then
     code = textwrap.dedent(CHILD.format(before=before))
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    got = json.loads(out.stdout.strip().splitlines()[-1])
+    got = last_json(run_python("-W", "ignore", "-c", code))
     assert got["real"] == ["builtin_function_or_method"] * 3
     assert got["frames"] == ["spin_here"], "the watchdog ran while the main thread spun: a real OS thread"
     assert got["counts"][:2] == got["counts"][2:], "threading.active_count() and enumerate() do not see it"
