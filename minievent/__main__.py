@@ -25,16 +25,10 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+
+from .cli import Output, Parser
 
 PROG = "python -m minievent"
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but an error is one line on stderr (no usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _number(text: str) -> float:
@@ -70,8 +64,8 @@ MIN_INTERVAL = 0.001
 def build_parser() -> argparse.ArgumentParser:
     from .scenarios.heartbeat import BACKENDS, FIXES, KINDS
 
-    parser = _Parser(prog=PROG, description="minievent: a greenthread library you can watch.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser = Parser(prog=PROG, description="minievent: a greenthread library you can watch.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     hb = sub.add_parser(
         "heartbeat",
         help="run the late-heartbeat scenario (a nova-style service with a long periodic task)",
@@ -120,48 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     from .trace import add_parser  # python -m minievent trace script.py: minievent/trace.py
 
-    add_parser(sub, _positive)
+    add_parser(sub)
     return parser
-
-
-class _Output:
-    """A file the run will write, created (opened) before the run so that a path it can't write fails first.
-
-    ``os.access`` says yes to root for ``/proc/x.png``; only opening it tells. A
-    file that was not there before is removed again if the run writes nothing.
-    """
-
-    def __init__(self, flag: str, path: str, formats: Sequence[str]) -> None:
-        if not path:
-            raise ValueError(f"{flag}: an empty path; give a file name, e.g. heartbeat.{formats[0]}")
-        full = os.path.abspath(path)
-        if os.path.isdir(full):
-            example = os.path.join(path, "heartbeat." + formats[0])
-            raise ValueError(f"{flag} {path}: is a directory; give a file name, e.g. {example}")
-        if os.path.exists(full) and not os.path.isfile(full):
-            raise ValueError(f"{flag} {path}: not a regular file (a device or a pipe?)")
-        parent = os.path.dirname(full)
-        if not os.path.isdir(parent):
-            raise ValueError(f"{flag} {path}: the directory {parent} does not exist")
-        ext = os.path.splitext(full)[1].lstrip(".").lower()
-        if ext not in formats:
-            raise ValueError(
-                f"{flag} {path}: unknown format {ext or '(no extension)'!r}; use one of {', '.join(formats)}"
-            )
-        existed = os.path.exists(full)
-        try:
-            open(full, "ab").close()  # creates it if need be; appends nothing, so an old file is kept as it was
-        except OSError as e:
-            raise ValueError(f"{flag} {path}: cannot be written ({e.strerror})") from None
-        self.path, self.created = full, not existed
-
-    def discard(self) -> None:
-        """Nothing was written: remove the file if this run made it."""
-        if self.created:
-            try:
-                os.remove(self.path)
-            except OSError:
-                pass
 
 
 def _expected_seconds(args: argparse.Namespace, task_at: float) -> float:
@@ -204,7 +158,7 @@ def _check(args: argparse.Namespace) -> float:
     return seconds
 
 
-def _outputs(args: argparse.Namespace) -> tuple[_Output | None, _Output | None]:
+def _outputs(args: argparse.Namespace) -> tuple[Output | None, Output | None]:
     """The picture and the trace, created before a run of many seconds, not found unwritable after it."""
     picture = None
     if args.plot is not None:
@@ -216,9 +170,9 @@ def _outputs(args: argparse.Namespace) -> tuple[_Output | None, _Output | None]:
         from matplotlib.backend_bases import FigureCanvasBase
 
         formats = sorted(FigureCanvasBase.get_supported_filetypes(), key=lambda ext: ext != "png")
-        picture = _Output("--plot", args.plot, formats)
+        picture = Output("--plot", args.plot, formats)
     try:
-        trace = _Output("--trace", args.trace, ["json"]) if args.trace is not None else None
+        trace = Output("--trace", args.trace, ["json"]) if args.trace is not None else None
     except ValueError:
         if picture is not None:
             picture.discard()
@@ -284,6 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .recording import flight
 
         return flight.main(argv[1:], prog=f"{PROG} flight")
+    if argv[:1] == ["trace"]:  # the same: minievent/trace.py
+        from . import trace
+
+        return trace.main(argv[1:], prog=f"{PROG} trace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

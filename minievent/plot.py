@@ -69,6 +69,18 @@ def _busy_time(spans: Sequence[Any]) -> dict[str, float]:
     return busy
 
 
+def _merged(bars: list[tuple[float, float]], gap: float) -> list[tuple[float, float]]:
+    """(start, width) bars, those that overlap or are less than ``gap`` apart made one."""
+    out: list[list[float]] = []
+    for start, width in sorted(bars):
+        if out and start <= out[-1][0] + out[-1][1] + gap:
+            last = out[-1]
+            last[1] = max(last[1], start + width - last[0])
+        else:
+            out.append([start, width])
+    return [(a, w) for a, w in out]
+
+
 def swimlanes(
     tl: Any,
     ax: Any = None,
@@ -87,8 +99,9 @@ def swimlanes(
     what a ready lane waits for, in the legend: one of ``LOOPS`` (default
     "hub" when the recording has a hub lane, else "threads").
     """
-    if loop is None:
-        loop = "hub" if "hub" in tl.lanes else "threads"
+    all_lanes = tl.lanes
+    if loop is None:  # (asyncio records its loop on the lane every loop has, "hub")
+        loop = "event loop" if getattr(tl, "loop", None) == "asyncio" else "hub" if "hub" in all_lanes else "threads"
     if loop not in LOOPS:
         raise ValueError(f"loop must be one of {', '.join(LOOPS)}, not {loop!r}")
     from matplotlib.patches import Patch
@@ -98,10 +111,10 @@ def swimlanes(
     if t_end <= t_start:
         raise ValueError("window must be (start, end) with end > start")
     spans = [s for s in spans if s.end > t_start and s.start < t_end]
-    order = list(lanes) if lanes is not None else [lane for lane in tl.lanes]
-    for s in spans:
-        if lanes is None and s.lane not in order:
-            order.append(s.lane)
+    if lanes is not None:
+        order = list(lanes)
+    else:  # every lane, those that only spans name too (a dict: in order, and linear)
+        order = list(dict.fromkeys([*all_lanes, *(s.lane for s in spans)]))
     folded: list[str] = []
     if len(order) > max_lanes:
         busy = _busy_time(spans)
@@ -116,7 +129,8 @@ def swimlanes(
     folded_set = set(folded)
 
     if ax is None:
-        ax = _new_ax(11, min(1.2 + 0.32 * len(order), 30))
+        # (at least tall enough for the y label, written along the axis: a few lanes would clip it)
+        ax = _new_ax(11, min(max(1.2 + 0.32 * len(order), 3.6), 30))
     # A greenthread's run can be a few microseconds: give running bars a
     # minimum width so every run shows as at least a thin tick.
     min_width = (t_end - t_start) / 500
@@ -134,11 +148,14 @@ def swimlanes(
         if s.state == "running":
             width = max(width, min_width)
         bars.setdefault((r, s.state), []).append((start, width))  # type: ignore[arg-type]
+    # Bars closer than about a pixel look like one bar: draw them as one (a recording of 10,000
+    # greenthreads has 100,000 spans; the picture has ~1,200 pixels across).
+    pixel = (t_end - t_start) / 1200
     for state in _DRAW_ORDER:
         for (r, st), xs in bars.items():
             if st == state:
                 h = _HEIGHT[state]
-                ax.broken_barh(xs, (r - h / 2, h), facecolors=COLORS[state], linewidth=0)
+                ax.broken_barh(_merged(xs, pixel), (r - h / 2, h), facecolors=COLORS[state], linewidth=0)
     # Marks (tl.event) as small black ticks on their rows.
     for m in getattr(tl, "marks", []):
         if m.lane in row and t_start <= m.time <= t_end:

@@ -10,24 +10,24 @@ the Chrome trace (Perfetto) and a swimlane picture, and prints on stderr
 which greenthreads or tasks held the loop longest, for how long, and at
 which line.
 
-The line comes from a watchdog OS thread, as in ``minievent.debug``: a few
-times per ``threshold`` it looks at the last switch recorded; when the same
-greenthread or task has run longer than ``threshold``, it takes the recorded
-thread's stack from ``sys._current_frames()`` and notes the innermost frame
-of the program's own code. A run is sampled every period while it lasts; the
-report names the line seen most often.
+The line comes from the watchdog (``minievent.recording.watchdog``, the one
+``minievent.debug`` and the flight recorder use): a few times per
+``threshold`` it looks at the last switch recorded; while the same
+greenthread or task has run longer than ``threshold``, it notes the innermost
+frame of the program's own code in the recorded thread's stack, at every
+look. The report names the line seen most often.
 """
 
 from __future__ import annotations
 
-import _thread
+import argparse
 import collections
+import importlib.util
 import json
+import math
 import os
-import runpy
 import signal
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +35,11 @@ from typing import Any
 import greenlet
 
 from . import recording
-from .recording.records import HUB_ID, clock
+from .cli import PICTURE_FORMATS, Output, Parser
+from .recording import watchdog
+from .recording.minievent import in_hub
+from .recording.program import Target, split
+from .recording.records import clock
 from .recording.timeline import Mark, Span, Timeline, TimerRecord
 
 __all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
@@ -76,106 +80,46 @@ def _where(frame: Any) -> str:
     return f"{inner.f_code.co_qualname} ({inner.f_code.co_filename}:{inner.f_lineno})"
 
 
-class Tracer:
+class _Sampler(watchdog.Watch):
+    """While a lane holds the loop, the line of the program's own code it is at, counted a look."""
+
+    def __init__(self, tl: Timeline, threshold: float, samples: dict) -> None:
+        super().__init__(tl, threshold, in_loop=in_hub if tl.loop == "minievent" else None)
+        self.samples = samples
+
+    def held(self, hold: watchdog.Hold, frame: Any) -> None:
+        self.samples.setdefault((id(self.source), hold.since), collections.Counter())[_where(frame)] += 1
+
+
+class Tracer(recording.LoopRecorder):
     """Records every loop that appears in this process until ``stop()``; ``report()`` says who held it.
 
-    ``loop``: None (all that appear), or one of ``recording.LOOPS``.
+    ``loop``: None (all that appear), or one of ``recording.LOOPS``. The
+    watchdog samples the line a lane is at while it holds its loop longer than
+    ``threshold``.
     """
 
     def __init__(self, loop: str | None = None, threshold: float = 0.1) -> None:
-        if loop is not None and loop not in recording.LOOPS:
-            raise ValueError(f"loop must be one of {recording.LOOPS} or None, not {loop!r}")
+        super().__init__(loop)
         if not threshold > 0:
             raise ValueError("threshold must be > 0 seconds")
-        self.loop, self.threshold = loop, float(threshold)
-        self.timelines: list[Timeline] = []
+        self.threshold = float(threshold)
         # (id(timeline), start of the run) -> Counter of lines seen while it ran
         self._samples: dict[tuple[int, float], collections.Counter] = {}
-        # The watchdog is a bare OS thread (_thread, not threading), with locks
-        # made now: the program may monkey-patch threading after we start, and
-        # a threading.Thread started before that trips over the patched
-        # get_ident when it ends. Start the tracer before the program patches.
-        self._stop = _thread.allocate_lock()
-        self._done = _thread.allocate_lock()
-        self._watching = False
-        self._prev_trace: Any = None
-        self._detecting = False
 
-    # ------------------------------------------------------------ on / off
-    def start(self) -> Tracer:
-        if self.loop in (None, "asyncio"):
-            self._begin("asyncio")
-        if self.loop != "asyncio":
-            # Greenlet loops: wait for the first switch to a hub we know.
-            self._prev_trace = greenlet.gettrace()
-            self._detecting = True
-            greenlet.settrace(self._detect)
-        self._stop.acquire()
-        self._done.acquire()
-        _thread.start_new_thread(self._watch, ())
-        self._watching = True
-        return self
+    def watch(self, tl: Timeline) -> watchdog.Watch:
+        return _Sampler(tl, self.threshold, self._samples)
 
-    def stop(self) -> None:
-        if self._detecting:
-            greenlet.settrace(self._prev_trace)
-            self._detecting = False
-        for tl in self.timelines:
-            try:
-                tl.stop()
-            except RuntimeError:  # stopped from another thread than its loop's: it stops with its loop
-                pass
-        if self._watching:
-            self._watching = False
-            self._stop.release()
-            self._done.acquire(timeout=10)
-
-    def _begin(self, loop: str) -> None:
-        tl = recording.timeline_for(loop)
-        tl.start()
-        self.timelines.append(tl)
-
-    def _detect(self, event: str, args: Any) -> None:
-        # Until a hub is seen: one look per switch at which library it belongs to.
-        prev = self._prev_trace
-        kind = None
-        for g in args:
-            kind = _hub_kind(g)
-            if kind is not None:
-                break
-        if kind is not None and self.loop in (None, kind):
-            greenlet.settrace(prev)
-            self._detecting = False
-            self._begin(kind)  # (its tracer chains whatever was installed before ours)
-        if prev is not None:
-            prev(event, args)
-
-    # ------------------------------------------------------------ the watchdog
-    def _watch(self) -> None:
-        period = min(max(self.threshold / 4, 0.001), 0.05)
-        try:
-            while not self._stop.acquire(timeout=period):
-                for tl in list(self.timelines):
-                    self._sample(tl)
-        finally:
-            self._done.release()
-
-    def _sample(self, tl: Timeline) -> None:
-        n, since, kid = tl.latest()
-        if kid == HUB_ID or not tl.recording or clock() - since <= self.threshold:
-            return
-        frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
-        if frame is None or tl.latest()[0] != n:
-            return  # it switched while we looked: not stuck after all
-        if kid is None and _in_minievent_hub(frame):
-            return  # the records can't say who runs (after a yield): the frame says it is the hub
-        self._samples.setdefault((id(tl), since), collections.Counter())[_where(frame)] += 1
+    def note_lines(self) -> None:
+        """Each held run's line (the one seen most often) into its recording: the running span's ``why``
+        in the Chrome trace, so ``load(...).blocked()`` says where."""
+        by_id = {id(tl): tl for tl in self.timelines}
+        for (key, since), lines in self._samples.items():
+            tl = by_id.get(key)
+            if tl is not None and lines:
+                tl.note_run(since, lines.most_common(1)[0][0])
 
     # ------------------------------------------------------------ results
-    def recorded(self) -> list[Timeline]:
-        """The recordings that saw a switch, most switches first."""
-        return sorted((tl for tl in self.timelines if tl.latest()[0]), key=lambda tl: -tl.latest()[0])
-
     def held(self, top: int = 10) -> list[HeldLoop]:
         """The longest runs over ``threshold``, longest first, each with the line it was at."""
         out = []
@@ -206,7 +150,7 @@ class Tracer:
         for tl in rec:
             loop = tl.loop
             lines.append(
-                f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {len(tl.switches)} switches, "
+                f"minievent trace: recorded {loop}: {tl.duration:.3f} s, {tl.switch_count} switches, "
                 f"{len(tl.lanes)} lanes, {tl.dropped} dropped"
             )
         held = self.held(top)
@@ -230,6 +174,8 @@ class Recording:
     timers: list[TimerRecord]
     dropped: int = 0
     _trace: dict = field(default_factory=dict, repr=False)
+    #: the loop recorded ("minievent", "eventlet", "gevent", "asyncio"; "" for a trace that does not say)
+    loop: str = ""
 
     def spans(self) -> list[Span]:
         return list(self._spans)
@@ -238,7 +184,7 @@ class Recording:
         """The trace it was read from (written to ``path`` if given), as ``Timeline.to_chrome_trace``."""
         if path is not None:
             with open(path, "w") as f:
-                json.dump(self._trace, f)
+                f.write(json.dumps(self._trace))
         return self._trace
 
     def blocked(self, threshold: float) -> list[Span]:
@@ -271,43 +217,51 @@ def load(trace: Any) -> Recording:
     spans.sort(key=lambda s: (s.start, s.lane))
     other = trace.get("otherData", {})
     duration = other.get("recorded_seconds") or max((s.end for s in spans), default=0.0)
-    return Recording([names[t] for t in sorted(names)], duration, spans, marks, timers, other.get("dropped", 0), trace)
+    lanes = [names[t] for t in sorted(names)]
+    return Recording(lanes, duration, spans, marks, timers, other.get("dropped", 0), trace, other.get("loop", ""))
 
 
-def _in_minievent_hub(frame: Any) -> bool:
-    """Whether ``frame`` runs in minievent's hub greenlet (the bottom of its stack is ``Hub.run``)."""
-    from .hub import Hub
+class _Progress(watchdog.Watch):
+    """After the program ended: once the work takes longer than a second, a line on stderr at each step."""
 
-    while frame.f_back is not None:
-        frame = frame.f_back
-    return frame.f_code is Hub.run.__code__
+    def __init__(self, step: str) -> None:
+        super().__init__(None, 1.0, period=0.1)
+        self.start = clock()
+        self.step = step
+        self.said: str | None = None
 
+    def tick(self, now: float) -> None:
+        step = self.step
+        if now - self.start > 1.0 and step != self.said:
+            self.said = step
+            _say(f"minievent trace: {now - self.start:.1f} s after the program ended: {step}")
 
-def _hub_kind(g: Any) -> str | None:
-    """Which library's hub greenlet ``g`` is, if any (looked up only in libraries already imported)."""
-    mh = sys.modules.get("minievent.hub")
-    if mh is not None and g is getattr(mh.existing_hub(), "greenlet", None):
-        return "minievent"
-    eh = sys.modules.get("eventlet.hubs")
-    if eh is not None and g is getattr(getattr(eh._threadlocal, "hub", None), "greenlet", None):
-        return "eventlet"
-    gh = sys.modules.get("gevent.hub")
-    if gh is not None and isinstance(g, gh.Hub):
-        return "gevent"
-    return None
+    def done(self) -> None:
+        watchdog.remove(self)
+        if self.said is not None:
+            _say(f"minievent trace: done in {clock() - self.start:.1f} s")
 
 
-def _outputs(tracer: Tracer, plot: str | None, trace: str | None, script: str) -> list[str]:
+def _say(line: str) -> None:
+    try:
+        os.write(2, (line + "\n").encode())
+    except OSError:
+        pass
+
+
+def _outputs(tracer: Tracer, plot: Output | None, trace: Output | None, name: str, progress: _Progress) -> list[str]:
     written = []
     for i, tl in enumerate(tracer.recorded()):
         loop = tl.loop
         suffix = "" if i == 0 else f"-{loop}"  # a second loop in one program: a second file
-        if trace:
-            root, ext = os.path.splitext(trace)
+        if trace is not None:
+            root, ext = os.path.splitext(trace.path)
             path = root + suffix + ext
+            progress.step = f"writing the trace {path}"
             tl.to_chrome_trace(path)
+            trace.written = True  # type: ignore[attr-defined]
             written.append(f"trace      {path} (open in https://ui.perfetto.dev)")
-        if plot:
+        if plot is not None:
             import matplotlib
 
             matplotlib.use("Agg")
@@ -315,87 +269,96 @@ def _outputs(tracer: Tracer, plot: str | None, trace: str | None, script: str) -
 
             from . import plot as plotmod
 
-            root, ext = os.path.splitext(plot)
+            root, ext = os.path.splitext(plot.path)
             path = root + suffix + ext
-            ax = plotmod.swimlanes(tl, title=f"{os.path.basename(script)} on {loop}")
+            progress.step = f"drawing the picture {path}"
+            # The thread's code outside asyncio's loop is not the loop's: left out, as in the report.
+            outside = tl.outside_lane
+            lanes = None if outside is None else [lane for lane in tl.lanes if lane != outside]
+            ax = plotmod.swimlanes(tl, lanes=lanes, title=f"{name} on {loop}")
             ax.figure.savefig(path, dpi=110)
             plt.close(ax.figure)
+            plot.written = True  # type: ignore[attr-defined]
             written.append(f"picture    {path}")
     return written
 
 
 def run(
-    script: str,
-    args: Sequence[str],
+    target: Target,
     plot: str | None = None,
     trace: str | None = None,
     threshold: float = 0.1,
     loop: str | None = None,
 ) -> int:
-    """Run ``script`` as ``__main__`` under a ``Tracer``; write the outputs; print the report. Exit status."""
-    if not os.path.isfile(script):
-        raise ValueError(f"{script}: no such file")
-    for flag, path in (("--plot", plot), ("--trace", trace)):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise ValueError(f"{flag} {path}: the directory does not exist")
-    if plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ValueError("--plot needs matplotlib (pip install matplotlib)")
-    old_argv, old_path0 = sys.argv[:], sys.path[0]
-    sys.argv[:] = [script, *args]
-    sys.path[0] = os.path.dirname(os.path.abspath(script))  # as `python script.py` would
+    """Run ``target`` as ``__main__`` under a ``Tracer``; write the outputs; print the report. Exit status.
+
+    ``plot`` and ``trace`` are checked (a folder, a format, a path that cannot be written: ValueError)
+    and created before the program runs.
+    """
+    picture = _output("--plot", plot, PICTURE_FORMATS) if plot else None
+    if picture is not None and importlib.util.find_spec("matplotlib") is None:  # (not imported: logging)
+        picture.discard()
+        raise ValueError("--plot needs matplotlib (pip install matplotlib)")
+    try:
+        chrome = _output("--trace", trace, ("json",)) if trace else None
+    except ValueError:
+        if picture is not None:
+            picture.discard()
+        raise
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     tracer = Tracer(loop, threshold).start()
-    status = 0
     try:
-        runpy.run_path(script, run_name="__main__")
-    except SystemExit as e:
-        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-        if e.code is not None and not isinstance(e.code, int):
-            print(e.code, file=sys.stderr)
-    except KeyboardInterrupt:
-        status = 130
-        print("minievent trace: interrupted", file=sys.stderr)
-    except BaseException:
-        traceback.print_exc()
-        status = 1
+        status = target.run()
     finally:
         tracer.stop()
-        sys.argv[:], sys.path[0] = old_argv, old_path0
-    print(tracer.report(), file=sys.stderr)
-    for line in _outputs(tracer, plot, trace, script):
-        print(line, file=sys.stderr)
+    recorded = tracer.recorded()
+    tracer.note_lines()
+    size = f"{sum(tl.switch_count for tl in recorded):,} switches"
+    progress = _Progress(f"working out who ran when ({size})")
+    watchdog.add(progress)
+    try:
+        print(tracer.report(), file=sys.stderr)
+        written = _outputs(tracer, picture, chrome, target.name, progress)
+        for line in written:
+            print(line, file=sys.stderr)
+    finally:
+        progress.done()
+        for out in (picture, chrome):
+            if out is not None and not out.written:
+                out.discard()  # (nothing was recorded: no empty file left behind)
     return status
 
 
-def main(args: Any) -> int:
-    """The ``trace`` subcommand (``args`` from ``minievent.__main__``'s parser)."""
-    return run(
-        args.script,
-        args.args,
-        plot=args.plot,
-        trace=args.trace,
-        threshold=args.threshold,
-        loop=None if args.loop == "auto" else args.loop,
-    )
+def _output(flag: str, path: str, formats: Sequence[str]) -> Output:
+    out = Output(flag, path, formats, example="lanes" if flag == "--plot" else "trace")
+    out.written = False  # type: ignore[attr-defined]
+    return out
 
 
-def add_parser(sub: Any, positive: Any) -> None:
-    """Add ``trace`` to the subcommands of ``python -m minievent``."""
-    p = sub.add_parser(
-        "trace",
-        help="run any Python program (minievent, eventlet, gevent, asyncio) under the recorder",
-        description="Run SCRIPT as __main__ with ARGS, record its event loop, and on exit write a Chrome "
-        "trace (--trace), a swimlane picture (--plot) and a report of who held the loop longest, at which line.",
+_VALUED = {"--plot", "--trace", "--threshold", "--loop"}
+USAGE = (
+    "%(prog)s [--plot PNG] [--trace JSON] [--threshold S] [--loop LOOP] "
+    "(script.py | -m module | console-script) [args...]"
+)
+
+
+def parser(prog: str = "python -m minievent trace") -> argparse.ArgumentParser:
+    """The options of ``trace`` (those before the program; everything from the program on is the program's)."""
+    p = Parser(
+        prog=prog,
+        usage=USAGE,
+        description="Run a program (script.py, -m module, or a console script) as __main__ with its arguments, "
+        "record its event loop (minievent, eventlet, gevent or asyncio), and on exit write a Chrome trace "
+        "(--trace), a swimlane picture (--plot) and a report of who held the loop longest, at which line.",
     )
-    p.add_argument("--plot", metavar="PNG", help="write the swimlane picture here (needs matplotlib)")
-    p.add_argument("--trace", metavar="JSON", help="write a Chrome trace here (Perfetto, chrome://tracing)")
+    p.add_argument(
+        "--plot", metavar="PNG", help="write the swimlane picture here (.png, .svg, .pdf...; needs matplotlib)"
+    )
+    p.add_argument("--trace", metavar="JSON", help="write a Chrome trace here (.json; Perfetto, chrome://tracing)")
     p.add_argument(
         "--threshold",
-        type=positive,
+        type=_positive,
         default=0.1,
         metavar="S",
         help="report runs longer than S seconds without yielding (default 0.1)",
@@ -406,6 +369,38 @@ def add_parser(sub: Any, positive: Any) -> None:
         default="auto",
         help="record only this loop (default: every one that appears)",
     )
-    p.add_argument("script", help="the Python program to run")
-    p.add_argument("args", nargs="...", help="its arguments")
-    p.set_defaults(handler=main)
+    return p
+
+
+def main(argv: Sequence[str], prog: str = "python -m minievent trace") -> int:
+    """``python -m minievent trace``: exit status 2 for bad options or program (before it runs), else the program's."""
+    ours, program = split(argv, _VALUED)
+    args = parser(prog).parse_args(ours)
+    try:
+        if not program:
+            raise ValueError("no program to run: name a script.py, -m module, or a console script")
+        target = Target.parse(program)
+        return run(target, args.plot, args.trace, args.threshold, None if args.loop == "auto" else args.loop)
+    except ValueError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+    return value
+
+
+def add_parser(sub: Any) -> None:
+    """List ``trace`` among the subcommands of ``python -m minievent`` (its arguments are parsed by ``main``)."""
+    sub.add_parser(
+        "trace",
+        help="run any Python program (minievent, eventlet, gevent, asyncio) under the recorder",
+        usage=USAGE,
+        add_help=False,
+    )

@@ -259,14 +259,14 @@ def test_an_empty_output_path_is_refused(flag, tmp_path):
 
 def test_an_output_created_for_a_run_that_failed_is_removed(tmp_path):
     # The outputs are created before the run; a run refused later (gevent missing, say) leaves none behind.
-    from minievent import __main__ as cli_main
+    from minievent.cli import Output
 
-    picture = cli_main._Output("--plot", str(tmp_path / "p.png"), ["png"])
+    picture = Output("--plot", str(tmp_path / "p.png"), ["png"])
     assert (tmp_path / "p.png").exists()
     picture.discard()
     assert not (tmp_path / "p.png").exists()
     (tmp_path / "kept.png").write_bytes(b"an old picture")
-    kept = cli_main._Output("--plot", str(tmp_path / "kept.png"), ["png"])
+    kept = Output("--plot", str(tmp_path / "kept.png"), ["png"])
     kept.discard()
     assert (tmp_path / "kept.png").read_bytes() == b"an old picture", "a file that was there is left alone"
 

@@ -28,6 +28,7 @@ OUTSIDE = [
     "plot.py",
     "flight_sidecar.py",
     "__main__.py",
+    "cli.py",
     "lessons.py",
     "conformance.py",
     "scenarios",

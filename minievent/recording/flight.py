@@ -25,9 +25,8 @@ handlers are its own; the watchdog and the metrics endpoint are bare OS threads 
 not listed by ``threading.enumerate()``); a failure inside the recorder is reported once on
 stderr and the recorder stands down while the program runs on.
 
-Until the recording package's shared watchdog and windowed writer land, this module runs on
-``minievent.trace``'s tracer (its loop detection and its watchdog) and trims the live recording
-to the window from the watchdog.
+It runs on the recording package's ``LoopRecorder`` (which loop appears) and its one watchdog
+(``minievent.recording.watchdog``), and trims the live recording to the window from the watchdog.
 """
 
 from __future__ import annotations
@@ -42,15 +41,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from ..trace import Tracer, _in_minievent_hub
+from . import LoopRecorder
 from . import incident as incidents
 from . import metrics as metricsmod
 from .incident import Incident, Late, Stall, stack_of
 from .metrics import HELD_FLOOR, Metrics
+from .minievent import in_hub
 from .records import HUB_ID, clock
 from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
 from .timeline import Timeline
+from .watchdog import Hold, Watch
 
 __all__ = ["FlightOptions", "FlightRecorder", "arm", "check_options", "DEFAULT_DIR"]
 
@@ -104,12 +105,100 @@ def check_options(o: FlightOptions) -> FlightOptions:
     return o
 
 
-class FlightRecorder(Tracer):
+class _FlightWatch(Watch):
+    """The watchdog's look at one recorded loop: a stall while it lasts, written once the loop is back."""
+
+    def __init__(self, flight: FlightRecorder, tl: Timeline) -> None:
+        o = flight.options
+        period = min(max(o.stall / 8, 0.002), 0.05)
+        super().__init__(tl, o.stall, period, in_loop=in_hub if tl.loop == "minievent" else None)
+        self.flight, self.tl = flight, tl
+        self.stall: Stall | None = None  # the stall in progress
+        self.ended: list[Stall] = []  # stalls over, not written yet (SETTLE)
+        self.last_written: float | None = None  # start of the last stall written
+
+    def look(self, now: float) -> None:
+        if self.flight.failed is None:
+            try:
+                super().look(now)
+            except Exception as e:
+                self.flight._stand_down(e)
+
+    def held(self, hold: Hold, frame: Any) -> None:
+        tl = self.tl
+        stall = self.stall
+        if stall is None or stall.start != hold.since:
+            if self.last_written == hold.since:
+                return  # this stall was written: once per stall
+            if hold.lane is not None:
+                lane = _lane_name(tl, tl.records.lane_ids().get(hold.lane))
+            else:  # minievent's records can't say who runs after a timer's resume: the stack can
+                lane = _greenthread_function(frame) or "greenthread"
+            stall = self.stall = Stall(tl.loop, lane, hold.since)
+        _sample(stall, frame)
+
+    def released(self, hold: Hold) -> None:
+        stall, self.stall = self.stall, None
+        if stall is not None and stall.start == hold.since:
+            stall.end = _end_of_run(self.tl, stall.start, hold.end)  # type: ignore[arg-type]
+            self.ended.append(stall)
+
+    def tick(self, now: float) -> None:
+        flight = self.flight
+        if flight.failed is not None or not self.tl.recording:
+            return
+        try:
+            for stall in list(self.ended):
+                if now - stall.end < SETTLE:  # type: ignore[operator]
+                    continue  # let the lanes it delayed run first, so the report says how late they were
+                self.ended.remove(stall)
+                self.last_written = stall.start
+                flight._late_written_upto = max(flight._late_written_upto, now)  # the stall's report names them
+                flight._write("stall", self.tl, stall, now)
+            if self.stall is None and not self.ended:
+                flight._observe(self.tl, now)
+                flight._trim(self.tl, now)
+        except Exception as e:
+            flight._stand_down(e)
+
+    def unwritten(self, now: float) -> list[Stall]:
+        """The stalls not written yet (one may still hold: it ends now)."""
+        out = list(self.ended)
+        if self.stall is not None:
+            if self.stall.end is None:
+                self.stall.end = now
+            out.append(self.stall)
+        self.ended, self.stall = [], None
+        return out
+
+
+class _TurnWatch(Watch):
+    """The recorder's work once a look, whatever the loops: the sidecar's metrics; an incident the signal asked for."""
+
+    def __init__(self, flight: FlightRecorder) -> None:
+        super().__init__(None, flight.options.stall, min(max(flight.options.stall / 8, 0.002), 0.05))
+        self.flight = flight
+
+    def tick(self, now: float) -> None:
+        flight = self.flight
+        if flight.failed is not None:
+            return
+        try:
+            flight._tend(now)
+            if flight._asked:  # (the handler only notes it)
+                flight._asked = False
+                for tl in flight.recorded() or [None]:
+                    flight._write("signal", tl, flight._holding_now(tl, now) if tl is not None else None, now)
+        except Exception as e:
+            flight._stand_down(e)
+
+
+class FlightRecorder(LoopRecorder):
     """The always-on recorder; ``arm()`` from the main thread, before the program's loop starts."""
 
     def __init__(self, options: FlightOptions | None = None, program: str = "", window: float | None = None) -> None:
         self.options = check_options(options or FlightOptions())
-        super().__init__(None, threshold=min(self.options.stall, 0.2))
+        super().__init__(None)
         self.window = self.options.window if window is None else window
         self.program = program or os.path.basename(sys.argv[0] or "python")
         self.folder = os.path.abspath(self.options.dir)
@@ -123,10 +212,8 @@ class FlightRecorder(Tracer):
         self.failed: str | None = None
         self._signal: SharedSignal | None = None
         self._asked = False
-        self._held: dict[int, Stall] = {}  # id(timeline) -> the stall in progress (or ended, not written)
         self._lane_names: dict[int, dict[Any, str]] = {}  # id(timeline) -> {lane id: its name}
         self._seen: dict[int, list[int]] = {}  # id(timeline) -> [switches read, timers read] for metrics
-        self._last_written_for: dict[int, float] = {}  # id(timeline) -> start of the last stall written
         self._late_written_upto = 0.0
 
     # ------------------------------------------------------------ on / off
@@ -149,20 +236,23 @@ class FlightRecorder(Tracer):
                 self._tend(clock())
         self._signal = SharedSignal(signal_number(o.signal), self._on_signal).arm()
         self.start()
+        self.add_watch(_TurnWatch(self))
         return self
 
+    def watch(self, tl: Timeline) -> Watch:
+        return _FlightWatch(self, tl)
+
     def disarm(self) -> None:
-        self.stop()  # (the watchdog has ended: what it left pending is written here)
+        self.stop()  # (the watchdog looks no more: what it left pending is written here)
         now = clock()
-        for tl in list(self.timelines):
-            stall = self._held.pop(id(tl), None)
-            if stall is not None and self.failed is None:
-                if stall.end is None:
-                    stall.end = now
-                try:
-                    self._write("stall", tl, stall, now)
-                except Exception as e:
-                    self._stand_down(e)
+        for w in self.watches:
+            if isinstance(w, _FlightWatch):
+                for stall in w.unwritten(now):
+                    if self.failed is None:
+                        try:
+                            self._write("stall", w.tl, stall, now)
+                        except Exception as e:
+                            self._stand_down(e)
         if self._signal is not None:
             self._signal.disarm()
         if self.sidecar is not None:
@@ -181,30 +271,13 @@ class FlightRecorder(Tracer):
     def _on_signal(self) -> None:
         self._asked = True  # (a signal handler: note it; the watchdog writes)
 
-    # ------------------------------------------------------------ the watchdog
-    def _watch(self) -> None:
-        period = min(max(self.options.stall / 8, 0.002), 0.05)
-        try:
-            while not self._stop.acquire(timeout=period):
-                if self.failed is None:
-                    try:
-                        self._turn()
-                    except Exception as e:
-                        self._stand_down(e)
-        finally:
-            self._done.release()
-
     def _stand_down(self, e: BaseException) -> None:
         self.failed = f"{type(e).__name__}: {e}"
         where = traceback.extract_tb(e.__traceback__)[-1:]
         at = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
         _say(f"minievent flight: the recorder failed ({self.failed}{at}) and stands down; the program runs on")
         try:
-            if self._detecting:
-                import greenlet
-
-                greenlet.settrace(self._prev_trace)
-                self._detecting = False
+            self.stop_spotting()  # (a greenlet tracer is per thread: only from the loop's own it comes off)
         except Exception:
             pass
 
@@ -228,63 +301,12 @@ class FlightRecorder(Tracer):
                 _say(f"minievent flight: {error}")
             self._sidecar_said = len(car.errors)
 
-    def _turn(self) -> None:
-        now = clock()
-        self._tend(now)
-        for tl in list(self.timelines):
-            if tl.recording:
-                self._look(tl, now)
-        if self._asked:
-            self._asked = False
-            for tl in self.recorded() or [None]:
-                self._write("signal", tl, self._holding_now(tl, now) if tl is not None else None, now)
-
-    def _look(self, tl: Timeline, now: float) -> None:
-        key = id(tl)
-        n, since, kid = tl.latest()
-        stall = self._held.get(key)
-        # (n == 0: a loop not started yet, such as the asyncio capture armed for a program that never runs one)
-        holding = n > 0 and kid is not None and kid != HUB_ID and now - since > self.options.stall
-        frame = None
-        if kid is None and n > 0 and now - since > self.options.stall:
-            # minievent's records can't say who runs after a timer's resume: the stack can (not the hub's)
-            frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
-            holding = frame is not None and not _in_minievent_hub(frame)
-        if holding:
-            if stall is None or stall.start != since:
-                if stall is not None and stall.end is None:
-                    stall.end = since
-                if self._last_written_for.get(key) == since:
-                    return  # this stall was written (on a signal, say): once per stall
-                if kid is not None:
-                    lane = _lane_name(tl, tl.records.lane_ids().get(kid))
-                else:
-                    lane = _greenthread_function(frame) or "greenthread"
-                stall = self._held[key] = Stall(tl.loop, lane, since)
-            if frame is None:
-                frame = sys._current_frames().get(tl.thread)  # type: ignore[arg-type]
-            if frame is not None and tl.latest()[0] == n:
-                _sample(stall, frame)
-            return
-        if stall is not None:
-            if stall.end is None:
-                stall.end = _end_of_run(tl, stall.start, since if since > stall.start else now)
-            if now - stall.end < SETTLE:
-                return  # let the lanes it delayed run first, so the report says how late they were
-            del self._held[key]
-            self._last_written_for[key] = stall.start
-            self._late_written_upto = max(self._late_written_upto, now)  # the stall's report names them
-            self._write("stall", tl, stall, now)
-            return
-        self._observe(tl, now)
-        self._trim(tl, now)
-
     def _holding_now(self, tl: Timeline, now: float) -> Stall | None:
         """What holds the loop as a signal asks: the stall under way, or a lane that has run longer than
         HELD_FLOOR (an operator asks because something looks wrong now), its stack sampled now."""
-        stall = self._held.get(id(tl))
-        if stall is not None and stall.end is None:
-            return stall
+        for w in self.watches:
+            if isinstance(w, _FlightWatch) and w.tl is tl and w.stall is not None and w.stall.end is None:
+                return w.stall
         n, since, kid = tl.latest()
         if n == 0 or kid is None or kid == HUB_ID or now - since < HELD_FLOOR:
             return None

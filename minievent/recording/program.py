@@ -21,7 +21,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["Target", "exit_status"]
+__all__ = ["Target", "exit_status", "split"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,28 @@ class Target:
             if old_path0 is not None and sys.path:
                 sys.path[0] = old_path0
         return 0
+
+
+def split(argv: Sequence[str], valued: set[str], flags: Sequence[str] = ()) -> tuple[list[str], list[str]]:
+    """A tool's own options, and the program with its arguments: from the first token that is not one
+    of the tool's (``script.py``, ``-m``, a console script), or after ``--``.
+
+    ``valued``: the tool's options that take a value (``--dir DIR`` or ``--dir=DIR``); ``flags``: those
+    that do not (``-h`` and ``--help`` are always the tool's).
+    """
+    argv = list(argv)
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token in valued:
+            i += 2
+        elif token.split("=", 1)[0] in valued or token in ("-h", "--help", *flags):
+            i += 1
+        elif token == "--":
+            return argv[:i], argv[i + 1 :]
+        else:
+            break
+    return argv[:i], argv[i:]
 
 
 def exit_status(e: SystemExit) -> int:

@@ -133,6 +133,8 @@ class Timeline:
         self.records = Records(cap)
         self.capture = capture
         self._live = True  # False: a window() copy, whose capture only names lanes
+        self._cached: tuple[tuple, list[Span]] | None = None  # (what the records held, their spans)
+        self._notes: dict[float, str] = {}  # start of a run (clock()) -> what it did: note_run()
         self._names: dict[Any, str] = {}  # lane key -> lane name
         self._name_count: dict[str, int] = {}  # base name -> how many lanes use it
         self._named_upto = 0  # switch records whose lanes have names
@@ -277,6 +279,11 @@ class Timeline:
         key = self.capture.outside() if self.capture is not None else None
         return None if key is None else self._name(key)
 
+    def note_run(self, start: float, why: str) -> None:
+        """Say what the run that began at ``start`` (a clock() time, as ``latest()`` gives it) did:
+        its running span's ``why`` (the line where a watchdog saw it hold the loop, say)."""
+        self._notes[start] = why
+
     # ------------------------------------------------------------ code outside greenthreads
     @contextlib.contextmanager
     def span(self, lane: str, label: str, state: str = "running") -> Iterator[None]:
@@ -335,6 +342,12 @@ class Timeline:
             origin, okey = lane, key
 
     @property
+    def switch_count(self) -> int:
+        """How many switches were recorded (``len(tl.switches)``, without making them)."""
+        self._ensure_names()
+        return self.records.switch_count()
+
+    @property
     def switches(self) -> list[Switch]:
         r = self._rel
         return [Switch(r(t), o, g, why_text(why)) for t, o, g, why, _s, _c in self._with_origins()]
@@ -380,14 +393,35 @@ class Timeline:
         """Every lane's running / ready / waiting intervals, sorted by start time."""
         if self.t0 is None:
             return []
+        if self.t1 is None:
+            return self._spans()
+        # Stopped: worked out once (the report, the trace and the picture each ask), again if a reader
+        # added a span or a lane name since.
+        self._ensure_names()
+        rec = self.records
+        key = (
+            rec.switch_count(),
+            len(rec.spans()),
+            len(rec.marks()),
+            rec.timer_count(),
+            len(self._names),
+            len(self._notes),
+        )
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self._spans())
+        return list(self._cached[1])
+
+    def _spans(self) -> list[Span]:
         r = self._rel
         out: list[Span] = []
         states: dict[str, _LaneState] = {}
+        notes = self._notes
 
         def close(lane: str, t: float) -> _LaneState | None:
             st = states.pop(lane, None)
             if st is not None and t > st.since:
-                out.append(Span(lane, r(st.since), r(t), st.state, why_text(st.why)))
+                why = notes.get(st.since) if st.state == "running" and notes else why_text(st.why)
+                out.append(Span(lane, r(st.since), r(t), st.state, why))
             return st
 
         self._ensure_names()
@@ -411,41 +445,27 @@ class Timeline:
             close(target, t)
             states[target] = _LaneState("running", t)
         end = self._end()
+        # A lane whose timer fell due, or whose event was sent, but that never ran again before the
+        # recording ended (stopped, or Ctrl-C, while another held the loop) was ready from then to
+        # the end, not waiting: the capture says since when where it knows (asyncio: a task whose
+        # timer was due when its loop stopped); else a sleep's own length does.
+        pending = self.capture.ready_at_end(end) if self.capture is not None else {}
+        known = {self._names.get(key): ready for key, ready in pending.items()}
         for lane in list(states):
             st = states[lane]
             why = st.why
-            if st.state == "waiting" and type(why) is tuple and len(why) == 2 and why[0] == "sleep":
-                due = st.since + why[1]  # a sleep whose timer fell due, but never ran before the end
-                if due < end:  # (the recording was stopped inside a long run: Ctrl-C, a dump)
-                    close(lane, due)
-                    states[lane] = _LaneState("ready", due, "timer due")
+            if st.state == "waiting":
+                ready = known.get(lane)
+                if ready is None and type(why) is tuple and len(why) == 2 and why[0] == "sleep":
+                    ready = (st.since + why[1], "timer due")
+                if ready is not None and st.since < ready[0] < end:
+                    close(lane, ready[0])
+                    states[lane] = _LaneState("ready", ready[0], ready[1])
             close(lane, end)
         out = self._split_hub_polls(out)
         for lane, label, start, stop, state in self.records.spans():
             out.append(Span(lane, r(start), r(stop), state, label))
-        out = self._ready_at_end(out)
         out.sort(key=lambda s: (s.start, s.lane))
-        return out
-
-    def _ready_at_end(self, out: list[Span]) -> list[Span]:
-        # A greenthread whose timer fell due, or whose event was sent, but that
-        # never ran again before the recording ended (stopped, or Ctrl-C while
-        # another held the loop) was ready from then to the end, not waiting.
-        # (asyncio: a task whose timer was due when its loop stopped -- Ctrl-C --
-        # was ready from the deadline until asyncio.run's cleanup resumed it.)
-        pending = self.capture.ready_at_end(self._end()) if self.capture is not None else {}
-        if not pending:
-            return out
-        wanted = {self._names.get(key): (since, cause) for key, (since, cause) in pending.items()}
-        for i, s in enumerate(list(out)):
-            if s.state != "waiting" or s.lane not in wanted:
-                continue
-            since, cause = wanted[s.lane]
-            at = self._rel(since)
-            if s.start < at < s.end:  # the wait it was in when it became ready
-                out[i] = Span(s.lane, s.start, at, "waiting", s.why)
-                out.append(Span(s.lane, at, s.end, "ready", why_text(cause)))
-                del wanted[s.lane]
         return out
 
     def _split_hub_polls(self, spans: list[Span]) -> list[Span]:
@@ -488,7 +508,7 @@ class Timeline:
 
     def __repr__(self) -> str:
         state = "recording" if self.recording else "stopped" if self.t1 is not None else "not started"
-        return f"<Timeline {state} {self.duration:.3f}s switches={len(self.switches)} dropped={self.dropped}>"
+        return f"<Timeline {state} {self.duration:.3f}s switches={self.switch_count} dropped={self.dropped}>"
 
     # ------------------------------------------------------------ export
     def to_chrome_trace(self, path: Any = None) -> dict:
@@ -498,17 +518,17 @@ class Timeline:
         ("X") named after its state, with the reason in ``args``; marks and
         late timers are instant events ("i"). Times are microseconds.
         """
-        lanes = self.lanes
-        for s in self.spans():
-            if s.lane not in lanes:
-                lanes.append(s.lane)
-        tid = {lane: i + 1 for i, lane in enumerate(lanes)}
+        spans = self.spans()
+        tid = {lane: i + 1 for i, lane in enumerate(dict.fromkeys([*self.lanes, *(s.lane for s in spans)]))}
         events: list[dict] = [{"ph": "M", "pid": 1, "tid": 0, "name": "process_name", "args": {"name": "minievent"}}]
         for lane, i in tid.items():
             events.append({"ph": "M", "pid": 1, "tid": i, "name": "thread_name", "args": {"name": lane}})
             events.append({"ph": "M", "pid": 1, "tid": i, "name": "thread_sort_index", "args": {"sort_index": i}})
-        for s in self.spans():
-            name = s.state if s.state != "running" or not s.why else s.why
+        own = {lane for lane, *_ in self.records.spans()}  # (lanes of code outside the loop: add_span's)
+        for s in spans:
+            # A span of add_span() is named after what it ran; a lane of the loop after its state (a
+            # held run's line, from note_run(), is in its args).
+            name = s.why if s.state == "running" and s.why and s.lane in own else s.state
             ev = {
                 "ph": "X",
                 "pid": 1,
@@ -541,9 +561,10 @@ class Timeline:
         trace = {
             "traceEvents": events,
             "displayTimeUnit": "ms",
-            "otherData": {"dropped": self.dropped, "recorded_seconds": self.duration},
+            "otherData": {"dropped": self.dropped, "recorded_seconds": self.duration, "loop": self.loop},
         }
         if path is not None:
+            text = json.dumps(trace)  # (dumps is the C encoder; dump to a file is pure Python, ten times slower)
             with open(path, "w") as f:
-                json.dump(trace, f)
+                f.write(text)
         return trace
