@@ -543,6 +543,7 @@ class Hub:
                         due.append(timer)
                 ready.extendleft(reversed(due))
                 ndue = len(due)
+                del due  # (else the fired timers, and what they hold, live on until the next batch)
 
             # ---- phase 3: run what is ready, oldest first -------------------
             # Only what is ready *now*: what these entries make ready waits for
