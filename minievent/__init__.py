@@ -18,9 +18,9 @@ from greenlet import GreenletExit
 from . import debug, tpool  # noqa: F401  (minievent.debug.blocking_detection, minievent.tpool.execute: no second import)
 from .convenience import StopServe, connect, listen, serve, wrap_ssl
 from .event import Event
-from .greenio import GreenSocket, create_connection
+from .greenio import GreenSocket, create_connection, trampoline
 from .greenthread import GreenThread, getcurrent, kill, sleep, spawn, spawn_after, spawn_n
-from .hub import BlockingSwitchOutError, LoopExit, get_hub, trampoline
+from .hub import BlockingSwitchOutError, LoopExit, get_hub
 from .patcher import import_patched, monkey_patch
 from .pool import GreenPile, GreenPool
 from .queue import Empty, Full, LightQueue, Queue

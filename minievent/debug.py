@@ -45,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import tpool
+from . import hubcompat, tpool
 from .hub import Hub, get_hub
 from .recording import watchdog
 from .recording.greenlets import LatestSwitch
@@ -251,6 +251,9 @@ def _live(x: Any) -> bool:
 def hub_listener_stacks(state: bool = False) -> None:
     """Remember where each fd listener was added, for ``format_hub_listeners``."""
     _record_stacks("add", state)
+
+
+hubcompat.listener_stacks = hub_listener_stacks  # (eventlet's hub.set_debug_listeners calls it)
 
 
 def hub_timer_stacks(state: bool = False) -> None:

@@ -35,9 +35,20 @@ from collections.abc import Callable
 from typing import Any
 
 from .green import selectors as _gselectors
-from .hub import READ, WRITE, Hub, _getcurrent, current, existing_hub, get_hub, trampoline
+from .hub import Hub, _getcurrent, current, existing_hub, get_hub
+from .poller import READ, WRITE, get_fileno
+from .timeout import Timeout
 
-__all__ = ["GreenSocket", "GreenPipe", "create_connection", "socketpair", "shutdown_safe", "set_nonblocking"]
+__all__ = [
+    "trampoline",
+    "wait_for_fd",
+    "GreenSocket",
+    "GreenPipe",
+    "create_connection",
+    "socketpair",
+    "shutdown_safe",
+    "set_nonblocking",
+]
 
 # Captured now, before monkey_patch can replace socket.socket with us.
 _BaseSocket: type = _stdsocket.socket
@@ -56,6 +67,50 @@ _DONTWAIT: int = getattr(_socket, "MSG_DONTWAIT", 0)
 
 _clock = time.monotonic
 _TIMED_OUT = object()  # what the timeout timer resumes a parked greenthread with
+
+
+def wait_for_fd(hub: Hub, evtype: int, fd: int, timeout: float | None = None, rearm: bool = False) -> bool:
+    """Park until ``hub`` reports ``fd`` ready for ``evtype`` (``READ`` or ``WRITE``); True if ``timeout`` passed first.
+
+    The one listener-and-park wait: green sockets, ``trampoline`` and the green ``os`` wait here.
+    ``timeout`` is a number the caller has checked (a socket's own, or None); ``rearm``: see ``Hub.add``.
+    """
+    cur = _getcurrent()
+    listener = hub.add(evtype, fd, cur.switch, rearm=rearm)
+    timer = None if timeout is None else hub.schedule_call(timeout, cur.switch, _TIMED_OUT)
+    try:
+        woke = hub.park(("read" if evtype == READ else "write", fd))
+    finally:
+        # Whatever woke us (data, timeout, close, a kill), the other one
+        # must not resume us later: both entries check these flags.
+        hub.remove(listener)
+        if timer is not None:
+            timer.cancel()
+    return woke is _TIMED_OUT
+
+
+def trampoline(
+    fd: Any,
+    read: bool = False,
+    write: bool = False,
+    timeout: float | None = None,
+    timeout_exc: type[BaseException] | BaseException | None = None,
+) -> None:
+    """Park the current greenthread until ``fd`` is readable or writable (exactly one of them).
+
+    ``fd`` is an int or has ``fileno()``. On ``timeout`` raises ``timeout_exc``
+    (default: a ``minievent.Timeout``, as eventlet's). eventlet's low-level wait
+    (``eventlet.hubs.trampoline``), on the same ``wait_for_fd`` as the green sockets.
+    """
+    if read == write:
+        raise ValueError("trampoline: pass exactly one of read=True or write=True")
+    fd = get_fileno(fd)
+    hub = get_hub()
+    if _getcurrent() is hub.greenlet:
+        hub.park()  # raises BlockingSwitchOutError
+    # It cannot know whether its caller tried first: ask the poller to report the fd if ready now.
+    with Timeout(timeout, timeout_exc):  # (first: a bad timeout raises before the listener is added)
+        wait_for_fd(hub, READ if read else WRITE, fd, rearm=True)
 
 
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
@@ -112,22 +167,13 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         fd = _fileno(self)
         if fd < 0:
             raise OSError(errno.EBADF, os.strerror(errno.EBADF))
-        cur = _getcurrent()
         # The first wait of this socket in this hub asks the poller to check
         # the fd afresh (rearm): the number may have belonged to a file that
         # was closed behind the hub's back, leaving a stale registration.
-        listener = hub.add(evtype, fd, cur.switch, rearm=self._armed is not hub)
+        rearm = self._armed is not hub
+        timed_out = wait_for_fd(hub, evtype, fd, timeout, rearm)
         self._armed = hub
-        timer = None if timeout is None else hub.schedule_call(timeout, cur.switch, _TIMED_OUT)
-        try:
-            woke = hub.park(("read" if evtype == READ else "write", fd))
-        finally:
-            # Whatever woke us (data, timeout, close, a kill), the other one
-            # must not resume us later: both entries check these flags.
-            hub.remove(listener)
-            if timer is not None:
-                timer.cancel()
-        if woke is _TIMED_OUT:
+        if timed_out:
             raise socket_timeout("timed out")
 
     def _deadline_left(self, deadline: float | None) -> float | None:

@@ -50,10 +50,11 @@ from typing import Any
 
 import greenlet
 
+from .hubcompat import HubCompat
 from .poller import POLLERS, READ, WRITE, Poller, default_poller
 from .waker import Waker
 
-__all__ = ["Hub", "Timer", "Listener", "LoopExit", "BlockingSwitchOutError", "get_hub", "trampoline", "READ", "WRITE"]
+__all__ = ["Hub", "Timer", "Listener", "LoopExit", "BlockingSwitchOutError", "get_hub", "READ", "WRITE"]
 
 _getcurrent = greenlet.getcurrent  # the raw greenlet (minievent.getcurrent gives the GreenThread)
 clock = time.monotonic
@@ -189,7 +190,7 @@ class Listener:
         return f"<Listener {kind} fd={self.fd} {'active' if self.active else 'removed'}>"
 
 
-class Hub:
+class Hub(HubCompat):
     """The event loop of one OS thread. Use ``get_hub()`` rather than making one."""
 
     def __init__(self, poller: Poller | None = None) -> None:
@@ -291,45 +292,6 @@ class Hub:
 
     switch = park  # eventlet's name
 
-    _stopped = False  # abort() has handed control to the main greenlet, which has not waited since
-
-    @property
-    def running(self) -> bool:
-        """The loop has started, and ``abort`` has not stopped it since."""
-        return bool(self.greenlet) and not self._stopped
-
-    def abort(self, wait: bool = False) -> None:
-        """Stop the loop and hand control to the main greenlet (eventlet's ``abort``, for tests and tools).
-
-        From a hub callback it stops at once; elsewhere at the loop's next turn, and ``wait=True``
-        makes the main greenlet wait for that. Whatever the main greenlet was waiting for, its wait
-        returns then, without it (as eventlet's): call it where main waits on nothing else, as eventlet's
-        tests do. The next wait carries the loop on where it stopped: nothing ready, due or watched is lost.
-        """
-        cur = _getcurrent()
-        if cur is not self.greenlet:
-            if wait and cur is not self.main:
-                raise RuntimeError("only the main greenlet can wait for abort(): nothing would resume another")
-            if wait or self.running:
-                self.schedule_call(0, self.abort)
-            return self.park() if wait else None
-        self._void_resume(self.main)  # (the main greenlet's own sleep(0) resume: it resumes now)
-        self._stopped = True
-        try:
-            self.main.switch()
-        finally:
-            self._stopped = False
-
-    def set_debug_listeners(self, value: bool) -> None:
-        """eventlet's hub switch for ``debug.hub_listener_stacks(value)`` (which records for every hub)."""
-        from .debug import hub_listener_stacks  # (debug imports this module)
-
-        hub_listener_stacks(value)
-
-    def set_timer_exceptions(self, value: bool) -> None:
-        """Print the errors of hub callbacks and greenthreads (eventlet's hub switch; ``debug.hub_exceptions``)."""
-        self.print_exceptions = value
-
     # ------------------------------------------------------------ instruments
     def install(self, instrument: Any) -> None:
         """Install an instrument (see ``minievent.instrument``); one at a time."""
@@ -367,15 +329,6 @@ class Hub:
         self._timer_seq += 1
         heapq.heappush(self.timers, (timer.deadline, self._timer_seq, timer))
         return timer
-
-    # eventlet's names for the same things
-    schedule_call_global = schedule_call
-    clock = staticmethod(clock)
-
-    def schedule_call_local(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
-        """Like ``schedule_call``, but dropped if the greenthread that scheduled it has ended by then."""
-        gt = getattr(greenlet.getcurrent(), "gt", None)  # (None: the main greenlet, which never ends first)
-        return self.schedule_call(seconds, lambda: None if gt is not None and gt.dead else fn(*args))
 
     def _timer_cancelled(self) -> None:
         # Cancelled timers stay in the heap (removing from the middle of a heap
@@ -425,22 +378,6 @@ class Hub:
     def listeners(self) -> list[Listener]:
         """Every fd listener a greenthread registered (the hub's own waker left out)."""
         return [x for t in (self.readers, self.writers) for fd, x in t.items() if fd not in self._internal_fds]
-
-    # eventlet's names, for tools (and eventlet's tests) that check what the hub still holds
-    def get_readers(self) -> list[Listener]:
-        return [x for x in self.listeners() if x.evtype == READ]
-
-    def get_writers(self) -> list[Listener]:
-        return [x for x in self.listeners() if x.evtype == WRITE]
-
-    def get_timers_count(self) -> int:
-        """Timers in the heap, cancelled ones not yet swept out included (eventlet's count)."""
-        return len(self.timers)
-
-    @property
-    def timers_canceled(self) -> int:
-        """Cancelled timers still in the heap (swept out once they are the majority)."""
-        return self._cancelled
 
     def notify_close(self, fd: int) -> None:
         """``fd`` is about to be closed: wake its waiters (they will see EBADF) and forget it.
@@ -645,43 +582,3 @@ def use_hub(hub: Hub | Callable[[], Any] | types.ModuleType | str | None = None)
         current.hub = hub
     else:
         current.factory = hub.Hub if isinstance(hub, types.ModuleType) else hub or Hub
-
-
-def get_fileno(obj: Any) -> int:
-    """``obj`` if it is an fd, else ``obj.fileno()`` (eventlet's name and messages)."""
-    fd = obj.fileno() if hasattr(obj, "fileno") else obj
-    if not isinstance(fd, int):
-        raise TypeError(f"Expected int or long, got {type(fd)}")
-    if fd < 0:
-        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
-    return fd
-
-
-def trampoline(
-    fd: Any,
-    read: bool = False,
-    write: bool = False,
-    timeout: float | None = None,
-    timeout_exc: type[BaseException] | BaseException | None = None,
-) -> None:
-    """Park the current greenthread until ``fd`` is readable or writable (exactly one of them).
-
-    ``fd`` is an int or has ``fileno()``. On ``timeout`` raises ``timeout_exc``
-    (default: a ``minievent.Timeout``, as eventlet's). This is eventlet's low-level wait: green sockets
-    are built on the same listener mechanism.
-    """
-    if read == write:
-        raise ValueError("trampoline: pass exactly one of read=True or write=True")
-    fd = get_fileno(fd)
-    hub = get_hub()
-    cur = _getcurrent()
-    if cur is hub.greenlet:
-        hub.park()  # raises BlockingSwitchOutError
-    from .timeout import Timeout  # (timeout imports this module)
-
-    with Timeout(timeout, timeout_exc):  # (first: a bad timeout raises before the listener is added)
-        listener = hub.add(READ if read else WRITE, fd, cur.switch, rearm=True)
-        try:
-            hub.park(("read" if read else "write", fd))
-        finally:
-            hub.remove(listener)

@@ -39,6 +39,7 @@ import selectors
 import time
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 # Bound at import, before monkey_patch can replace them with green versions
 # (which would wait on the hub -- from inside the hub).
@@ -49,6 +50,16 @@ _sleep = time.sleep
 #: Bits of a poll result, in the poller-neutral form the hub understands.
 READ = 1
 WRITE = 2
+
+
+def get_fileno(obj: Any) -> int:
+    """``obj`` if it is an fd, else ``obj.fileno()`` (eventlet's name and messages)."""
+    fd = obj.fileno() if hasattr(obj, "fileno") else obj
+    if not isinstance(fd, int):
+        raise TypeError(f"Expected int or long, got {type(fd)}")
+    if fd < 0:
+        raise ValueError(f"file descriptor cannot be a negative integer ({fd})")
+    return fd
 
 
 class Poller:

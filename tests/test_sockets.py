@@ -14,7 +14,8 @@ import pytest
 from support import echo
 
 import minievent
-from minievent.hub import get_hub, trampoline
+from minievent.greenio import trampoline
+from minievent.hub import get_hub
 
 pytestmark = pytest.mark.usefixtures("poller")
 

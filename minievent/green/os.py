@@ -21,8 +21,9 @@ import operator
 import os as _os
 import select as _select
 
+from ..greenio import trampoline
 from ..greenthread import sleep
-from ..hub import existing_hub, trampoline
+from ..hub import existing_hub
 from . import slurp_properties
 
 slurp_properties(_os, globals())

@@ -17,7 +17,8 @@ from itertools import chain
 from typing import Any
 
 from ..greenthread import sleep
-from ..hub import READ, WRITE, Listener, get_fileno, get_hub
+from ..hub import Listener, get_hub
+from ..poller import READ, WRITE, get_fileno
 from ..waiter import TIMED_OUT, WaitQueue
 from . import slurp_properties
 
