@@ -44,13 +44,15 @@ class Event:
     def reset(self) -> None:
         if not self.ready():
             raise AssertionError("reset() of an Event that was not sent")
-        self._value, self._exc = _NOT_SENT, None
+        self._value = _NOT_SENT
+        self._exc = None
 
     def send(self, result: Any = None, exc: BaseException | None = None) -> None:
         """Wake every waiter with ``result`` (or make them raise ``exc``)."""
         if self.ready():
             raise AssertionError("send() of an Event that was already sent; reset() it first")
-        self._value, self._exc = result, exc
+        self._value = result
+        self._exc = exc
         self._waiters.wake_all()
 
     def send_exception(self, *args: Any) -> None:
@@ -61,10 +63,12 @@ class Event:
 
     def wait(self, timeout: float | None = None) -> Any:
         """The sent value (or raise the sent exception); ``None`` after ``timeout`` seconds."""
-        if not self.ready() and (
-            timeout is not None and timeout <= 0 or self._waiters.wait(timeout, ("wait", self)) is TIMED_OUT
-        ):
-            return None
+        if not self.ready():
+            if timeout is not None and timeout <= 0:
+                return None
+            woke = self._waiters.wait(timeout, ("wait", self))
+            if woke is TIMED_OUT:
+                return None
         if self._exc is not None:
             raise self._exc
         return self._value

@@ -105,12 +105,10 @@ def trampoline(
     if read == write:
         raise ValueError("trampoline: pass exactly one of read=True or write=True")
     fd = get_fileno(fd)
-    hub = get_hub()
-    if _getcurrent() is hub.greenlet:
-        hub.park()  # raises BlockingSwitchOutError
-    # It cannot know whether its caller tried first: ask the poller to report the fd if ready now.
+    # (From a hub callback, park raises BlockingSwitchOutError.) trampoline cannot know whether its
+    # caller tried first: rearm asks the poller to report the fd at once if it is ready now.
     with Timeout(timeout, timeout_exc):  # (first: a bad timeout raises before the listener is added)
-        wait_for_fd(hub, READ if read else WRITE, fd, rearm=True)
+        wait_for_fd(get_hub(), READ if read else WRITE, fd, rearm=True)
 
 
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
@@ -394,7 +392,8 @@ def _listed(items: Any) -> Any:
 def _rebind(fn: Any, namespace: dict[str, Any]) -> Any:
     """The same function, reading its global names from ``namespace``: the stdlib's code, seeing green names."""
     new = types.FunctionType(fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__)
-    new.__kwdefaults__, new.__doc__ = fn.__kwdefaults__, fn.__doc__
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__doc__ = fn.__doc__
     return new
 
 
@@ -442,10 +441,12 @@ class _GreenFileIO(io.FileIO):
         return n
 
     # RawIOBase's read and readall go through readinto (FileIO's own stop at the first EAGAIN).
-    read, readall = io.RawIOBase.read, io.RawIOBase.readall
+    read = io.RawIOBase.read
+    readall = io.RawIOBase.readall
 
     def write(self, data: Any) -> int:
-        view, done = memoryview(data).cast("B"), 0  # all of it, as a blocking write to a pipe does
+        view = memoryview(data).cast("B")
+        done = 0  # all of it, as a blocking write to a pipe does
         while done < len(view):
             n = super().write(view[done:])
             if n is None:

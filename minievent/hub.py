@@ -318,6 +318,8 @@ class Hub(HubCompat):
         """Call ``fn(*args)`` from the hub after ``seconds``; returns a cancellable ``Timer``."""
         return self.add_timer(Timer(seconds, fn, *args))
 
+    schedule_call_global = schedule_call  # eventlet's name
+
     def add_timer(self, timer: Timer) -> Timer:
         """Schedule ``timer`` (once: a timer belongs to one hub) ``timer.seconds`` from now."""
         if timer.hub is not None or timer.cancelled:

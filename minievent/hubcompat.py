@@ -19,9 +19,8 @@ import greenlet
 
 from .poller import READ, WRITE
 
-#: ``debug.hub_listener_stacks``, once ``minievent.debug`` is imported (it imports the hub, so the
-#: hub cannot import it: debug puts itself here instead).
-listener_stacks: Callable[[bool], None] | None = None
+#: ``debug.hub_listener_stacks``: debug imports the hub, so the hub cannot import debug; debug puts it here.
+listener_stacks: Any = None
 
 
 def _unless_ended(gt: Any, fn: Callable[..., Any], args: tuple) -> None:
@@ -67,17 +66,11 @@ class HubCompat:
 
     def set_debug_listeners(self, value: bool) -> None:
         """eventlet's hub switch for ``debug.hub_listener_stacks(value)`` (which records for every hub)."""
-        if listener_stacks is None:
-            raise RuntimeError("import minievent.debug first: it records where listeners were added")
-        listener_stacks(value)
+        listener_stacks(value)  # (minievent's __init__ imports debug: it is always there)
 
     def set_timer_exceptions(self, value: bool) -> None:
         """Print the errors of hub callbacks and greenthreads (eventlet's hub switch; ``debug.hub_exceptions``)."""
         self.print_exceptions = value
-
-    def schedule_call_global(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
-        """eventlet's name for ``schedule_call``."""
-        return self.schedule_call(seconds, fn, *args)
 
     def schedule_call_local(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Any:
         """Like ``schedule_call``, but dropped if the greenthread that scheduled it has ended by then."""

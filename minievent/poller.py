@@ -47,9 +47,9 @@ _DefaultSelector = selectors.DefaultSelector
 _epoll = getattr(select, "epoll", None)  # (monkey_patch removes select.epoll, as eventlet does)
 _sleep = time.sleep
 
-#: Bits of a poll result, in the poller-neutral form the hub understands.
-READ = 1
-WRITE = 2
+#: Bits of a poll result, in the poller-neutral form the hub understands: the selectors module's own (1 and 2).
+READ = selectors.EVENT_READ
+WRITE = selectors.EVENT_WRITE
 
 
 def get_fileno(obj: Any) -> int:
@@ -136,7 +136,8 @@ if hasattr(select, "epoll"):
 
         def poll(self, timeout: float | None) -> list[tuple[int, int]]:
             events = self._epoll.poll(-1 if timeout is None else timeout)
-            rb, wb = self._READ_BITS, self._WRITE_BITS
+            rb = self._READ_BITS
+            wb = self._WRITE_BITS
             return [(fd, (READ if ev & rb else 0) | (WRITE if ev & wb else 0)) for fd, ev in events]
 
         def close(self) -> None:
@@ -152,7 +153,9 @@ if hasattr(select, "epoll"):
         other (a ForkingMixIn server's child then waits forever): give each of the child's pollers its own."""
         for p in list(_epoll_pollers):
             p._epoll.close()  # (the child's fd only: the parent's instance lives on)
-            p._epoll, fds, p._registered = _epoll(), p._registered, set()
+            fds = p._registered
+            p._registered = set()
+            p._epoll = _epoll()
             for fd in fds:
                 with contextlib.suppress(OSError):  # (closed meanwhile)
                     p.watch(fd, True, True)
@@ -168,7 +171,7 @@ class SelectorsPoller(Poller):
         self._interest: dict[int, int] = {}
 
     def watch(self, fd: int, read: bool, write: bool) -> None:
-        mask = (selectors.EVENT_READ if read else 0) | (selectors.EVENT_WRITE if write else 0)
+        mask = (READ if read else 0) | (WRITE if write else 0)
         old = self._interest.get(fd, 0)
         if not mask:
             self.forget(fd)
@@ -194,8 +197,7 @@ class SelectorsPoller(Poller):
                 raise RuntimeError("poll forever with nothing to poll")
             _sleep(timeout)
             return []
-        r, w = selectors.EVENT_READ, selectors.EVENT_WRITE
-        return [(key.fd, (READ if ev & r else 0) | (WRITE if ev & w else 0)) for key, ev in self._sel.select(timeout)]
+        return [(key.fd, events) for key, events in self._sel.select(timeout)]  # (its bits are READ and WRITE)
 
     def close(self) -> None:
         self._sel.close()

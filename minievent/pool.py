@@ -33,7 +33,8 @@ class GreenPool:
     def resize(self, new_size: int) -> None:
         if new_size < 0:
             raise ValueError("GreenPool size must be >= 0")
-        delta, self.size = new_size - self.size, new_size
+        delta = new_size - self.size
+        self.size = new_size
         self.sem.counter += min(delta, 0)
         for _ in range(delta):  # more room: each new slot goes to a waiting spawn first, else it is free
             self.sem.release()

@@ -45,7 +45,9 @@ class Pool:
                 raise TypeError(f"Pool {name} must be an int, not {type(n).__name__}")
         if not 0 <= min_size <= max_size:
             raise ValueError(f"Pool needs 0 <= min_size <= max_size, got {min_size} and {max_size}")
-        self.min_size, self.max_size, self.order_as_stack = min_size, max_size, order_as_stack
+        self.min_size = min_size
+        self.max_size = max_size
+        self.order_as_stack = order_as_stack
         if create is not None:
             self.create = create  # type: ignore[method-assign]
         self.free_items: deque[Any] = deque(self.create() for _ in range(min_size))

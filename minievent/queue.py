@@ -41,7 +41,9 @@ class QueueStatistics(NamedTuple):
 class Queue:
     def __init__(self, maxsize: int | None = None) -> None:
         self.queue: deque[Any] = deque()  # (the stdlib's and eventlet's name)
-        self._getters, self._putters, self._joiners = WaitQueue(), WaitQueue(), WaitQueue()  # (putters carry items)
+        self._getters = WaitQueue()
+        self._putters = WaitQueue()  # (putters carry items)
+        self._joiners = WaitQueue()
         self.unfinished_tasks = 0
         self.resize(maxsize)
 
@@ -88,7 +90,10 @@ class Queue:
         if self._getters.wake_one(item) is None:  # nobody waiting to take it at once
             if self.full():
                 # Parked with the item (unless we may not wait); _admit_putter puts it in when a slot frees up.
-                if not block or timeout == 0 or self._putters.wait(timeout, ("put", self), item=item) is TIMED_OUT:
+                if not block or timeout == 0:
+                    raise Full
+                woke = self._putters.wait(timeout, ("put", self), item=item)
+                if woke is TIMED_OUT:
                     raise Full
                 return
             self.queue.append(item)
@@ -143,7 +148,10 @@ class Queue:
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait until every item put has been marked ``task_done``; False on timeout."""
-        return self.unfinished_tasks == 0 or self._joiners.wait(timeout, ("join", self)) is not TIMED_OUT
+        if self.unfinished_tasks == 0:
+            return True
+        woke = self._joiners.wait(timeout, ("join", self))
+        return woke is not TIMED_OUT
 
 
 #: eventlet's queue without join/task_done; this one has them, which costs nothing when unused.

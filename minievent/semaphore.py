@@ -126,7 +126,8 @@ class CappedSemaphore:
         """``release`` would wait."""
         return self.upper_bound.locked()
 
-    __enter__, __exit__ = Semaphore.__enter__, Semaphore.__exit__
+    __enter__ = Semaphore.__enter__
+    __exit__ = Semaphore.__exit__
 
     @property
     def balance(self) -> int:

@@ -31,7 +31,8 @@ class Timeout(BaseException):
         super().__init__(seconds)
         if seconds is not None and not isinstance(seconds, (int, float)):
             raise TypeError(f"Timeout seconds must be a number or None, not {type(seconds).__name__}")
-        self.seconds, self.exception = seconds, exception
+        self.seconds = seconds
+        self.exception = exception
         self.timer: Timer | None = None
         self.start()
 

@@ -128,7 +128,8 @@ def os_threads() -> int:
 def killall(timeout: float | None = 10.0) -> None:
     """Stop the worker threads once the jobs already queued are done, and join them."""
     with _starting:  # (a start under way finishes first)
-        threads, _threads[:] = list(_threads), []
+        threads = _threads[:]
+        _threads.clear()
     for _ in threads:
         _jobs.put(_STOP)
     for t in threads:
@@ -192,7 +193,9 @@ class Proxy:
     """
 
     def __init__(self, obj: Any, autowrap: tuple[type, ...] = (), autowrap_names: tuple[str, ...] = ()) -> None:
-        self._obj, self._autowrap, self._names = obj, tuple(autowrap), frozenset(autowrap_names)
+        self._obj = obj
+        self._autowrap = tuple(autowrap)
+        self._names = frozenset(autowrap_names)
 
     def _wrap(self, name: str, value: Any) -> Any:
         return Proxy(value, self._autowrap) if isinstance(value, self._autowrap) or name in self._names else value

@@ -79,7 +79,9 @@ def select(
     rlist: Iterable[Any], wlist: Iterable[Any], xlist: Iterable[Any], timeout: float | None = None
 ) -> tuple[list[Any], list[Any], list[Any]]:
     """``select.select``, but waiting parks only this greenthread."""
-    rlist, wlist, xlist = _seq(rlist), _seq(wlist), _seq(xlist)
+    rlist = _seq(rlist)
+    wlist = _seq(wlist)
+    xlist = _seq(xlist)
     if timeout is not None and not (isinstance(timeout, (int, float)) and timeout >= 0):
         _real_select([], [], [], timeout)  # a bad timeout (NaN too): the C code raises the stdlib's error
 

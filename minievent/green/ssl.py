@@ -75,7 +75,8 @@ def wrap_socket(
     ``SSLContext.wrap_socket`` (``server_hostname``, ``do_handshake_on_connect``...).
     """
     ctx = SSLContext(_std.PROTOCOL_TLS_SERVER if server_side else _std.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname, ctx.verify_mode = False, cert_reqs
+    ctx.check_hostname = False
+    ctx.verify_mode = cert_reqs
     if certfile:
         ctx.load_cert_chain(certfile, keyfile)
     if ca_certs:

@@ -37,12 +37,10 @@ from ..hub import clock, get_hub, os_thread_id
 from ..waiter import WaitQueue
 
 # Before patching:
-_os_lock, _os_threads, _os_native_id, _os_interrupt_main = (
-    _thread.allocate_lock,
-    _thread._count,
-    _thread.get_native_id,
-    _thread.interrupt_main,
-)
+_os_lock = _thread.allocate_lock
+_os_threads = _thread._count
+_os_native_id = _thread.get_native_id
+_os_interrupt_main = _thread.interrupt_main
 _running: set[Any] = set()  # the greenthreads of start_new_thread, while they run (what _count() counts)
 # What the interpreter hands sys.unraisablehook (the default hook takes nothing else); sys does not name its type.
 _Unraisable = next(t for t in tuple.__subclasses__() if t.__name__ == "UnraisableHookArgs")
@@ -70,7 +68,8 @@ class LockType:
             _os_lock().acquire(blocking, timeout)  # (a free lock: only the stdlib's checks of the arguments)
         if (got := self._bit.acquire(False)) or not blocking:
             return got
-        hub, me = get_hub(), getcurrent()
+        hub = get_hub()
+        me = getcurrent()
         deadline = None if timeout == -1 else clock() + timeout
         self._hub = hub  # (first: a releaser in another OS thread that sees us pending rings this hub)
         self._pending.add(me)

@@ -29,7 +29,9 @@ class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
     It leaves ``threading._active`` when the greenthread ends (the stdlib's dummy stays: a leak per request)."""
 
     _numbers = itertools.count(1)
-    _stop, is_alive, join = threading.Thread._stop, threading.Thread.is_alive, threading.Thread.join
+    _stop = threading.Thread._stop
+    is_alive = threading.Thread.is_alive
+    join = threading.Thread.join
 
     def __init__(self, gt: GreenThread) -> None:
         super().__init__()
@@ -66,7 +68,7 @@ def patch() -> None:
     old = [o for o in gc.get_objects() if type(o) is _CRLock and not o._is_owned() and o.acquire(False)]
     new = {id(o): o.release() or RLock() for o in old}  # (held by no OS thread: acquire(False) said so)
     for lock in new.values():
-        lock._block = L()  # (made before patching: _PyRLock() took a C lock)
+        lock._block = thread.allocate_lock()  # (made before patching: _PyRLock() took a C lock)
 
     def swap(items: Any, put: Callable[[Any, Any], Any]) -> None:
         for key, value in list(items):
@@ -97,26 +99,26 @@ def patch() -> None:
 
 _CRLock = threading._CRLock  # (before patching: PATCHES replaces it)
 # The pure-Python RLock, built on whatever _allocate_lock and get_ident are: green ones, after this.
-L, S, RLock, local = thread.allocate_lock, thread.start_new_thread, threading._PyRLock, thread.local  # type: ignore
+RLock = threading._PyRLock  # type: ignore[attr-defined]
 _BOTH = {"get_ident": thread.get_ident, "get_native_id": thread.get_native_id, "_set_sentinel": thread._set_sentinel}
 PATCHES: dict[str, dict[str, Any]] = {
     "_thread": {
         **_BOTH,
-        "allocate_lock": L,
+        "allocate_lock": thread.allocate_lock,
         "LockType": thread.LockType,
-        "start_new_thread": S,
-        "_local": local,
+        "start_new_thread": thread.start_new_thread,
+        "_local": thread.local,
         "RLock": RLock,
         "_count": thread._count,
         "interrupt_main": thread.interrupt_main,
     },
     "threading": {
         **_BOTH,
-        "_allocate_lock": L,
-        "Lock": L,
+        "_allocate_lock": thread.allocate_lock,
+        "Lock": thread.allocate_lock,
         "_CRLock": RLock,
-        "_start_new_thread": S,
-        "local": local,
+        "_start_new_thread": thread.start_new_thread,
+        "local": thread.local,
         "current_thread": current_thread,
     },
     "_threading_local": {"current_thread": current_thread},  # (it copied the name at import: thread.local's key)
