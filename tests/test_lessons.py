@@ -204,3 +204,44 @@ def test_execute_stores_no_warning_of_other_packages(tmp_path):
     stderr = "".join("".join(o["text"]) for o in outputs if o.get("name") == "stderr")
     stdout = "".join("".join(o["text"]) for o in outputs if o.get("name") == "stdout")
     assert "FutureWarning" not in stderr and "mine" in stderr and stdout == "42\n"
+
+
+def _named_in_lessons() -> list[tuple[str, str]]:
+    # Every `minievent.x.y` and `minievent/x.py` a lesson's prose names, with the lesson it is in.
+    import re
+
+    found = set()
+    for path in sorted(lessons.NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                text = "".join(cell["source"])
+                found.update((path.name, m) for m in re.findall(r"`(minievent(?:\.\w+)+|minievent/[\w/]+\.py)", text))
+    return sorted(found)
+
+
+def test_what_the_lessons_name_exists():
+    # Modules move (minievent.recorder into minievent.recording, say); a lesson that still
+    # names the old place sends a learner to nothing.
+    import importlib
+
+    assert _named_in_lessons(), "no lesson names a minievent module: the pattern is wrong"
+    missing = []
+    for lesson, name in _named_in_lessons():
+        if "/" in name:
+            if not (lessons.NOTEBOOK_DIR.parent / name).is_file():
+                missing.append((lesson, name))
+            continue
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            for attribute in parts[i:]:
+                obj = getattr(obj, attribute, None)
+            break
+        else:
+            obj = None
+        if obj is None:
+            missing.append((lesson, name))
+    assert missing == [], f"lessons name what minievent no longer has: {missing}"
