@@ -4,9 +4,11 @@
         run_the_service()
 
 Why a greenthread left is read, at the switch, from what the hub holds: its
-newest timer, when it switches back to the greenthread, is a ``sleep``
-(seconds and deadline: a due timer shows as *ready* until the hub resumes it,
-and its lateness); the fd listener that ``trampoline`` just added is an fd
+newest timer, when it switches back to the greenthread, is a ``sleep``; the
+timers that will wake a greenthread -- its sleep, a ``Timeout``, an
+``Event.wait(timeout)`` (oslo.service's looping calls wait so) -- are its
+deadline: from the earliest, it shows as *ready* until the hub resumes it,
+and its lateness is recorded; the fd listener that ``trampoline`` just added is an fd
 wait (the hub's poll is timed, so a reported fd shows as ready from the
 poll's end, and ``tl.io`` has its lateness); anything else is named from the
 suspended frame, by the caller of ``hub.switch()`` (``Event.wait``,
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import greenlet
+
 from ..poller import READ, WRITE
 from .greenlets import TIMER, GreenletCapture
 from .records import YIELD, clock, func_name
@@ -33,6 +37,8 @@ _NO_TPL = (None, (), None)  # an eventlet Timer called or cancelled has no tpl
 
 class EventletCapture(GreenletCapture):
     kind = "eventlet"
+    _nt_seen = 0  # how many of the hub's next_timers were looked at, and the last of them
+    _nt_last: Any = None
 
     def _get_hub(self) -> Any:
         import eventlet.hubs
@@ -118,7 +124,36 @@ class EventletCapture(GreenletCapture):
                 return func_name(args[0])
         return None
 
+    def _live(self, timer: Any) -> bool:
+        return not timer.called
+
+    def _arm_new_timers(self, nt: list) -> None:
+        # The timers added since the last park (eventlet puts each new one on
+        # ``next_timers``, moved into its heap once a loop turn): those that
+        # will wake a greenlet -- its sleep (``g.switch``), a Timeout
+        # (``g.throw``), an Event.wait(timeout) (``Event._do_send(.., g)``),
+        # oslo's looping calls' wait -- make it ready when due. Each entry is
+        # looked at once: the list is read from where the last park left it.
+        i, n = self._nt_seen, len(nt)
+        if i > n or (i and nt[i - 1] is not self._nt_last):
+            i = 0  # (the hub moved them into its heap since)
+        for k in range(i, n):
+            due, timer = nt[k]
+            if timer.seconds <= 0:
+                continue  # (spawn, a send, sleep(0): ready now, not at a deadline)
+            cb, args, _ = getattr(timer, "tpl", _NO_TPL)
+            g = getattr(cb, "__self__", None)
+            if not isinstance(g, greenlet.greenlet):
+                g = args[-1] if args and isinstance(args[-1], greenlet.greenlet) else None
+            if g is not None:
+                self._arm(g, due, timer)
+        self._nt_seen = n
+        self._nt_last = nt[n - 1] if n else None
+
     def _left(self, origin: Any, t: float) -> Any:
+        nt = self.hub.next_timers
+        if nt or self.armed:
+            self._arm_new_timers(nt)
         # What eventlet's hub holds says it without a frame, for the common waits:
         lst = self.listener  # trampoline added an fd listener and parks on it
         if lst is not None:
@@ -127,16 +162,21 @@ class EventletCapture(GreenletCapture):
                 self.pend[id(origin)] = (None, ("fd", lst.fileno))
                 self.io_pend[id(origin)] = (lst.fileno, READ if lst.evtype == "read" else WRITE)
                 return ("read" if lst.evtype == "read" else "write", lst.fileno)
-        nt = self.hub.next_timers  # sleep() added a timer that switches back to it: the newest one
-        if nt:
-            due, timer = nt[-1]
+        if nt:  # sleep() added a timer that switches back to it: the newest one
+            timer = nt[-1][1]
             cb, args, _ = getattr(timer, "tpl", _NO_TPL)
             if not args and getattr(cb, "__self__", None) is origin:  # origin.switch, no args (not a Timeout's throw)
                 if timer.seconds <= 0:
                     return YIELD
-                self.pend[id(origin)] = (due, TIMER)
+                due = self._due(origin)  # (its own timer, or a Timeout's if that is sooner)
+                self.pend[id(origin)] = (nt[-1][0] if due is None else due, TIMER)
                 return ("sleep", timer.seconds)
-        # Anything else (Event.wait, a queue...): named after the caller of hub.switch().
+        # Anything else (Event.wait, a queue...): named after the caller of hub.switch(); ready when a
+        # timer armed to wake it (a timeout) is due.
+        if self.armed:
+            due = self._due(origin)
+            if due is not None:
+                self.pend[id(origin)] = (due, TIMER)
         f = origin.gr_frame
         if f is None:
             return "unknown"

@@ -6,8 +6,10 @@
 gevent's loop is libev or libuv, in C, and its greenlet and hub primitives
 are compiled with Cython: switches are exact, as for eventlet, but less is
 visible. ``gevent.sleep`` is pure Python, so its seconds are read from its
-frame; a prepare and a check watcher time each loop iteration's poll, so
-socket waits show ready from the poll's end. Not seen: which watcher fired
+frame; so is ``Timeout`` (``Event.wait(timeout)`` starts one from compiled
+code), whose start is noted: the greenlet is ready from its deadline; a
+prepare and a check watcher time each loop iteration's poll, so socket
+waits show ready from the poll's end. Not seen: which watcher fired
 (timers and io watchers are C structures), and waits in compiled code
 (``Event.wait``, ``Greenlet.join``) are named by the caller's line only.
 
@@ -62,11 +64,34 @@ class GeventCapture(GreenletCapture):
 
         prep.start(before)
         check.start(after)
+        # A Timeout (pure Python; Event.wait(timeout), AsyncResult.get(timeout), joins with a timeout start
+        # one from compiled code) throws into the greenlet that started it: it is ready when it is due.
+        # (The class's method, put back on uninstall; other threads pass through.)
+        import gevent.timeout
+        from gevent import getcurrent
+
+        self._timeout_start = start = gevent.timeout.Timeout.start
+        hub, arm = self.hub, self._arm
+
+        def noted_start(timeout: Any) -> Any:
+            result = start(timeout)
+            seconds = timeout.seconds
+            if seconds is not None and seconds > 0 and timeout.timer.loop is hub.loop:
+                arm(getcurrent(), clock() + seconds, timeout)
+            return result
+
+        gevent.timeout.Timeout.start = noted_start
 
     def _remove_hub_hooks(self) -> None:
         for w in self._watchers:
             w.stop()
             w.close()
+        import gevent.timeout
+
+        gevent.timeout.Timeout.start = self._timeout_start
+
+    def _live(self, timer: Any) -> bool:
+        return timer.pending
 
     def _hint(self, target: Any, origin: Any) -> str | None:
         name = getattr(target, "name", None)
@@ -84,9 +109,14 @@ class GeventCapture(GreenletCapture):
             if f.f_lineno == self._yield_line:
                 return YIELD
             seconds = f.f_locals.get("seconds", 0)
-            self.pend[id(origin)] = (t + seconds, TIMER)
+            due = self._due(origin) if self.armed else None
+            self.pend[id(origin)] = (t + seconds if due is None else min(due, t + seconds), TIMER)
             return ("sleep", seconds)
         if code.co_filename.startswith(self._lib_dirs) and "socket" in code.co_filename:
             self.pend[id(origin)] = (None, IO)
             return f"{code.co_name} on a socket"
+        if self.armed:  # Event.wait(timeout) and the like: ready once its Timeout is due
+            due = self._due(origin)
+            if due is not None:
+                self.pend[id(origin)] = (due, TIMER)
         return f"in {code.co_qualname} line {f.f_lineno}"

@@ -38,6 +38,10 @@ TIMER = "timer due"
 IO = "I/O ready"
 
 
+def _first(x: tuple) -> Any:
+    return x[0]
+
+
 class GreenletTracer:
     """A ``greenlet.settrace`` tracer of this OS thread; a subclass's ``tracer()`` makes the function."""
 
@@ -132,6 +136,7 @@ class GreenletCapture(Capture, GreenletTracer):
 
     #: directories whose frames are the library's, not the program's (for naming lanes)
     _lib_dirs: tuple[str, ...] = ()
+    _sweep_at = 4096
 
     def install(self, records: Records) -> None:
         self.records = records
@@ -147,6 +152,7 @@ class GreenletCapture(Capture, GreenletTracer):
         self.poll_end: float | None = None
         self.unnamed: set[int] = set()
         self.io_pend: dict[int, tuple] = {}  # id(greenlet) -> (fd, READ or WRITE) it parked on, where known
+        self.armed: dict[int, list] = {}  # id(greenlet) -> [(due, its timer or Timeout)] that will wake it
         self._install_hub_hooks()
         self.install_tracer()
 
@@ -183,7 +189,36 @@ class GreenletCapture(Capture, GreenletTracer):
         """A name for a greenlet seen for the first time (None: name it from its frames later)."""
         return None
 
+    def _live(self, timer: Any) -> bool:
+        """Whether an armed timer (or Timeout) is still to fire."""
+        raise NotImplementedError
+
     # -- shared
+    def _arm(self, g: Any, due: float, timer: Any) -> None:
+        """``timer`` will wake ``g`` at ``due`` (a timed wait, a Timeout): ``g`` is ready from then."""
+        armed = self.armed
+        if len(armed) > self._sweep_at:  # greenlets that never parked again: their fired timers go
+            for k in [k for k, lst in armed.items() if not any(self._live(x[1]) for x in lst)]:
+                del armed[k]
+            self._sweep_at = max(4096, 2 * len(armed))  # (amortised: a sweep per doubling)
+        lst = armed.get(id(g))
+        if lst is None:
+            armed[id(g)] = [(due, timer)]
+        else:
+            lst.append((due, timer))
+
+    def _due(self, origin: Any) -> float | None:
+        """When the earliest timer armed to wake ``origin`` (parking now) is due; None: none is."""
+        lst = self.armed.get(id(origin))
+        if lst is None:
+            return None
+        live = self._live
+        lst[:] = [x for x in lst if live(x[1])]
+        if not lst:
+            del self.armed[id(origin)]
+            return None
+        return min(lst, key=_first)[0]
+
     def _frame_name(self, g: Any) -> str | None:
         # The outermost frame of the program's own code: the greenthread's function.
         f, name = g.gr_frame, None
@@ -204,7 +239,7 @@ class GreenletCapture(Capture, GreenletTracer):
         write, lanes, file_lane = records.switch, records.lane_ids(), records.lane  # type: ignore[union-attr]
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
         now = clock
-        io_pend = self.io_pend
+        io_pend, armed = self.io_pend, self.armed
 
         def trace(event: str, args: Any) -> None:
             try:
@@ -214,6 +249,8 @@ class GreenletCapture(Capture, GreenletTracer):
                     why = None
                 elif origin.dead:
                     why = EXITED
+                    if armed:
+                        armed.pop(id(origin), None)
                 else:
                     if unnamed and id(origin) in unnamed:
                         unnamed.discard(id(origin))

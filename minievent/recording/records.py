@@ -359,11 +359,31 @@ def thread_ident() -> int:
 def func_name(fn: Any) -> str | None:
     """A lane's name from the function it runs: "heartbeat", not "main.<locals>.heartbeat".
 
-    A (monkey-patched, green) ``threading.Thread``'s bootstrap is named after its target.
+    A (monkey-patched, green) ``threading.Thread``'s bootstrap is named after its target; an
+    oslo.service looping call's ``loop_func`` after the call and what it loops:
+    ``FixedIntervalLoopingCall(report_state)``.
     """
     owner = getattr(fn, "__self__", None)
     if isinstance(owner, threading.Thread):
         target = getattr(owner, "_target", None)
         return func_name(target) if target is not None else owner.name
+    call = _looping_call(fn)
+    if call is not None:
+        return call
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     return name.rsplit("<locals>.", 1)[-1] if isinstance(name, str) else None
+
+
+def _looping_call(fn: Any) -> str | None:
+    # oslo.service's LoopingCallBase._start spawns a closure, loop_func, over the call (self), whose
+    # ``f`` is what it loops (every backend: _common/loopingcall.py). Only names are read.
+    for cell in getattr(fn, "__closure__", None) or ():
+        try:
+            call = cell.cell_contents
+        except ValueError:  # (an empty cell)
+            continue
+        if hasattr(type(call), "_run_loop"):
+            name = getattr(getattr(call, "f", None), "__name__", None)
+            if isinstance(name, str):
+                return f"{type(call).__name__}({name})"
+    return None

@@ -1,0 +1,218 @@
+"""What the recording sees on real code: timed waits read as deadlines, lanes named after what they run.
+
+A greenthread whose timer or timeout is due is *ready* from its due time until it runs, whatever the
+wait: a sleep, an ``Event.wait(timeout)`` (oslo.service's looping calls idle so), a ``Timeout``; on
+eventlet, gevent and asyncio. Each case is a child program: a waiter whose deadline falls at 0.1 s,
+and a task that holds the loop from about 0.05 s to 0.45 s. Then the nova-shaped service on the real
+oslo.service, traced: its lanes are ``FixedIntervalLoopingCall(report_state)`` and
+``DynamicLoopingCall(periodic_tasks)``, and the heartbeat is ready through the stall.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import textwrap
+
+import pytest
+from support import missing, run_child, run_python
+
+from minievent import trace
+
+HOLDER = """
+    import json, time
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+    def report(tl, lane):
+        spans = [s for s in tl.spans() if s.lane == lane]
+        ready = [(round(s.start, 3), round(s.end, 3), s.why) for s in spans if s.state == "ready"]
+        late = [round(t.lateness, 3) for t in tl.timers if t.lane == lane]
+        print(json.dumps({"lanes": tl.lanes, "ready": ready, "late": late}))
+"""
+
+#: (loop, how the waiter waits) -> the program; the waiter's lane is "waiter".
+WAITS = {
+    ("eventlet", "Event.wait(timeout)"): """
+        import eventlet, eventlet.event, minievent
+        def waiter():
+            eventlet.event.Event().wait(0.1)
+        def holder():
+            eventlet.sleep(0.05); spin(0.4)
+        with minievent.record(loop="eventlet") as tl:
+            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
+            a.wait(); b.wait()
+    """,
+    ("eventlet", "Timeout"): """
+        import eventlet, eventlet.event, minievent
+        def waiter():
+            with eventlet.Timeout(0.1, False):
+                eventlet.event.Event().wait()
+        def holder():
+            eventlet.sleep(0.05); spin(0.4)
+        with minievent.record(loop="eventlet") as tl:
+            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
+            a.wait(); b.wait()
+    """,
+    ("eventlet", "a sleep inside a sooner Timeout"): """
+        import eventlet, minievent
+        def waiter():
+            with eventlet.Timeout(0.1, False):
+                eventlet.sleep(5)
+        def holder():
+            eventlet.sleep(0.05); spin(0.4)
+        with minievent.record(loop="eventlet") as tl:
+            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
+            a.wait(); b.wait()
+    """,
+    ("eventlet", "oslo's EventletEvent.wait(timeout)"): """
+        import eventlet, minievent
+        from oslo_utils import eventletutils
+        def waiter():
+            eventletutils.EventletEvent().wait(0.1)
+        def holder():
+            eventlet.sleep(0.05); spin(0.4)
+        with minievent.record(loop="eventlet") as tl:
+            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
+            a.wait(); b.wait()
+    """,
+    ("gevent", "Event.wait(timeout)"): """
+        import gevent, gevent.event, minievent
+        def waiter():
+            gevent.event.Event().wait(0.1)
+        def holder():
+            gevent.sleep(0.05); spin(0.4)
+        with minievent.record(loop="gevent") as tl:
+            gevent.joinall([gevent.spawn(waiter), gevent.spawn(holder)])
+    """,
+    ("gevent", "Timeout"): """
+        import gevent, gevent.event, minievent
+        def waiter():
+            with gevent.Timeout(0.1, False):
+                gevent.event.Event().wait()
+        def holder():
+            gevent.sleep(0.05); spin(0.4)
+        with minievent.record(loop="gevent") as tl:
+            gevent.joinall([gevent.spawn(waiter), gevent.spawn(holder)])
+    """,
+    ("asyncio", "wait_for(Event.wait(), timeout)"): """
+        import asyncio, minievent
+        async def waiter():
+            try:
+                await asyncio.wait_for(asyncio.Event().wait(), 0.1)
+            except asyncio.TimeoutError:
+                pass
+        async def holder():
+            await asyncio.sleep(0.05); spin(0.4)
+        async def main():
+            await asyncio.gather(asyncio.create_task(waiter()), asyncio.create_task(holder()))
+        with minievent.record(loop="asyncio") as tl:
+            asyncio.run(main())
+    """,
+}
+
+
+def need_module(name: str, install: str = "") -> None:
+    # (found, not imported: the children import the loops, this process stays clean of them)
+    if importlib.util.find_spec(name) is None:
+        missing(f"{name} is not installed ({install or 'pip install ' + name + ', or the test extra'})")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("loop", "wait"), list(WAITS), ids=[f"{a}-{b}" for a, b in WAITS])
+def test_a_due_timeout_is_ready_from_its_due_time_until_it_runs(loop, wait):
+    need_module(loop)
+    if "oslo" in wait:
+        need_module("oslo_utils", "pip install 'oslo.service[threading]', or the test extra")
+    program = textwrap.dedent(HOLDER) + textwrap.dedent(WAITS[loop, wait]) + "report(tl, 'waiter')\n"
+    got = run_child(program)
+    assert "waiter" in got["lanes"], got
+    # ready from its deadline (0.1 s after it parked, near the start) until the holder let go (~0.45 s)
+    long = [(a, b, why) for a, b, why in got["ready"] if b - a > 0.2]
+    assert len(long) == 1, got
+    start, end, why = long[0]
+    assert 0.08 < start < 0.2 and end > 0.4, got
+    assert why == "timer due", got
+    assert got["late"] and max(got["late"]) > 0.2, got  # and its lateness is recorded
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("loop", ["eventlet", "gevent"])
+def test_a_timeout_cancelled_before_it_is_due_makes_nothing_ready(loop):
+    # The event comes at once: the waiter's deadline never matters, and nothing shows it ready at 0.1 s.
+    need_module(loop)
+    lib = "eventlet" if loop == "eventlet" else "gevent"
+    program = textwrap.dedent(HOLDER) + textwrap.dedent(f"""
+        import {lib}, {lib}.event, minievent
+        ev = {lib}.event.Event()
+        def waiter():
+            ev.wait(0.1)
+            {lib}.sleep(10)  # (then idles: woken by kill)
+        def holder():
+            {lib}.sleep(0.05); spin(0.4)
+        with minievent.record(loop="{loop}") as tl:
+            a, b = {lib}.spawn(waiter), {lib}.spawn(holder)
+            {lib}.sleep(0.01); ev.{"send" if lib == "eventlet" else "set"}()
+            b.{"wait" if lib == "eventlet" else "join"}(); a.kill()
+        report(tl, 'waiter')
+    """)
+    got = run_child(program)
+    assert not [r for r in got["ready"] if r[1] - r[0] > 0.2], got
+    assert all(x >= 0 for x in got["late"]), got
+
+
+# ---------------------------------------------------------------- the real oslo.service
+def _trace_nova(tmp_path, backend: str) -> tuple[trace.Recording, str]:
+    need_module("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
+    need_module(backend)
+    out = tmp_path / "t.json"
+    proc = run_python(
+        "-W",
+        "ignore",
+        "-m",
+        "minievent",
+        "trace",
+        "--trace",
+        str(out),
+        "-m",
+        "minievent.scenarios.nova_compute",
+        backend,
+        "--duration",
+        "1.6",
+        "--sync-interval",
+        "0.5",
+        "--sync-seconds",
+        "0.8",
+        "--report-interval",
+        "0.1",
+        timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return trace.load(json.loads(out.read_text())), proc.stderr
+
+
+@pytest.mark.timeout(120)
+def test_oslo_looping_calls_are_named_after_what_they_loop(tmp_path):
+    rec, _ = _trace_nova(tmp_path, "eventlet")
+    assert "FixedIntervalLoopingCall(report_state)" in rec.lanes, rec.lanes
+    assert "DynamicLoopingCall(periodic_tasks)" in rec.lanes, rec.lanes
+    assert not [lane for lane in rec.lanes if "loop_func" in lane or "#" in lane], rec.lanes
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", ["eventlet", "gevent", "asyncio"])
+def test_the_heartbeat_is_ready_through_the_stall_on_real_code(tmp_path, backend):
+    rec, _ = _trace_nova(tmp_path, backend)
+    heartbeat = next(lane for lane in rec.lanes if "report_state" in lane)
+    held = [s for s in rec.blocked(0.5)]
+    assert len(held) == 1, held
+    stall = held[0]
+    ready = [s for s in rec.spans() if s.lane == heartbeat and s.state == "ready" and s.duration > 0.5]
+    assert len(ready) == 1, [s for s in rec.spans() if s.lane == heartbeat]
+    r = ready[0]
+    # from its due time, inside the stall (a report_interval at most after the stall began), to the stall's end
+    assert stall.start - 0.01 <= r.start <= stall.start + 0.15 and abs(r.end - stall.end) < 0.05, (r, stall)
+    assert r.why == "timer due", r
+    late = [t for t in rec.timers if t.lane == heartbeat and t.lateness > 0.5]
+    assert late, rec.timers
