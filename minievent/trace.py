@@ -10,12 +10,14 @@ the Chrome trace (Perfetto) and a swimlane picture, and prints on stderr
 which greenthreads or tasks held the loop longest, for how long, and at
 which line.
 
-The line comes from the watchdog (``minievent.recording.watchdog``, the one
+The stack comes from the watchdog (``minievent.recording.watchdog``, the one
 ``minievent.debug`` and the flight recorder use): a few times per
 ``threshold`` it looks at the last switch recorded; while the same
-greenthread or task has run longer than ``threshold``, it notes the innermost
-frame of the program's own code in the recorded thread's stack, at every
-look. The report names the line seen most often.
+greenthread or task has run longer than ``threshold``, it notes the recorded
+thread's stack, at every look. The report shows the stack seen most often and
+names the run after its culprit (``timeline.culprit``: the periodic task
+oslo.service called, else the innermost frame of the program's own code), and
+says how late each late timer ran ("report_state ran 1.31 s late").
 """
 
 from __future__ import annotations
@@ -32,22 +34,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import greenlet
-
 from . import recording
 from .cli import PICTURE_FORMATS, Output, Parser
 from .recording import watchdog
+from .recording.incident import stack_of
 from .recording.minievent import in_hub
 from .recording.program import Target, split
 from .recording.records import clock
-from .recording.timeline import Mark, Span, Timeline, TimerRecord
+from .recording.timeline import Mark, Span, Timeline, TimerRecord, culprit, late_text, program_part
 
 __all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
-
-#: Files under these directories are libraries; the line reported is the program's own.
-_LIB_DIRS = tuple(
-    {os.path.dirname(os.__file__), os.path.dirname(os.path.dirname(greenlet.__file__)), os.path.dirname(__file__)}
-)
 
 
 @dataclass
@@ -58,37 +54,37 @@ class HeldLoop:
     lane: str
     start: float
     duration: float
-    where: str = "(not sampled)"  # "spin (service.py:12)": the line seen most often while it ran
-    lines: collections.Counter = field(default_factory=collections.Counter)
+    #: "_sync_power_states (nova_compute.py:230)": the frame it is named after (``timeline.culprit``)
+    where: str = "(not sampled)"
+    #: every stack the watchdog saw while it ran (outermost first), and how often
+    stacks: collections.Counter = field(default_factory=collections.Counter)
+
+    @property
+    def stack(self) -> tuple:
+        """The stack seen most often while it held (the innermost lines vary; the callers do not)."""
+        return self.stacks.most_common(1)[0][0] if self.stacks else ()
 
     def __str__(self) -> str:
         return f"{self.duration:8.3f} s  {self.lane:<24} at {self.start:7.3f} s  {self.where}"
 
 
-def _where(frame: Any) -> str:
-    # The innermost frame of the program's own code (not the stdlib, a library, or minievent).
-    inner = None
-    f = frame
-    while f is not None:
-        if inner is None:
-            inner = f
-        if not f.f_code.co_filename.startswith(_LIB_DIRS):
-            return f"{f.f_code.co_qualname} ({os.path.basename(f.f_code.co_filename)}:{f.f_lineno})"
-        f = f.f_back
-    if inner is None:
+def _where(stack: tuple) -> str:
+    frame = culprit(stack)
+    if frame is None:
         return "(no stack)"
-    return f"{inner.f_code.co_qualname} ({inner.f_code.co_filename}:{inner.f_lineno})"
+    return f"{frame.function} ({os.path.basename(frame.filename)}:{frame.line})"
 
 
 class _Sampler(watchdog.Watch):
-    """While a lane holds the loop, the line of the program's own code it is at, counted a look."""
+    """While a lane holds the loop, its stack (the program's part), counted a look."""
 
     def __init__(self, tl: Timeline, threshold: float, samples: dict) -> None:
         super().__init__(tl, threshold, in_loop=in_hub if tl.loop == "minievent" else None)
         self.samples = samples
 
     def held(self, hold: watchdog.Hold, frame: Any) -> None:
-        self.samples.setdefault((id(self.source), hold.since), collections.Counter())[_where(frame)] += 1
+        stack = program_part(stack_of(frame))
+        self.samples.setdefault((id(self.source), hold.since), collections.Counter())[stack] += 1
 
 
 class Tracer(recording.LoopRecorder):
@@ -104,20 +100,20 @@ class Tracer(recording.LoopRecorder):
         if not threshold > 0:
             raise ValueError("threshold must be > 0 seconds")
         self.threshold = float(threshold)
-        # (id(timeline), start of the run) -> Counter of lines seen while it ran
+        # (id(timeline), start of the run) -> Counter of the stacks seen while it ran
         self._samples: dict[tuple[int, float], collections.Counter] = {}
 
     def watch(self, tl: Timeline) -> watchdog.Watch:
         return _Sampler(tl, self.threshold, self._samples)
 
     def note_lines(self) -> None:
-        """Each held run's line (the one seen most often) into its recording: the running span's ``why``
-        in the Chrome trace, so ``load(...).blocked()`` says where."""
+        """Each held run's culprit (named from the stack seen most often) into its recording: the running
+        span's ``why`` in the Chrome trace, so ``load(...).blocked()`` says where."""
         by_id = {id(tl): tl for tl in self.timelines}
-        for (key, since), lines in self._samples.items():
+        for (key, since), stacks in self._samples.items():
             tl = by_id.get(key)
-            if tl is not None and lines:
-                tl.note_run(since, lines.most_common(1)[0][0])
+            if tl is not None and stacks:
+                tl.note_run(since, _where(stacks.most_common(1)[0][0]))
 
     # ------------------------------------------------------------ results
     def held(self, top: int = 10) -> list[HeldLoop]:
@@ -129,14 +125,14 @@ class Tracer(recording.LoopRecorder):
             for s in tl.blocked(self.threshold):
                 if s.lane == outside:
                     continue  # the thread's code before or after asyncio's loop holds no loop
-                lines = self._samples.get((id(tl), s.start + tl.t0), collections.Counter())  # type: ignore[operator]
-                if not lines:  # (float keys: match the run's start within a microsecond)
+                stacks = self._samples.get((id(tl), s.start + tl.t0), collections.Counter())  # type: ignore[operator]
+                if not stacks:  # (float keys: match the run's start within a microsecond)
                     for (i, t), c in self._samples.items():
                         if i == id(tl) and abs(t - tl.t0 - s.start) < 1e-6:  # type: ignore[operator]
-                            lines = c
-                held = HeldLoop(loop, s.lane, s.start, s.duration, lines=lines)
-                if lines:
-                    held.where = lines.most_common(1)[0][0]
+                            stacks = c
+                held = HeldLoop(loop, s.lane, s.start, s.duration, stacks=stacks)
+                if stacks:
+                    held.where = _where(held.stack)
                 out.append(held)
         out.sort(key=lambda h: -h.duration)
         return out[:top]
@@ -156,9 +152,18 @@ class Tracer(recording.LoopRecorder):
         held = self.held(top)
         if held:
             lines.append(f"held the loop longest (runs over {self.threshold:g} s without yielding):")
-            lines += [f"  {h}" for h in held]
+            for i, h in enumerate(held):
+                lines.append(f"  {h}")
+                if i < 3 and h.stack:  # (the longest: their stacks, as the watchdog saw them while they held)
+                    n = sum(h.stacks.values())
+                    lines.append(f"      its stack while it held (outermost first; {n} sample{'s' if n > 1 else ''}):")
+                    lines += [f"        {frame}" for frame in h.stack]
         else:
             lines.append(f"no greenthread or task held the loop over {self.threshold:g} s")
+        late = sorted((t for tl in rec for t in tl.timers if t.lateness > self.threshold), key=lambda t: -t.lateness)
+        if late:
+            lines.append(f"late (timers and heartbeats that ran over {self.threshold:g} s after they were due):")
+            lines += [f"  {late_text(t.lane, t.due, t.fired)}" for t in late[:top]]
         return "\n".join(lines)
 
 

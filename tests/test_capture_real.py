@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import textwrap
 
 import pytest
@@ -216,3 +217,58 @@ def test_the_heartbeat_is_ready_through_the_stall_on_real_code(tmp_path, backend
     assert r.why == "timer due", r
     late = [t for t in rec.timers if t.lane == heartbeat and t.lateness > 0.5]
     assert late, rec.timers
+
+
+@pytest.mark.timeout(120)
+def test_trace_names_the_periodic_task_gives_its_stack_and_says_how_late_report_state_ran(tmp_path):
+    rec, err = _trace_nova(tmp_path, "eventlet")
+    held = [line for line in err.splitlines() if "DynamicLoopingCall(periodic_tasks)" in line and " s  " in line]
+    assert len(held) == 1, err
+    assert held[0].rsplit("  ", 1)[-1].startswith("ComputeManager._sync_power_states (nova_compute.py:"), err
+    # its stack as the watchdog saw it, outermost first: oslo's runner, then the task, then the innermost line
+    stack = err.split("its stack while it held", 1)[1].splitlines()[1:10]
+    functions = [line.split()[0] for line in stack]
+    assert functions.index("PeriodicTasks.run_periodic_tasks") < functions.index("ComputeManager._sync_power_states")
+    assert functions.index("ComputeManager._sync_power_states") < functions.index(
+        "_query_driver_power_state_and_sync"
+    ), stack
+    late = [
+        line.strip()
+        for line in err.splitlines()
+        if line.strip().startswith("FixedIntervalLoopingCall(report_state) ran")
+    ]
+    assert late, err
+    by = float(late[0].split(" ran ", 1)[1].split(" s late", 1)[0])
+    assert 0.5 < by < 1.2, late  # (the 0.8 s stall, give or take a report_interval)
+    # the Chrome trace keeps the culprit: load(...).blocked() says where
+    (run,) = rec.blocked(0.5)
+    assert run.why is not None and run.why.startswith("ComputeManager._sync_power_states"), run
+
+
+@pytest.mark.timeout(120)
+def test_an_asyncio_culprit_is_the_programs_own_line_and_its_stack_starts_at_the_task(tmp_path):
+    _, err = _trace_nova(tmp_path, "asyncio")
+    held = [line for line in err.splitlines() if "periodic_tasks" in line and " s  " in line]
+    assert len(held) == 1, err
+    assert "runpy" not in held[0] and "(nova_compute.py:" in held[0], held  # (was "_run_code (<frozen runpy>:88)")
+    first = err.split("its stack while it held", 1)[1].splitlines()[1].split()[0]
+    assert first == "periodic_tasks", err  # the loop's own frames, asyncio.run to Handle._run, left out
+    assert "report_state ran" in err, err
+
+
+def test_a_service_installed_in_site_packages_is_the_programs_own_code():
+    from minievent.recording.incident import Frame
+    from minievent.recording.timeline import culprit
+
+    site = "/usr/lib/python3/site-packages/"
+    stack = (
+        Frame("GreenThread.main", site + "eventlet/greenthread.py", 272),
+        Frame("LoopingCallBase._run_loop", site + "oslo_service/backend/_common/loopingcall.py", 175),
+        Frame("ComputeManager._heal", site + "nova/compute/manager.py", 10),
+        Frame("Connection.query", site + "pymysql/connections.py", 5),
+        Frame("SSLSocket.recv", os.path.join(os.path.dirname(os.__file__), "ssl.py"), 1),
+    )
+    assert culprit(stack).function == "Connection.query"  # innermost not the stdlib's, the loop's, oslo's
+    assert culprit(stack[:3]).function == "ComputeManager._heal"
+    runner = Frame("PeriodicTasks.run_periodic_tasks", site + "oslo_service/periodic_task.py", 260)
+    assert culprit((*stack[:2], runner, *stack[2:])).function == "ComputeManager._heal"  # the periodic task

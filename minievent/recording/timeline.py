@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,19 @@ from ..hub import READ
 from .minievent import HubCapture
 from .records import DEFAULT_CAP, DONE, HUB, SPAWN, YIELD, Capture, Records, clock
 
-__all__ = ["Timeline", "Switch", "TimerRecord", "IORecord", "Span", "Mark", "WORDING", "why_text"]
+__all__ = [
+    "Timeline",
+    "Switch",
+    "TimerRecord",
+    "IORecord",
+    "Span",
+    "Mark",
+    "WORDING",
+    "why_text",
+    "culprit",
+    "program_part",
+    "late_text",
+]
 
 
 # ---------------------------------------------------------------- what the analysis gives
@@ -154,6 +167,59 @@ def why_text(why: Any) -> str | None:
         if wording is not None and len(why) == 2:
             return wording(why[1])
     return " ".join(map(str, why)) if isinstance(why, tuple) else str(why)
+
+
+# ---------------------------------------------------------------- who held the loop, in the service's words
+#: Packages whose frames are the loop's or the service framework's machinery: never what a held run is named after.
+MACHINERY = ("eventlet", "gevent", "greenlet", "oslo_service", "oslo_utils", "futurist", "asyncio", "minievent")
+_STDLIB = os.path.dirname(os.__file__)
+_SCENARIOS = os.sep + os.path.join("minievent", "scenarios") + os.sep  # (the course's services: program code)
+
+
+def _machinery(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return True  # (runpy, importlib)
+    if _SCENARIOS in filename:
+        return False
+    if filename.startswith(_STDLIB) and os.sep + "site-packages" + os.sep not in filename:
+        return True  # the stdlib (a service installed in site-packages is not)
+    parts = filename.split(os.sep)
+    return any(name in parts for name in MACHINERY)
+
+
+def culprit(stack: Sequence[Any]) -> Any | None:
+    """The frame a held run is named after, from its stack (outermost first; frames with ``function`` and
+    ``filename``): the periodic task that oslo.service's ``run_periodic_tasks`` called (``_sync_power_states``),
+    else the innermost frame of the program's own code (not the stdlib's, the loop's, oslo's), else the innermost.
+
+    The innermost line alone (``spin.<locals>.<genexpr>``) says what the CPU did, not whose work it was.
+    """
+    for outer, inner in zip(stack, stack[1:], strict=False):
+        if outer.function.rsplit(".", 1)[-1] == "run_periodic_tasks" and "oslo_service" in outer.filename:
+            return inner
+    for frame in reversed(stack):
+        if not _machinery(frame.filename):
+            return frame
+    return stack[-1] if stack else None
+
+
+_RUNNERS = ("runpy.py", "<frozen runpy>", os.path.join("recording", "program.py"))
+
+
+def program_part(stack: Sequence[Any]) -> tuple:
+    """A sampled stack from the program's own entry on: what runs the program (runpy, minievent's runner) left
+    out, and on asyncio what runs the step (the loop, from ``asyncio.run`` to ``Handle._run``): the task's
+    coroutine is the top."""
+    cut = 0
+    for i, frame in enumerate(stack):
+        if frame.filename.endswith(_RUNNERS) or (frame.function == "Handle._run" and "asyncio" in frame.filename):
+            cut = i + 1
+    return tuple(stack[cut:])
+
+
+def late_text(lane: str, due: float, fired: float) -> str:
+    """A late timer or heartbeat in words: "report_state ran 1.31 s late (due 1.00 s, ran 2.31 s)"."""
+    return f"{lane} ran {fired - due:.2f} s late (due {due:.2f} s, ran {fired:.2f} s)"
 
 
 def _exit_why(key: Any) -> tuple[str, str]:
