@@ -5,13 +5,15 @@ own test suite is the strictest description of that behaviour there is
 (gevent measures itself the same way). This runs the *running
 interpreter's* ``test`` package -- nothing is copied into this repository::
 
-    python -m minievent.conformance               # the 20 modules below
+    python -m minievent.conformance               # the 27 modules below
     python -m minievent.conformance --quick       # the small subset CI runs
     python -m minievent.conformance test_queue test_threading
+    python -m minievent.conformance --lib gevent  # the same run, patched by gevent (or eventlet)
 
 Each module runs in a subprocess of its own, twice: unpatched (the baseline,
 cached per interpreter in ``.conformance/``) and with ``minievent.monkey_patch()``
-done before the test module is imported. A test that runs longer than
+done before the test module is imported (or gevent's ``patch_all()``, or
+eventlet's ``monkey_patch()``: the same yardstick for its peers). A test that runs longer than
 ``--timeout`` seconds is a *hang*: ``faulthandler`` dumps its stack and ends
 the child, and the parent starts a new child that carries on after it. A
 child that dies any other way is a *crash*, charged to the test it was in.
@@ -54,7 +56,18 @@ MODULES = [
     "test_threading",
     "test_subprocess",
 ]
-#: What CI runs: quick modules that still cover locks, queues, sockets, servers and timeouts.
+#: What a service leans on beyond those: TLS, logging (its QueueListener), _thread itself, thread-locals,
+#: signal handlers, and two more protocol clients/servers.
+SERVICE = [
+    "test_ssl",
+    "test_logging",
+    "test_thread",
+    "test_threading_local",
+    "test_signal",
+    "test_imaplib",
+    "test_docxmlrpc",
+]
+#: What CI runs: quick modules that still cover locks, queues, sockets, servers, timeouts, _thread and thread-locals.
 QUICK = [
     "test_queue",
     "test_threading",
@@ -63,12 +76,20 @@ QUICK = [
     "test_timeout",
     "test_socketserver",
     "test_httplib",
+    "test_thread",
+    "test_threading_local",
 ]
 PASSED = ("pass", "xfail")  # an expected failure that fails as expected is a pass
 
 # test.support resources: local servers and subprocesses yes; cpu-hogs and big files no
 # (regrtest's default is none at all; outside regrtest it is all).
 RESOURCES = ["network", "subprocess"]
+#: How each library patches everything, done in the child before the test module is imported.
+LIBS = {
+    "minievent": "import minievent; minievent.monkey_patch()",
+    "gevent": "from gevent import monkey; monkey.patch_all()",
+    "eventlet": "import eventlet; eventlet.monkey_patch()",
+}
 
 
 # ---------------------------------------------------------------- the child: one module, one mode
@@ -140,12 +161,13 @@ def _flatten(suite):
             yield item
 
 
-def child(module: str, patched: bool, outfile: str, done: set[str], timeout: float) -> None:
-    """Run ``test.<module>`` in this process (after ``monkey_patch()`` when ``patched``), skipping ``done``."""
-    if patched:
-        import minievent
-
-        minievent.monkey_patch()
+def child(module: str, lib: str | None, outfile: str, done: set[str], timeout: float) -> None:
+    """Run ``test.<module>`` in this process (after ``lib``'s patch, if any), skipping ``done``."""
+    # A process started from a background shell inherits SIGINT ignored, and Python then leaves it so:
+    # test_signal and test_threading would fail for that. Python's own default, as in a terminal.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    if lib:
+        exec(LIBS[lib], {})
     import importlib
 
     from test import support
@@ -168,7 +190,7 @@ def child(module: str, patched: bool, outfile: str, done: set[str], timeout: flo
 
 
 # ---------------------------------------------------------------- the parent: one child after another
-def run_module(module: str, patched: bool, timeout: float, budget: float) -> dict[str, dict]:
+def run_module(module: str, lib: str | None, timeout: float, budget: float) -> dict[str, dict]:
     """Every test of ``module`` -> {"outcome": ..., "detail": ...}; restarts the child after a hang or crash."""
     results: dict[str, dict] = {}
     deadline = time.monotonic() + budget
@@ -186,7 +208,7 @@ def run_module(module: str, patched: bool, timeout: float, budget: float) -> dic
                 "minievent.conformance",
                 "--child",
                 module,
-                "--patched" if patched else "--unpatched",
+                f"--patch={lib or ''}",
                 "--out",
                 outfile,
                 "--done",
@@ -252,21 +274,22 @@ def _cache_file(cache: pathlib.Path, module: str) -> pathlib.Path:
     return cache / f"{tag}-{module}-unpatched.json"
 
 
-def compare(module: str, timeout: float, budget: float, cache: pathlib.Path | None) -> dict:
+def compare(module: str, timeout: float, budget: float, cache: pathlib.Path | None, lib: str = "minievent") -> dict:
     cached = _cache_file(cache, module) if cache is not None else None
     if cached is not None and cached.exists():
         base = json.loads(cached.read_text())
     else:
-        base = run_module(module, False, timeout, budget)
+        base = run_module(module, None, timeout, budget)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             cached.write_text(json.dumps(base))
-    green = run_module(module, True, timeout, budget)
+    green = run_module(module, lib, timeout, budget)
     must = sorted(t for t, r in base.items() if r["outcome"] in PASSED)
     lost = [t for t in must if green.get(t, {"outcome": "missing"})["outcome"] not in PASSED]
     count = {k: sum(1 for r in green.values() if r["outcome"] == k) for k in ("hang", "crash")}
     return {
         "module": module,
+        "lib": lib,
         "base_pass": len(must),
         "green_pass": len(must) - len(lost),
         "lost": lost,
@@ -290,39 +313,39 @@ def _write(rows: list[dict], json_file: str | None, failures: str | None) -> Non
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m minievent.conformance", description=__doc__.split("\n\n")[0])
-    p.add_argument("modules", nargs="*", help=f"test modules (default: all {len(MODULES)})")
+    p.add_argument("modules", nargs="*", help=f"test modules (default: all {len(MODULES + SERVICE)})")
     p.add_argument("--quick", action="store_true", help=f"only {', '.join(QUICK)}")
+    p.add_argument("--lib", choices=sorted(LIBS), default="minievent", help="whose monkey patching to measure")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds one test may run before it is a hang")
     p.add_argument("--budget", type=float, default=1200.0, help="seconds one module may run in all")
     p.add_argument("--cache", default=".conformance", help="where unpatched results are kept ('' for none)")
     p.add_argument("--json", help="write the full comparison here")
     p.add_argument("--failures", help="write the failing test ids per module, with their causes, here")
     p.add_argument("--child", help=argparse.SUPPRESS)
-    p.add_argument("--patched", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--unpatched", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--patch", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--done", help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.child:
         with open(a.done) as f:
-            child(a.child, a.patched, a.out, set(json.load(f)), a.timeout)
+            child(a.child, a.patch or None, a.out, set(json.load(f)), a.timeout)
         return 0
-    modules = a.modules or (QUICK if a.quick else MODULES)
+    modules = a.modules or (QUICK if a.quick else MODULES + SERVICE)
     unknown = [m for m in modules if not m.startswith("test_")]
     if unknown:
         p.error(f"not a test module: {', '.join(unknown)}")
     cache = pathlib.Path(a.cache) if a.cache else None
     rows = []
-    print(f"{'module':24} {'unpatched':>9} {'patched':>8} {'%':>6} {'hang':>4} {'crash':>5}")
+    print(f"{'module':24} {'unpatched':>9} {a.lib:>9} {'%':>6} {'hang':>4} {'crash':>5}")
     for m in modules:
-        r = compare(m, a.timeout, a.budget, cache)
+        r = compare(m, a.timeout, a.budget, cache, a.lib)
         rows.append(r)
         pct = 100.0 * r["green_pass"] / r["base_pass"] if r["base_pass"] else 100.0
-        print(f"{m:24} {r['base_pass']:9} {r['green_pass']:8} {pct:6.1f} {r['hang']:4} {r['crash']:5}", flush=True)
+        print(f"{m:24} {r['base_pass']:9} {r['green_pass']:9} {pct:6.1f} {r['hang']:4} {r['crash']:5}", flush=True)
         _write(rows, a.json, a.failures)  # after every module: a long run interrupted keeps what it has
     base, green = sum(r["base_pass"] for r in rows), sum(r["green_pass"] for r in rows)
     print(
-        f"{'total':24} {base:9} {green:8} {100.0 * green / max(base, 1):6.1f} "
+        f"{'total':24} {base:9} {green:9} {100.0 * green / max(base, 1):6.1f} "
         f"{sum(r['hang'] for r in rows):4} {sum(r['crash'] for r in rows):5}"
     )
     return 0

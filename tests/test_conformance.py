@@ -4,7 +4,7 @@
 interpreter's ``test`` package unpatched and patched, in subprocesses; this
 asserts the outcome: nothing hangs or crashes, and of the tests that pass
 unpatched, at least 97 % pass patched -- every one of them for the modules
-whose whole subject minievent replaces (queues and threads, timeouts, servers).
+whose whole subject minievent replaces (queues, _thread and thread-locals, timeouts, servers).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from support import missing
 from minievent import conformance
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL_MUST_PASS = {"test_queue", "test_timeout", "test_socketserver"}
+ALL_MUST_PASS = {"test_queue", "test_timeout", "test_socketserver", "test_thread", "test_threading_local"}
 
 
 @pytest.mark.slow
