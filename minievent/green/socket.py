@@ -48,7 +48,11 @@ def _off_the_hub(name: str) -> Any:
 
     @functools.wraps(real)  # (the stdlib's name and doc: it answers the same)
     def resolve(*args: Any, **kwargs: Any) -> Any:
-        return real(*args, **kwargs) if existing_hub() is None else tpool.execute(real, *args, **kwargs)
+        try:
+            return real(*args, **kwargs) if existing_hub() is None else tpool.execute(real, *args, **kwargs)
+        except Exception as e:  # (the C function's error holds no reference to the arguments: nor does ours)
+            del args, kwargs
+            raise e.with_traceback(None)  # (without the pool's frames, which hold them)
 
     return resolve
 
