@@ -184,7 +184,8 @@ def test_sigusr2_during_a_stall_names_what_holds_the_loop_and_the_stall_is_writt
     assert sorted(d.rsplit("-", 1)[-1] for d in found) == ["signal", "stall"], found
     asked = open(os.path.join(next(d for d in found if d.endswith("signal")), "report.txt")).read()
     assert "WHAT HOLDS THE LOOP (still, at the signal): _sync_power_states has run" in asked, asked
-    assert "its stack while it held" in asked and "p.py:9" in asked, asked  # (the line it was at)
+    # (the line it was at: one of its loop's, lines 8 to 11; which one the most samples saw varies from run to run)
+    assert "its stack while it held" in asked and re.search(r"p\.py:(8|9|10|11)\)", asked), asked
     held = open(os.path.join(next(d for d in found if d.endswith("stall")), "report.txt")).read()
     assert "WHAT HELD THE LOOP: _sync_power_states ran 1.2" in held, held
 
@@ -482,38 +483,86 @@ def test_the_program_sees_no_thread_of_ours_and_argv_is_its_own(tmp_path):
     assert "not greened" not in out.stderr
 
 
-CHURN = """
-import eventlet, sys
+# A server's life: requests come for ever, each in a greenthread (task) that starts, yields once and ends.
+CHURN = {
+    "eventlet": """
+import eventlet
 eventlet.monkey_patch()
-import time
+spawn, sleep = eventlet.spawn, eventlet.sleep
+pool = eventlet.GreenPool(50)
+""",
+    "gevent": """
+from gevent import monkey
+monkey.patch_all()
+import gevent, gevent.pool
+spawn, sleep = gevent.spawn, gevent.sleep
+pool = gevent.pool.Pool(50)
+""",
+}
+CHURN_GREEN = """
+import sys, time
 def rss_kb():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * 4
-def spinner():
+def request(i):
+    sleep(0)
+    return i
+def server():
+    i = 0
     while True:
-        eventlet.sleep(0)
-for _ in range(4):
-    eventlet.spawn(spinner)
-sizes = []
-start = time.monotonic()
-for seconds in (2.0, 7.0):
+        pool.spawn(request, i)
+        i += 1
+        if i % 50 == 0:
+            sleep(0.001)
+spawn(server)
+sizes, start = [], time.monotonic()
+for seconds in (2.0, 4.0, 6.0):
     while time.monotonic() - start < seconds:
-        eventlet.sleep(0.01)
+        sleep(0.05)
     sizes.append(rss_kb())
-print(sizes[0], sizes[1])
+print(*sizes)
+"""
+CHURN["asyncio"] = """
+import asyncio, time
+def rss_kb():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * 4
+async def request(i):
+    await asyncio.sleep(0)
+    return i
+async def server():
+    i = 0
+    while True:
+        asyncio.create_task(request(i))
+        i += 1
+        if i % 50 == 0:
+            await asyncio.sleep(0.001)
+async def main():
+    serving = asyncio.create_task(server())
+    sizes, start = [], time.monotonic()
+    for seconds in (2.0, 4.0, 6.0):
+        while time.monotonic() - start < seconds:
+            await asyncio.sleep(0.05)
+        sizes.append(rss_kb())
+    serving.cancel()
+    print(*sizes)
+asyncio.run(main())
 """
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
-def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path):
+@pytest.mark.parametrize("loop", ["eventlet", "gevent", "asyncio"])
+def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path, loop):
+    """Tens of thousands of greenthreads (tasks) a second start and end; the window is half a second. Before,
+    the records kept every lane that ever ran: about 15 MB more every second (60 MB from 2 s to 6 s)."""
     script = tmp_path / "churn.py"
-    script.write_text(textwrap.dedent(CHURN))
+    script.write_text(CHURN[loop] + (CHURN_GREEN if loop != "asyncio" else ""))
     out = fly(tmp_path / "inc", "--window", "0.5", "--stall", "0.5", str(script), timeout=100)
     assert out.returncode == 0, out.stderr
-    at_2s, at_7s = map(int, out.stdout.split())
-    # five more seconds of about 100,000 switches a second: unbounded, that is tens of MB
-    assert at_7s - at_2s < 8 * 1024, (at_2s, at_7s)
+    at_2s, *later = map(int, out.stdout.split())
+    # (RSS moves by a few MB with what the window holds at the moment: the margin is for that)
+    assert max(later) - at_2s < 16 * 1024, (at_2s, later)
 
 
 MINIEVENT_SERVICE = """

@@ -177,6 +177,19 @@ class AsyncioCapture(Capture):
     def outside(self) -> Any:
         return self.main
 
+    def over(self, key: Any) -> bool:
+        return isinstance(key, self._tasks) and key.done()
+
+    def forget(self, kids: Any) -> None:
+        super().forget(kids)
+        for kid in kids:
+            self._task_lanes.pop(kid, None)
+            self._sleep_due.pop(kid, None)
+        # asyncio's own tasks are the hub's lane, never a key: let go of those that are done too
+        for task in [task for task in self._internal if task.done()]:
+            self._task_lanes.pop(id(task), None)  # (first: the list keeps it alive, its id its own)
+            self._internal.remove(task)  # (in place: the loop's thread may be appending)
+
     def lane_name(self, key: Any) -> str:
         if isinstance(key, _Main):
             return key.name

@@ -215,6 +215,7 @@ class FlightRecorder(LoopRecorder):
         self._lane_names: dict[int, dict[Any, str]] = {}  # id(timeline) -> {lane id: its name}
         self._seen: dict[int, list[int]] = {}  # id(timeline) -> [switches read, timers read] for metrics
         self._late_written_upto = 0.0
+        self._lanes_kept: dict[int, int] = {}  # id(timeline) -> lanes kept after the last _forget_finished
 
     # ------------------------------------------------------------ on / off
     def arm(self) -> FlightRecorder:
@@ -398,11 +399,27 @@ class FlightRecorder(LoopRecorder):
         k = tl.records.trim(horizon)
         if not k:
             return
+        self._forget_finished(tl)
         seen = self._seen.get(id(tl))
         if seen is not None:
             seen[0] = max(0, seen[0] - k)
             seen[1] = 0
             self._late_written_upto = max(self._late_written_upto, horizon)
+
+    def _forget_finished(self, tl: Timeline) -> None:
+        """Let go of the lanes that ended before the window (their greenthreads, their names), each time the
+        lanes kept have doubled: a service starts greenthreads for ever, the window shows only its own."""
+        records, capture = tl.records, tl.capture
+        known = len(records.lane_ids())
+        if capture is None or known < 2 * self._lanes_kept.get(id(tl), 128):
+            return
+        gone = records.finished_lanes(capture.over)
+        capture.forget(gone)  # (first: an id is freed, and may be reused, only once the records let go)
+        names = self._lane_names.get(id(tl), {})
+        for kid in gone:
+            names.pop(kid, None)
+        records.forget(gone)
+        self._lanes_kept[id(tl)] = known - len(gone)
 
     # ------------------------------------------------------------ incidents
     def _write(

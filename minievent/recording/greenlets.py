@@ -160,6 +160,13 @@ class GreenletCapture(Capture, GreenletTracer):
         self.uninstall_tracer()
         self._remove_hub_hooks()
 
+    def forget(self, kids: Any) -> None:
+        super().forget(kids)
+        for kid in kids:
+            self.pend.pop(kid, None)
+            self.io_pend.pop(kid, None)
+            self.unnamed.discard(kid)
+
     def ready_at_end(self, end: float) -> dict[Any, tuple]:
         lanes = self.records.lane_ids()  # type: ignore[union-attr]
         return {

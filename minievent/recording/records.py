@@ -205,6 +205,22 @@ class Records:
             del rows[:drop]
         return k
 
+    def finished_lanes(self, over: Any) -> list[int]:
+        """The ids of the lanes that can never run again (``over(key)``: a dead greenlet, a done task)
+        and that no kept switch enters: what ``forget`` may let go of. Any thread."""
+        keep = set(self._sw[1::3])
+        keep.update((HUB_ID, id(self.first_key)))
+        return [kid for kid, key in list(self._keys.items()) if kid not in keep and over(key)]
+
+    def forget(self, kids: Any) -> None:
+        """Let go of these lanes (from ``finished_lanes``): their keys may be freed, their ids reused.
+
+        A long-running service starts and ends greenthreads for ever: a window keeps only the
+        lanes it still shows, or memory would grow by every greenthread that ever ran."""
+        keys = self._keys
+        for kid in kids:
+            keys.pop(kid, None)
+
     def window(self, since: float, until: float) -> Records:
         """A copy of the records from ``since`` to ``until``, ended at ``until``. Any thread, while it writes.
 
@@ -325,6 +341,16 @@ class Capture:
     def outside(self) -> Any:
         """The lane key of the code that runs outside the loop in its thread (asyncio's), or None."""
         return None
+
+    def over(self, key: Any) -> bool:
+        """Whether the lane of ``key`` can never run again: a dead greenlet (or GreenThread)."""
+        return getattr(key, "dead", False) is True
+
+    def forget(self, kids: Any) -> None:
+        """The records let go of these lanes (``Records.forget``): drop what this capture keeps by their ids
+        (before the ids can be reused). Any thread: what the loop's thread writes here is for live lanes."""
+        for kid in kids:
+            self.names.pop(kid, None)
 
     def ready_at_end(self, end: float) -> dict[Any, tuple]:
         """Lanes known ready (since, why) by ``end`` that had not run again: key -> (since, cause)."""
