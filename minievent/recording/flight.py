@@ -392,10 +392,13 @@ class FlightRecorder(LoopRecorder):
         return name
 
     def _trim(self, tl: Timeline, now: float) -> None:
-        """Drop records older than the window from the live recording (foreign captures only)."""
-        if math.isinf(self.window) or tl.loop == "minievent":
-            return  # minievent's own recorder flushes its raw log when read: trimmed once the package lands
+        """Drop records older than the window from the live recording."""
+        if math.isinf(self.window):
+            return
         horizon = now - self.window - self.window / 8
+        if tl.loop == "minievent":  # (its raw log: nothing is flushed while it runs, see _window)
+            tl.capture.trim(horizon)  # type: ignore[union-attr]
+            return
         k = tl.records.trim(horizon)
         if not k:
             return
@@ -425,10 +428,7 @@ class FlightRecorder(LoopRecorder):
     def _write(
         self, reason: str, tl: Timeline | None, stall: Stall | None, now: float, late: Sequence[Late] = ()
     ) -> None:
-        # minievent's own recorder keeps a raw log that only its loop's thread may flush: read at exit, until
-        # the recording package's windowed writer lands; its incidents say what held the loop, and its stack.
-        own = tl is not None and tl.loop == "minievent"
-        snap = tl.window(max(tl.t0 or now, now - self.window), now) if tl is not None and not own else None
+        snap = _window(tl, max(tl.t0 or now, now - self.window), now) if tl is not None else None
         inc = Incident(
             reason=reason,
             program=self.program,
@@ -445,12 +445,10 @@ class FlightRecorder(LoopRecorder):
             for lane, since, until, why in inc.extra_ready:  # (so the picture shows them ready too)
                 snap.add_span(lane, since, until, "ready", why)
             reach = now - (snap.t0 or now)
-            whole = tl.t0 is not None and snap.t0 <= tl.t0 + 1e-9 and not tl.trimmed
+            whole = tl.t0 is not None and now - self.window <= tl.t0 and not tl.trimmed
             inc.window_line = f"reaches back {reach:.1f} s" + (
                 " (to the start of recording)" if whole else f" (window {self.window:g} s)"
             )
-        elif own:
-            inc.window_line = "minievent's loop: who was ready and how late is not read while it runs (yet)"
         else:
             inc.window_line = "no loop recorded yet"
         path = incidents.write(inc, self.folder, snap)
@@ -459,6 +457,16 @@ class FlightRecorder(LoopRecorder):
         if snap is not None and self.sidecar is not None and self.sidecar.draw:
             self.sidecar.send("draw", path)  # (drawn in the sidecar: matplotlib is never imported here)
         _say(f"minievent flight: incident ({reason}) written to {path}")
+
+
+def _window(tl: Timeline, since: float, until: float) -> Timeline:
+    """A copy of the recording from ``since`` to ``until``, read while it records. minievent's own capture
+    keeps a raw log that only its loop's thread may turn into records (and nobody does while the flight
+    recorder runs): the copy is made from a copy of that log, here."""
+    snap = tl.window(since, until)
+    if tl.loop == "minievent":
+        snap.records = tl.capture.window(since, until)  # type: ignore[union-attr]
+    return snap
 
 
 def _end_of_run(tl: Timeline, start: float, fallback: float) -> float:
