@@ -272,3 +272,34 @@ def test_a_service_installed_in_site_packages_is_the_programs_own_code():
     assert culprit(stack[:3]).function == "ComputeManager._heal"
     runner = Frame("PeriodicTasks.run_periodic_tasks", site + "oslo_service/periodic_task.py", 260)
     assert culprit((*stack[:2], runner, *stack[2:])).function == "ComputeManager._heal"  # the periodic task
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("backend", ["eventlet", "gevent", "asyncio"])
+def test_the_flight_incident_sees_the_heartbeat_ready_from_the_capture_and_one_lane_a_task(tmp_path, backend):
+    need_module("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
+    need_module(backend)
+    from minievent.scenarios import nova_compute
+    from minievent.scenarios.nova_compute import ServiceParams
+
+    p = ServiceParams(report_interval=0.1, service_down_time=0.6, sync_interval=0.6, sync_seconds=1.0, duration=2.2)
+    folder = tmp_path / "incidents"
+    flight = ["-m", "minievent", "flight", "--dir", str(folder), "--stall", "0.5", "--heartbeat", "report_state"]
+    r = nova_compute.run(backend, p, under=flight)
+    assert r.returncode == 0, r.stderr[-3000:]
+    (inc,) = [folder / d for d in sorted(os.listdir(folder))]
+    report = (inc / "report.txt").read_text()
+    ready = report.split("READY MEANWHILE", 1)[1].split("LATE", 1)[0]
+    # the capture saw the heartbeat's timed wait fall due (not the flight recorder's guess from its period)
+    line = next(line for line in ready.splitlines() if "report_state" in line)
+    assert "timer due" in line and "period" not in line, report
+    # named after the periodic task oslo called (eventlet: the real oslo.service), its stack from the task on
+    held = report.split("WHAT HELD THE LOOP:", 1)[1].split("READY MEANWHILE", 1)[0].splitlines()
+    task = "ComputeManager._sync_power_states" if backend == "eventlet" else "_query_driver_power_state_and_sync"
+    assert held[1].startswith(f"culprit: {task}  (scenarios/nova_compute.py:"), held
+    if backend == "asyncio":
+        assert held[3].split()[0] == "periodic_tasks", held  # (asyncio.run ... Handle._run left out)
+    trace = json.loads((inc / "trace.json").read_text())
+    lanes = [e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"]
+    assert len(lanes) == len(set(lanes)), lanes
+    assert "MainThread" not in lanes and not [lane for lane in lanes if "loop_func" in lane or "#" in lane], lanes

@@ -50,7 +50,7 @@ from .minievent import in_hub
 from .records import HUB_ID, clock
 from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
-from .timeline import Timeline
+from .timeline import Timeline, program_part
 from .watchdog import Hold, Watch
 
 __all__ = ["FlightOptions", "FlightRecorder", "arm", "check_options", "DEFAULT_DIR"]
@@ -477,18 +477,9 @@ def _end_of_run(tl: Timeline, start: float, fallback: float) -> float:
 
 def _sample(stall: Stall, frame: Any) -> None:
     """One look at the holder's stack (oslo's looping call named after what it loops, once seen)."""
-    stall.sample(_program_part(stack_of(frame, _OURS)))
+    stall.sample(program_part(stack_of(frame, _OURS)))
     if stall.lane == "loop_func":
         stall.lane = _looping_call_in(frame) or stall.lane
-
-
-def _program_part(stack: tuple) -> tuple:
-    """The stack from the program's own entry on: what runs the program (runpy, this tool) left out."""
-    cut = 0
-    for i, frame in enumerate(stack):
-        if frame.filename.endswith(("runpy.py", "<frozen runpy>", os.sep + "program.py")):
-            cut = i + 1
-    return stack[cut:]
 
 
 def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOptions) -> None:

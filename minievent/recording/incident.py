@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .timeline import culprit
+
 __all__ = ["Frame", "Stall", "Late", "Incident", "write", "make_private_dir", "stack_of"]
 
 
@@ -151,6 +153,9 @@ class Incident:
                     f"WHAT HELD THE LOOP: {s.lane} ran {s.duration:.2f} s without yielding "
                     f"(from {rel(s.start)} to {rel(s.end)}; --stall {self.threshold:g} s)"
                 )
+            named = culprit(s.stack)
+            if named is not None:  # (the periodic task, or the program's own innermost frame: timeline.culprit)
+                lines.append(f"culprit: {named}")
             if s.stack:
                 lines.append(f"its stack while it held (outermost first; {s.samples} samples):")
                 lines += [f"    {frame}" for frame in s.stack]

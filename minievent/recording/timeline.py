@@ -626,8 +626,11 @@ class Timeline:
         ("X") named after its state, with the reason in ``args``; marks and
         late timers are instant events ("i"). Times are microseconds.
         """
-        spans = self.spans()
-        tid = {lane: i + 1 for i, lane in enumerate(dict.fromkeys([*self.lanes, *(s.lane for s in spans)]))}
+        # The thread's code outside asyncio's loop is not the loop's: one thread, one lane (the loop's).
+        outside = self.outside_lane
+        spans = [s for s in self.spans() if s.lane != outside]
+        lanes = [lane for lane in self.lanes if lane != outside]
+        tid = {lane: i + 1 for i, lane in enumerate(dict.fromkeys([*lanes, *(s.lane for s in spans)]))}
         events: list[dict] = [{"ph": "M", "pid": 1, "tid": 0, "name": "process_name", "args": {"name": "minievent"}}]
         for lane, i in tid.items():
             events.append({"ph": "M", "pid": 1, "tid": i, "name": "thread_name", "args": {"name": lane}})
@@ -650,6 +653,8 @@ class Timeline:
                 ev["args"] = {"why": s.why}
             events.append(ev)
         for m in self.marks:
+            if m.lane not in tid:
+                continue
             events.append(
                 {"ph": "i", "s": "t", "pid": 1, "tid": tid[m.lane], "name": m.label, "ts": round(m.time * 1e6, 3)}
             )
