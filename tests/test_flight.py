@@ -152,6 +152,44 @@ def test_sigusr2_writes_an_incident_and_the_programs_own_handler_still_runs(tmp_
     assert "WRITTEN ON REQUEST" in report and f"loop: {loop}" in report, report
 
 
+WITH_GURU_MEDITATION = """
+import os, signal, sys
+import eventlet
+eventlet.monkey_patch()
+from oslo_reports import guru_meditation_report as gmr
+
+class Version:  # what nova passes: nova.version.version_info
+    def vendor_string(self): return "tests"
+    def product_string(self): return "nova-compute (test_flight)"
+    def version_string_with_package(self): return "0.0"
+
+gmr.TextGuruMeditation.setup_autorun(Version())  # nova/cmd/compute.py: kill -USR2 prints the report
+def report_state():
+    while True:
+        eventlet.sleep(0.05)
+eventlet.spawn(report_state)
+eventlet.sleep(0.3)
+os.kill(os.getpid(), signal.SIGUSR2)
+eventlet.sleep(0.5)
+print("on", flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_sigusr2_writes_an_incident_and_oslo_reports_guru_meditation_report_still_prints(tmp_path):
+    """nova's own SIGUSR2 handler (oslo.reports) keeps its signal: both it and the recorder answer."""
+    need_module("oslo_reports", "pip install oslo.reports, or the test extra")
+    script, folder = tmp_path / "nova-compute.py", tmp_path / "incidents"
+    script.write_text(WITH_GURU_MEDITATION)
+    out = fly(folder, str(script), timeout=50)
+    assert (out.returncode, out.stdout) == (0, "on\n"), out.stderr
+    assert "Guru Meditation" in out.stderr and "nova-compute (test_flight)" in out.stderr, out.stderr[-3000:]
+    found = incidents(folder)
+    assert len(found) == 1 and found[0].endswith("-signal"), (found, out.stderr[-2000:])
+    report = open(os.path.join(found[0], "report.txt")).read()
+    assert "WRITTEN ON REQUEST" in report and "report_state" in open(os.path.join(found[0], "trace.json")).read()
+
+
 SIGNALLED_DURING_A_STALL = """
 import os, signal, time
 import eventlet
