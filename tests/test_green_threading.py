@@ -576,6 +576,31 @@ def test_queue_listener_over_a_multiprocessing_queue():
     assert out == [f"beat {i}" for i in range(5)]
 
 
+def test_a_fork_from_a_thread_read_back_through_a_pipe():
+    # CPython's test_thread.TestForkInThread: a thread forks while the main thread reads the child's pipe.
+    # _thread.start_new_thread does not wait for the thread to run, so the read comes first; it waits green,
+    # and the thread runs. Before os.read was green it blocked the hub, and the thread never forked: a hang.
+    out = child(
+        """
+        r, w = os.pipe()
+        codes = []
+        def fork_and_wait():
+            pid = os.fork()
+            if pid == 0:  # the child: it reports and leaves at once
+                os.write(w, b"from the child")
+                os._exit(0)
+            codes.append(os.waitpid(pid, 0)[1])
+        _thread.start_new_thread(fork_and_wait, ())
+        got = os.read(r, 100)
+        while not codes:
+            time.sleep(0.01)
+        print(json.dumps({"got": got.decode(), "codes": codes}))
+    """,
+        timeout=30,
+    )
+    assert out == {"got": "from the child", "codes": [0]}
+
+
 def test_monkey_patch_takes_eventlets_arguments():
     code = """
         import json, threading, socket, os, sys
