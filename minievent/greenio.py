@@ -69,7 +69,7 @@ _clock = time.monotonic
 _TIMED_OUT = object()  # what the timeout timer resumes a parked greenthread with
 
 
-def wait_for_fd(hub: Hub, evtype: int, fd: int, timeout: float | None = None, rearm: bool = False) -> bool:
+def wait_for_fd(hub: Hub, evtype: int, fd: int, timeout: float | None, rearm: bool) -> bool:
     """Park until ``hub`` reports ``fd`` ready for ``evtype`` (``READ`` or ``WRITE``); True if ``timeout`` passed first.
 
     The one listener-and-park wait: green sockets, ``trampoline`` and the green ``os`` wait here.
@@ -108,7 +108,7 @@ def trampoline(
     # (From a hub callback, park raises BlockingSwitchOutError.) trampoline cannot know whether its
     # caller tried first: rearm asks the poller to report the fd at once if it is ready now.
     with Timeout(timeout, timeout_exc):  # (first: a bad timeout raises before the listener is added)
-        wait_for_fd(get_hub(), READ if read else WRITE, fd, rearm=True)
+        wait_for_fd(get_hub(), READ if read else WRITE, fd, None, True)  # (no timeout of its own: Timeout's)
 
 
 class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]

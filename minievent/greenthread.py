@@ -57,7 +57,7 @@ def sleep(seconds: float = 0) -> None:
     try:
         hub.park(("sleep", seconds))
     finally:
-        timer.cancel()  # no-op when it fired; removes it when we were killed
+        timer.cancel()  # no-op when it fired; killed, we mark it cancelled (it leaves the heap later, unfired)
 
 
 class _Worker(greenlet.greenlet):

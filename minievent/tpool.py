@@ -6,8 +6,9 @@ stops every greenthread -- the late-heartbeat outage of the lessons.
 ``execute(fn, *args)`` hands ``fn`` to a pool of worker threads instead; the
 calling greenthread parks in a ``WaitQueue``, the hub keeps running the others,
 and when the worker is done it rings the hub's doorbell (``call_threadsafe``:
-append to the ready queue, then write the waker fd that the poller watches),
-which wakes the hub out of ``epoll_wait`` to deliver the result.
+append to the hub's inbox, then write the waker fd that the poller watches),
+which wakes the hub out of ``epoll_wait``; the waker's listener moves the
+inbox onto the ready queue (``schedule``), and the run phase delivers the result.
 ``Proxy(obj)`` does the same for every method call on ``obj``.
 
 While a job is out, the hub's ``keepalive`` counts it: with nothing else to
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from .hub import Hub, get_hub
-from .patcher import original
+from .originals import original
 from .waiter import WaitQueue
 
 __all__ = ["Proxy", "execute", "setup", "killall", "set_num_threads", "get_num_threads"]

@@ -14,7 +14,7 @@ the path it takes with a timeout, through the selector.
 import subprocess as _std
 from typing import Any
 
-from ..patcher import import_patched
+from ..fresh import import_patched
 from . import slurp_properties
 
 

@@ -17,9 +17,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .. import patcher
 from ..greenthread import GreenThread, getcurrent
 from ..hub import os_thread_id
+from ..originals import original
 from . import thread
 
 
@@ -49,7 +49,7 @@ def current_thread() -> threading.Thread:
         return threading._active.get(id(gt)) or (
             threading._DummyThread() if gt in thread._running else _GreenThread(gt)
         )
-    return threading._active.get(os_thread_id()) or patcher.original("threading").current_thread()
+    return threading._active.get(os_thread_id()) or original("threading").current_thread()
 
 
 def patch() -> None:
