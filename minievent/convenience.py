@@ -14,6 +14,7 @@ handlers crash should not go on quietly).
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import socket as _stdsocket
 import warnings
@@ -132,7 +133,7 @@ def serve(sock: GreenSocket, handle: Callable[[GreenSocket, Any], Any], concurre
         try:
             handle(conn, addr)
         except Exception as e:
-            hub.schedule(lambda exc=e: stop(exc))
+            hub.schedule(functools.partial(stop, e))
         finally:
             conn.close()
 

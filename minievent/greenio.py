@@ -185,8 +185,10 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
     def _io(self, evtype: int, fn: Callable[..., Any], *args: Any, flags: int = 0) -> Any:
         """``fn(*args)`` until it stops saying "not now", parking on the hub in between.
 
-        The loop of every method but the hot few (recv, recv_into, send, sendall:
-        inlined, which measured faster). As in the stdlib, the timeout bounds the whole call.
+        The loop of every method but the hot three, recv, recv_into and send, which write it
+        out (measured faster), and connect, whose one wait is for the connection to finish;
+        sendall tries once itself and hands the rest to it. As in the stdlib, the timeout
+        bounds the whole call.
         """
         timeout = self._timeout
         deadline = _clock() + timeout if timeout else None

@@ -18,8 +18,6 @@ import sys
 import types
 from typing import Any
 
-__all__ = ["original", "replace", "load", "is_monkey_patched", "already_patched", "MISSING"]
-
 #: What ``replace`` puts where an attribute should be deleted (``select.epoll``, as eventlet does).
 MISSING: Any = object()
 #: The flags ``monkey_patch`` has applied (``{"socket": True, ...}``), eventlet's ``patcher.already_patched``.

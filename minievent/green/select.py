@@ -55,7 +55,8 @@ def _wait_for(ask: Callable[[], Any], reads: Iterable[Any], writes: Iterable[Any
                 listeners.append(hub.add(evtype, fd, wake.wake_one, rearm=True))
         while True:
             left = None if deadline is None else max(0.0, deadline - _time.monotonic())
-            if wake.wait(left, ("select", len(listeners))) is TIMED_OUT:
+            woke = wake.wait(left, ("select", len(listeners)))
+            if woke is TIMED_OUT:
                 return None
             answer = ask()
             if answer:

@@ -187,4 +187,5 @@ def start_new_thread(function: Callable[..., Any], args: tuple, kwargs: dict | N
 
 # Thread-local storage: the stdlib's pure-Python ``_threading_local`` keys its dicts on
 # ``threading.current_thread()``, which after patching is one object per greenthread.
-local = _local = _threading_local.local
+local = _threading_local.local
+_local = local
