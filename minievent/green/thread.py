@@ -32,6 +32,7 @@ from typing import Any
 
 import greenlet
 
+from .. import tpool
 from ..greenthread import GreenThread, getcurrent, sleep, spawn
 from ..hub import clock, get_hub, os_thread_id
 from ..waiter import WaitQueue
@@ -127,8 +128,6 @@ def get_ident() -> int:
 def _count() -> int:
     """The threads the program started that still run: greenthreads of ``start_new_thread``, and OS threads
     (the thread pool's are the runtime's, as the hub is)."""
-    from .. import tpool
-
     return len(_running) - tpool.os_threads() + _os_threads()  # (in this order: a start under way is waited for)
 
 
