@@ -20,8 +20,15 @@ def import_patched(
     stdlib (eventlet's ``import_patched``); ``sys.modules`` is left as it was (see ``originals.load``)."""
     from .green import os, select, selectors, socket, ssl, thread, time  # (on first use: no import-time cost)
 
-    green = {"socket": socket, "ssl": ssl, "select": select, "selectors": selectors, "time": time, "os": os}
-    green["_thread"] = thread
+    green = {
+        "socket": socket,
+        "ssl": ssl,
+        "select": select,
+        "selectors": selectors,
+        "time": time,
+        "os": os,
+        "_thread": thread,
+    }
     green["threading"] = load("threading", green)
     green["queue"] = load("queue", green)
     return load(name, {**green, **dict(additional_modules), **kw_additional_modules})

@@ -168,8 +168,7 @@ class GreenSocket(_BaseSocket):  # type: ignore[misc,valid-type]
         # The first wait of this socket in this hub asks the poller to check
         # the fd afresh (rearm): the number may have belonged to a file that
         # was closed behind the hub's back, leaving a stale registration.
-        rearm = self._armed is not hub
-        timed_out = wait_for_fd(hub, evtype, fd, timeout, rearm)
+        timed_out = wait_for_fd(hub, evtype, fd, timeout, self._armed is not hub)
         self._armed = hub
         if timed_out:
             raise socket_timeout("timed out")

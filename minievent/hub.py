@@ -318,7 +318,9 @@ class Hub(HubCompat):
         """Call ``fn(*args)`` from the hub after ``seconds``; returns a cancellable ``Timer``."""
         return self.add_timer(Timer(seconds, fn, *args))
 
-    schedule_call_global = schedule_call  # eventlet's name
+    # eventlet's names for the same things
+    schedule_call_global = schedule_call
+    clock = staticmethod(clock)
 
     def add_timer(self, timer: Timer) -> Timer:
         """Schedule ``timer`` (once: a timer belongs to one hub) ``timer.seconds`` from now."""

@@ -1,17 +1,18 @@
 """eventlet's hub API that is not the loop: what eventlet's tools and tests call on a hub.
 
 ``Hub`` (``minievent/hub.py``) is the loop and its three single points. eventlet's hub also
-offers a way to stop the loop from outside (``abort``), two debug switches, counts of what it
-holds and a few other names for the same calls. They live here, in the base class ``Hub``
+offers a way to stop the loop from outside (``abort``), two debug switches, timers that die
+with their greenthread and counts of what it holds. They live here, in the base class ``Hub``
 inherits, so that a reader of the loop does not wade through them; they use only what the
-loop keeps anyway (its listener tables, its timer heap, ``schedule_call``, ``park``).
+loop keeps anyway (its listener tables, its timer heap, ``schedule_call``, ``park``). (Its
+other names for the same methods, ``switch``, ``schedule_call_global``, ``clock``, are
+one-line aliases beside them in the hub.)
 
 It imports only the poller's constants: it is below the hub.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,6 @@ class HubCompat:
 
     #: ``abort()`` has handed control to the main greenlet, which has not waited since.
     _stopped = False
-
-    clock = staticmethod(time.monotonic)
 
     @property
     def running(self) -> bool:
