@@ -234,15 +234,15 @@ def free_port():
 
 
 @pytest.mark.timeout(90)
-def test_the_metrics_endpoint_parses_and_holds_report_states_latency(tmp_path):
+@pytest.mark.parametrize("backend", ["eventlet", "gevent", "asyncio"])
+def test_the_metrics_endpoint_parses_and_holds_report_states_latency(tmp_path, backend):
     from prometheus_client.parser import text_string_to_metric_families
 
     port = free_port()
     folder = tmp_path / "incidents"
     argv = [sys.executable, *under_flight(folder, "--metrics-port", str(port))]
-    # asyncio: its capture reads when each task was ready. (The eventlet capture does not yet read oslo's
-    # Event.wait(timeout) as a due timer, so report_state has no schedule latency there.)
-    argv += nova_compute.command("asyncio", ServiceParams(**{**STALL.__dict__, "duration": 5.0}))
+    # (eventlet: the real oslo.service, whose looping calls wait on Event.wait(timeout), read as a due timer)
+    argv += nova_compute.command(backend, ServiceParams(**{**STALL.__dict__, "duration": 5.0}))
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
