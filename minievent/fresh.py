@@ -11,6 +11,8 @@ import types
 
 from .originals import load
 
+_green: dict = {}  # (name -> module) what the copies see in sys.modules' place
+
 
 def import_patched(
     name: str, *additional_modules: tuple[str, types.ModuleType], **kw_additional_modules: types.ModuleType
@@ -18,17 +20,10 @@ def import_patched(
     """A fresh import of module ``name`` that sees green ``socket``, ``ssl``, ``select``, ``selectors``, ``time``,
     ``os``, ``_thread``, ``threading`` and ``queue``, and the ``(name, module)`` pairs given, without patching the
     stdlib (eventlet's ``import_patched``); ``sys.modules`` is left as it was (see ``originals.load``)."""
-    from .green import os, select, selectors, socket, ssl, thread, time  # (on first use: no import-time cost)
+    if not _green:  # made once, and every copy sees the same ones: one green threading, as eventlet's green package
+        from .green import os, select, selectors, socket, ssl, thread, time  # (on first use: no import-time cost)
 
-    green = {
-        "socket": socket,
-        "ssl": ssl,
-        "select": select,
-        "selectors": selectors,
-        "time": time,
-        "os": os,
-        "_thread": thread,
-    }
-    green["threading"] = load("threading", green)
-    green["queue"] = load("queue", green)
-    return load(name, {**green, **dict(additional_modules), **kw_additional_modules})
+        _green.update(socket=socket, ssl=ssl, select=select, selectors=selectors, time=time, os=os, _thread=thread)
+        _green["threading"] = load("threading", _green)
+        _green["queue"] = load("queue", _green)
+    return load(name, {**_green, **dict(additional_modules), **kw_additional_modules})

@@ -76,8 +76,9 @@ def load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
     executed afresh from its source, and so are the submodules it imports
     (``name.sub``: the copy's own). A C module cannot be; its dict is copied.
     ``sys.modules`` is left as it was found: what the copy imported for the first
-    time was imported seeing ``swap``, and stays the copy's own, as does a
-    package's attribute for it (``http.client`` on ``http``).
+    time was imported seeing ``swap``, and stays the copy's own. The attribute an
+    import set on a package stays too (``email.parser`` on ``email``: the copy's
+    ``email.parser.Parser`` reads it), until an import of the name makes a new one.
     """
     found = importlib.util.find_spec(name)  # (not imported: that would cache its imports, unswapped)
     if not found:
@@ -98,9 +99,6 @@ def load(name: str, swap: dict[str, types.ModuleType]) -> types.ModuleType:
         spec.loader.exec_module(module)  # type: ignore[union-attr]
     finally:
         for new in sys.modules.keys() - before.keys():
-            package, _, attr = new.rpartition(".")
-            if getattr(sys.modules.get(package), attr, None) is sys.modules[new]:
-                delattr(sys.modules[package], attr)
             del sys.modules[new]
         sys.modules.update(before)
     return module
@@ -119,8 +117,10 @@ def original(name: str) -> types.ModuleType:
         patched = list(_saved)
         module = load(name, {n: original(n) for n in patched[: patched.index(name)]})  # those patched before it
         if name in _c_modules:  # a copy of its dict: put the saved values back
-            module.__dict__.update({a: v for a, v in _saved[name].items() if v is not MISSING})
-            for attr in [a for a, v in _saved[name].items() if v is MISSING and a in module.__dict__]:
-                del module.__dict__[attr]
+            for attr, value in _saved[name].items():
+                if value is MISSING:  # (what the patch added: not there before)
+                    module.__dict__.pop(attr, None)
+                else:
+                    module.__dict__[attr] = value
         _originals[name] = module
     return _originals[name]

@@ -26,6 +26,7 @@ from .originals import MISSING, already_patched, is_monkey_patched, original, re
 
 __all__ = ["monkey_patch", "is_monkey_patched", "original", "import_patched", "already_patched"]
 
+Flag = bool | None  #: a monkey_patch argument: True, False, or None (not named)
 #: What no green module can fix: asked for by name (``MySQLdb=True``), they raise ValueError.
 _CANNOT = {"psycopg": "psycopg2's C code", "MySQLdb": "mysqlclient's C code", "builtins": "file I/O on disk"}
 
@@ -54,16 +55,16 @@ def _table(flag: str) -> dict[str, dict[str, Any]]:
 
 
 def monkey_patch(
-    all: bool | None = None,
-    os: bool | None = None,
-    select: bool | None = None,
-    socket: bool | None = None,
-    thread: bool | None = None,
-    time: bool | None = None,
-    psycopg: bool | None = None,
-    MySQLdb: bool | None = None,
-    builtins: bool | None = None,
-    subprocess: bool | None = None,
+    all: Flag = None,
+    os: Flag = None,
+    select: Flag = None,
+    socket: Flag = None,
+    thread: Flag = None,
+    time: Flag = None,
+    psycopg: Flag = None,
+    MySQLdb: Flag = None,
+    builtins: Flag = None,
+    subprocess: Flag = None,
 ) -> None:
     """Patch the stdlib in place, with eventlet's arguments; harmless to call twice.
 

@@ -1,0 +1,3 @@
+"""The stdlib's ``urllib.parse`` (it does no I/O), under eventlet's green name."""
+
+from urllib.parse import *  # noqa: F403
