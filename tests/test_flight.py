@@ -609,6 +609,42 @@ def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path, loop)
     assert max(later) - at_2s < 16 * 1024, (at_2s, later)
 
 
+MANY_SHORT_HOLDERS = """
+import asyncio, time
+async def report_state():
+    while True:
+        await asyncio.sleep(0.05)
+async def worker():
+    for _ in range(3):
+        end = time.monotonic() + 0.3  # each run under --stall; four of them in turn, three rounds
+        while time.monotonic() < end:
+            pass
+        await asyncio.sleep(0)
+async def main():
+    beat = asyncio.create_task(report_state())
+    await asyncio.sleep(0.2)
+    await asyncio.gather(*(worker() for _ in range(4)))
+    await asyncio.sleep(0.8)
+    beat.cancel()
+asyncio.run(main())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_heartbeat_late_with_no_one_holder_is_an_incident_that_says_who_ran_meanwhile(tmp_path):
+    script, folder = tmp_path / "p.py", tmp_path / "incidents"
+    script.write_text(MANY_SHORT_HOLDERS)
+    out = fly(folder, "--stall", "0.5", "--heartbeat", "report_state", str(script), timeout=50)
+    assert out.returncode == 0, out.stderr
+    found = incidents(folder)
+    assert len(found) == 1 and found[0].endswith("-late"), (found, out.stderr)
+    report = open(os.path.join(found[0], "report.txt")).read()
+    late = re.findall(r"report_state ran ([0-9.]+) s late", report)
+    assert len(late) == 1 and float(late[0]) > 2.0, report  # (once: it was listed as heartbeat and as timer)
+    kept = report.split("WHAT KEPT IT LATE", 1)[1].split("LATE:", 1)[0]
+    assert len(re.findall(r"worker(#\d)? +ran +0\.\d\d s in [23] runs", kept)) == 4, report
+
+
 MINIEVENT_SERVICE = """
 import time, minievent
 def report_state():

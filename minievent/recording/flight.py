@@ -338,7 +338,9 @@ class FlightRecorder(LoopRecorder):
             if fired - due > stall:
                 late.append(Late(_lane_name(tl, lane_key), due, fired))
         seen[1] += len(timers)
-        late = [x for x in dict.fromkeys(late) if x.ran > self._late_written_upto]
+        # (one lateness a run: a heartbeat's timer is seen twice, as a heartbeat and as a timer)
+        once = {(x.lane, x.due, x.ran): x for x in sorted(late, key=lambda x: x.what != "heartbeat", reverse=True)}
+        late = [x for x in once.values() if x.ran > self._late_written_upto]
         if late:
             self._late_written_upto = max(x.ran for x in late)
             self._write("late", tl, None, now, late)
@@ -505,6 +507,18 @@ def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOption
             inc.late.append(Late(rec.lane, rec.due + t0, rec.fired + t0))
     if stall is not None:
         _late_by_period(inc, spans, stall, o, t0)
+    elif inc.late:  # late with no one lane holding that long: who ran while the latest waited
+        worst = max(inc.late, key=lambda x: x.by)
+        start, end = worst.due - t0, worst.ran - t0
+        late_lanes = {x.lane for x in inc.late}
+        busy: dict[str, list[float]] = {}
+        for s in spans:
+            overlap = min(s.end, end) - max(s.start, start)
+            if s.state == "running" and overlap > 0 and s.lane != "hub" and s.lane not in late_lanes:
+                runs = busy.setdefault(s.lane, [0.0, 0])
+                runs[0] += overlap
+                runs[1] += 1
+        inc.busy = sorted(((lane, t, int(n)) for lane, (t, n) in busy.items()), key=lambda b: -b[1])[:8]
 
 
 def _late_by_period(inc: Incident, spans: Sequence[Any], stall: Stall, o: FlightOptions, t0: float) -> None:

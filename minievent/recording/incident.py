@@ -132,6 +132,8 @@ class Incident:
     extra_ready: list[tuple[str, float, float, str | None]] = field(default_factory=list)
     window_line: str = ""
     heartbeats: tuple[str, ...] = ()
+    #: (lane, seconds it ran, runs) while the latest late lane waited, when no one lane held the loop that long
+    busy: list[tuple[str, float, int]] = field(default_factory=list)
 
     def text(self) -> str:
         at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - (time.monotonic() - self.now)))
@@ -164,6 +166,12 @@ class Incident:
                     lines.append("innermost lines seen: " + ", ".join(f"{f} x{n}" for f, n in inner.most_common(3)))
             else:
                 lines.append("its stack: not sampled (the watchdog saw no frame of it)")
+        elif self.busy:
+            lines.append(
+                f"WHAT KEPT IT LATE: no one lane held the loop longer than --stall {self.threshold:g} s; "
+                "while the latest waited, these ran in turn:"
+            )
+            lines += [f"    {lane:<44} ran {t:6.2f} s in {n} run{'s' if n != 1 else ''}" for lane, t, n in self.busy]
         elif self.reason == "signal":
             lines.append("WRITTEN ON REQUEST (signal): the loop was not held longer than --stall at the time")
         lines.append("")
