@@ -192,6 +192,27 @@ def test_sigusr2_writes_an_incident_and_oslo_reports_guru_meditation_report_stil
     assert "report_state" in open(os.path.join(found[0], "trace.json")).read()
 
 
+ASKS_ON_USR1 = """
+import asyncio, os, signal
+async def main():
+    await asyncio.sleep(0.3)
+    os.kill(os.getpid(), signal.SIGUSR1)
+    await asyncio.sleep(0.5)
+asyncio.run(main())
+print("on")
+"""
+
+
+@pytest.mark.timeout(60)
+def test_signal_picks_the_on_demand_signal(tmp_path):
+    script, folder = tmp_path / "p.py", tmp_path / "incidents"
+    script.write_text(ASKS_ON_USR1)
+    out = fly(folder, "--signal", "USR1", str(script), timeout=50)
+    assert (out.returncode, out.stdout) == (0, "on\n"), out.stderr  # (unarmed, SIGUSR1 would end it)
+    found = incidents(folder)
+    assert len(found) == 1 and found[0].endswith("-signal"), (found, out.stderr)
+
+
 SIGNALLED_DURING_A_STALL = """
 import os, signal, time
 import eventlet
