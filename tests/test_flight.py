@@ -246,6 +246,8 @@ def test_sigusr2_during_a_stall_names_what_holds_the_loop_and_the_stall_is_writt
     assert "WHAT HOLDS THE LOOP (still, at the signal): _sync_power_states has run" in asked, asked
     # (the line it was at: one of its loop's, lines 8 to 11; which one the most samples saw varies from run to run)
     assert "its stack while it held" in asked and re.search(r"p\.py:(8|9|10|11)\)", asked), asked
+    # the heartbeat has not run yet when the signal comes: late so far, not "ran"
+    assert re.search(r"report_state is 0\.\d\d s late so far \(due 0\.\d\d s, not run yet\)", asked), asked
     held = open(os.path.join(next(d for d in found if d.endswith("stall")), "report.txt")).read()
     assert "WHAT HELD THE LOOP: _sync_power_states ran 1.2" in held, held
 

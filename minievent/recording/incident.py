@@ -186,7 +186,10 @@ class Incident:
         if self.late:
             lines.append("LATE:")
             for late in sorted(self.late, key=lambda r: -r.by):
-                lines.append(f"    {late.lane} ran {late.by:.2f} s late (due {rel(late.due)}, ran {rel(late.ran)})")
+                if s is not None and s.end is None and late.ran >= self.now - 0.002:  # (it has not run yet)
+                    lines.append(f"    {late.lane} is {late.by:.2f} s late so far (due {rel(late.due)}, not run yet)")
+                else:
+                    lines.append(f"    {late.lane} ran {late.by:.2f} s late (due {rel(late.due)}, ran {rel(late.ran)})")
         else:
             lines.append("LATE: no timer or heartbeat ran late by more than the threshold")
         missing = [h for h in self.heartbeats if not any(h in r.lane for r in self.late)]
