@@ -51,6 +51,7 @@ from typing import Any
 import greenlet
 
 from .hubcompat import HubCompat
+from .instrument import Instrument
 from .poller import POLLERS, READ, WRITE, Poller, default_poller
 from .waker import Waker
 
@@ -62,8 +63,6 @@ clock = time.monotonic
 _SWITCH = type(greenlet.getcurrent().switch)
 #: ``park(YIELD)``: the greenthread stays ready, at the back of the ready queue (``sleep(0)``).
 YIELD = "sleep(0)"
-#: The middle slot of a resume record in an instrument's ``switch_log``: ``(time, RESUMED, entry)``.
-RESUMED = "resumed"
 
 #: The longest the hub blocks in one poll (seconds); a later timer just means another poll.
 MAX_POLL_TIMEOUT = 3600.0
@@ -207,9 +206,8 @@ class Hub(HubCompat):
         self.thread_id = os_thread_id()
         self.greenlet = greenlet.greenlet(self.run, parent=self.main)
         self.idle_workers: list[greenlet.greenlet] = []  # finished worker greenlets, for reuse
-        self.instrument: Any = None  # see minievent.instrument; install() / uninstall()
-        self._log: list | None = None  # the instrument's switch_log (its cheap parked and resumed), read once
-        self._log_limit = 0
+        self.instruments: tuple[Instrument, ...] = ()  # add_instrument() / remove_instrument()
+        self._rebuild_hooks()  # (the hub's lists of hooks to call: none yet)
         self.print_exceptions = True  # a greenthread's uncaught error is printed (debug.hub_exceptions)
         self.main_why: Any = None  # what the main greenlet parked for (named by LoopExit)
         # The doorbell other OS threads ring (call_threadsafe). Made now, in
@@ -230,11 +228,8 @@ class Hub(HubCompat):
     def schedule(self, entry: Callable[[], Any]) -> None:
         """Make ``entry`` ready: the run phase calls it soon, in FIFO order. The one way in."""
         self.ready.append(entry)
-        if self.instrument is not None and type(entry) is not Listener:  # (after_poll announces those)
-            try:
-                self.instrument.scheduled(entry)
-            except Exception:
-                self._drop_instrument("scheduled")
+        if self._on_scheduled and type(entry) is not Listener:  # (after_poll announces those)
+            self._call_hooks("scheduled", self._on_scheduled, entry)
 
     def park(self, why: Any = None) -> Any:
         """Switch from the current greenthread to the hub until an entry resumes it; the one way out.
@@ -249,33 +244,19 @@ class Hub(HubCompat):
         is a ``BlockingSwitchOutError``; a yield just returns.
         """
         cur = _getcurrent()
-        if cur is self.greenlet:
-            if why is YIELD:  # sleep(0) in a hub callback: no wait, and nothing to yield to (as eventlet)
+        if why is YIELD:  # (first: sleep(0) is the hottest path)
+            if cur is self.greenlet:  # sleep(0) in a hub callback: no wait, and nothing to yield to (as eventlet)
                 return None
+            self.ready.append(cur.switch)
+        elif cur is self.greenlet:
             raise BlockingSwitchOutError(
                 "a blocking call (sleep, socket wait, event wait...) was made from inside "
                 "the hub, e.g. in a schedule_call callback; spawn a greenthread for it instead"
             )
-        if why is YIELD:
-            self.ready.append(cur.switch)
         elif cur is self.main:
             self.main_why = why
-        if self.instrument is not None:
-            log = self._log
-            if log is not None and len(log) < self._log_limit:
-                # The cheap form of the hook (Instrument.switch_log): appends, no call.
-                try:
-                    lane = cur.gt  # the greenthread a worker greenlet runs
-                except AttributeError:
-                    lane = cur  # the main greenlet, or a plain one
-                log.append(clock())  # (three appends: cheaper than building a tuple to extend by)
-                log.append(lane)
-                log.append(why)
-            else:
-                try:
-                    self.instrument.parked(cur, why)
-                except Exception:
-                    self._drop_instrument("parked")
+        if self._on_parked:
+            self._call_hooks("parked", self._on_parked, cur, why)
         try:
             return self.greenlet.switch()
         except BaseException:
@@ -293,25 +274,42 @@ class Hub(HubCompat):
     switch = park  # eventlet's name
 
     # ------------------------------------------------------------ instruments
-    def install(self, instrument: Any) -> None:
-        """Install an instrument (see ``minievent.instrument``); one at a time."""
-        if self.instrument is not None:
-            raise RuntimeError(f"an instrument is already installed on this hub: {self.instrument!r}")
-        self.instrument, self._log = instrument, getattr(instrument, "switch_log", None)
-        self._log_limit = getattr(instrument, "switch_log_limit", 0)
+    def add_instrument(self, instrument: Instrument) -> None:
+        """Start calling ``instrument``'s hooks (see ``minievent.instrument``); installed already: nothing."""
+        if instrument not in self.instruments:
+            self.instruments += (instrument,)
+            self._rebuild_hooks()
 
-    def uninstall(self, instrument: Any) -> None:
-        if self.instrument is instrument:
-            self.instrument = self._log = None
+    def remove_instrument(self, instrument: Instrument) -> None:
+        """Stop calling ``instrument``'s hooks; ``KeyError`` if it is not installed (as trio's)."""
+        if instrument not in self.instruments:
+            raise KeyError(f"{instrument!r} is not installed on this hub")
+        self.instruments = tuple(i for i in self.instruments if i is not instrument)
+        self._rebuild_hooks()
 
-    def _drop_instrument(self, hook: str) -> None:
-        # An observer that fails must not break the program it observes.
-        inst, self.instrument, self._log = self.instrument, None, None
-        warnings.warn(
-            f"minievent: instrument {inst!r} raised in {hook}(), so it was removed:\n{traceback.format_exc()}",
-            RuntimeWarning,
-            stacklevel=2,
-        )
+    def _rebuild_hooks(self) -> None:
+        # Per hook, the bound methods of the instruments that override it (none: one falsy check), in
+        # new lists, never changed in place: a loop over the old ones (a hook removing an instrument)
+        # runs to its end, and whoever reads the hub's lists next sees the new ones.
+        def overriding(name: str) -> list[Any]:
+            return [i for i in self.instruments if getattr(type(i), name) is not getattr(Instrument, name)]
+
+        self._on_scheduled = [i.scheduled for i in overriding("scheduled")]
+        self._on_before_poll = [i.before_poll for i in overriding("before_poll")]
+        self._on_after_poll = [i.after_poll for i in overriding("after_poll")]
+        self._on_parked = [i.parked for i in overriding("parked")]
+        self._on_resumed = [i.resumed for i in overriding("resumed")]
+
+    def _call_hooks(self, name: str, hooks: Any, *args: Any) -> None:
+        """Call each of ``hooks(*args)``; one that raises is removed (its instrument with it), with a warning."""
+        for hook in hooks:
+            try:
+                hook(*args)
+            except Exception:  # (an observer that fails must not break the program it observes)
+                if hook.__self__ in self.instruments:
+                    self.remove_instrument(hook.__self__)
+                message = f"minievent: instrument {hook.__self__!r} raised in {name}(), so it was removed:\n"
+                warnings.warn(message + traceback.format_exc(), RuntimeWarning, stacklevel=2)
 
     # ------------------------------------------------------------ timers
     def schedule_call(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
@@ -432,96 +430,90 @@ class Hub(HubCompat):
                 self.main.throw(e)
 
     def _loop(self) -> None:
-        ready, popleft = self.ready, self.ready.popleft
+        """Turn after turn, three phases (the module docstring says why each is as it is).
+
+        1. poll the fds: without blocking when something is ready (not at all when no fd is
+           watched), else until the next live timer is due; nothing that could ever wake
+           anyone (no timer, no fd, no tpool call): ``LoopExit`` in the main greenlet;
+        2. due timers to the front of the ready queue;
+        3. run the entries ready now, oldest first: ``entry()`` is the one resume point.
+        """
+        ready = self.ready
+        popleft = ready.popleft
         heappop = heapq.heappop
         poll = self.poller.poll
-        readers, writers = self.readers, self.writers
-        internal = len(self._internal_fds)
-        mask = _SLICE_MASK
+        readers = self.readers
+        writers = self.writers
+        internal = len(self._internal_fds)  # (the waker's: no greenthread waits on it)
         while True:
-            timers = self.timers  # _timer_cancelled may have rebuilt it
+            timers = self.timers  # (_timer_cancelled may have rebuilt it)
             while timers and timers[0][2].cancelled:  # only live timers count, below
                 heappop(timers)
                 self._cancelled -= 1
-            instrument = self.instrument  # None when nothing observes: the only cost then
 
-            # ---- phase 1: poll the fds --------------------------------------
-            # Don't block if something is ready; else block until the next timer.
-            if ready:
-                timeout = 0.0
-            elif timers:  # (capped: epoll and select overflow on huge timeouts such as sleep(1e10))
-                timeout = min(max(0.0, timers[0][0] - clock()), MAX_POLL_TIMEOUT)
-            elif self.keepalive or len(readers) + len(writers) > internal:
-                timeout = None
-            else:
-                self._loop_exit()  # nothing can ever wake anyone
-                continue
-            if timeout != 0.0 or len(readers) + len(writers) > internal:
-                if instrument is not None:
-                    instrument = self._hook(instrument.before_poll, timeout, "before_poll")
-                events = poll(timeout)
-                if instrument is not None:
-                    instrument = self._hook(instrument.after_poll, events, "after_poll")
-                for fd, bits in events:
-                    if bits & READ and fd in readers:
-                        self.schedule(readers[fd])
-                    if bits & WRITE and fd in writers:
-                        self.schedule(writers[fd])
+            # ---- phase 1: poll the fds ------------------------------------------
+            if not ready or len(readers) > internal or writers:
+                watched = len(readers) > internal or bool(writers)
+                if ready:
+                    timeout = 0.0
+                elif timers:  # (capped: epoll and select overflow on huge timeouts such as sleep(1e10))
+                    timeout = min(max(0.0, timers[0][0] - clock()), MAX_POLL_TIMEOUT)
+                elif watched or self.keepalive:
+                    timeout = None
+                else:
+                    self._loop_exit()  # nothing can ever wake anyone
+                    continue
+                if watched or timeout != 0.0:
+                    if self._on_before_poll:
+                        self._call_hooks("before_poll", self._on_before_poll, timeout)
+                    events = poll(timeout)
+                    if self._on_after_poll:
+                        self._call_hooks("after_poll", self._on_after_poll, events)
+                    for fd, bits in events:
+                        if bits & READ and fd in readers:
+                            self.schedule(readers[fd])
+                        if bits & WRITE and fd in writers:
+                            self.schedule(writers[fd])
 
-            # ---- phase 2: due timers go to the front of the ready queue -----
-            # They are overdue already; behind a long backlog (10,000 fresh
-            # spawns, say) they would be later still. (Not schedule(): a timer
-            # says itself since when it is ready, its deadline.)
-            ndue = 0
-            if timers and timers[0][0] <= clock():
-                now = clock()
-                due = []
-                while timers and timers[0][0] <= now:
-                    timer = heappop(timers)[2]
-                    if timer.cancelled:
-                        self._cancelled -= 1
-                    else:
-                        due.append(timer)
-                ready.extendleft(reversed(due))
-                ndue = len(due)
-                del due  # (else the fired timers, and what they hold, live on until the next batch)
+            # ---- phase 2: due timers, to the front of the ready queue -----------
+            ndue = self._move_due_timers(timers) if timers and timers[0][0] <= clock() else 0
 
-            # ---- phase 3: run what is ready, oldest first -------------------
-            # Only what is ready *now*: what these entries make ready waits for
-            # the next iteration, so two busy sleep(0)ers can't starve I/O. A
-            # long backlog is cut into slices so due timers are not held up.
+            # ---- phase 3: run what is ready now, oldest first -------------------
+            # What these entries make ready waits for the next turn, so two busy sleep(0)ers
+            # can't starve I/O; a long backlog is cut into slices so due timers are not held up.
             left = len(ready)
             rest = left - ndue  # entries behind the due timers
             while left:
                 left -= 1
                 entry = popleft()
-                if instrument is not None and type(entry) is not _SWITCH:
-                    log = self._log
-                    if log is not None and len(log) < self._log_limit:
-                        # The cheap form, as park's. A listener goes as (fd, READ|WRITE): numbers are cheap
-                        # to keep by the hundred thousand, objects slow down every garbage collection.
-                        log.extend((clock(), RESUMED, (entry.fd, entry.evtype) if type(entry) is Listener else entry))
-                    else:
-                        instrument = self._hook(instrument.resumed, entry, "resumed")
+                if self._on_resumed and type(entry) is not _SWITCH:  # (a yield's resume: its park says it)
+                    self._call_hooks("resumed", self._on_resumed, entry)
                 try:
-                    entry()  # <- the one place greenthreads are resumed
+                    entry()  # <- the one place greenthreads are resumed and callbacks called
                 except (KeyboardInterrupt, SystemExit) as e:
                     self.main.throw(e)  # they belong to the main greenlet
                 except BaseException:
                     self.handle_error(entry)
-                # (never while this batch's due timers still wait: timers due
-                # later would go in front of them and fire first)
-                if not left & mask and left <= rest and timers and timers[0][0] <= clock():
+                # (never while this batch's due timers still wait: timers due later would go in front)
+                if not left & _SLICE_MASK and left <= rest and timers and timers[0][0] <= clock():
                     break
 
-    def _hook(self, hook: Callable[[Any], Any], arg: Any, name: str) -> Any:
-        """Call an instrument hook from the loop; the instrument, or None once a failing one is dropped."""
-        if self.instrument is not None:  # (the loop reads it once a turn: it may have been uninstalled since)
-            try:
-                hook(arg)
-            except Exception:
-                self._drop_instrument(name)
-        return self.instrument
+    def _move_due_timers(self, timers: list[tuple[float, int, Timer]]) -> int:
+        """Move the due timers to the front of the ready queue, in deadline order; how many.
+
+        They are overdue already: behind a long backlog (10,000 fresh spawns, say) they would be
+        later still. Not through ``schedule``: a timer says itself since when it is ready.
+        """
+        now = clock()
+        due = []
+        while timers and timers[0][0] <= now:
+            timer = heapq.heappop(timers)[2]
+            if timer.cancelled:
+                self._cancelled -= 1
+            else:
+                due.append(timer)
+        self.ready.extendleft(reversed(due))  # (the list goes with this frame: fired timers are not kept)
+        return len(due)
 
     def handle_error(self, entry: Any) -> None:
         """A callback raised: print it once (unless ``set_timer_exceptions(False)``) and keep the loop running."""
@@ -529,7 +521,7 @@ class Hub(HubCompat):
             report(f"exception in hub callback {entry!r}")
 
     def _loop_exit(self) -> None:
-        why = describe(self.main_why) if self.main_why is not None else "something"
+        why = "something" if self.main_why is None else describe(self.main_why)
         self.main.throw(
             LoopExit(
                 f"the main greenlet waits for {why}, but nothing can deliver it: "

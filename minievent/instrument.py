@@ -1,7 +1,11 @@
 """The instrument protocol: what the hub tells an observer, and when.
 
-The hub has exactly three places where scheduling happens, and calls one hook
-at each while an instrument is installed (``hub.instrument``):
+Any number of instruments may be installed on a hub at once (trio's model:
+``hub.add_instrument(i)``, ``hub.remove_instrument(i)``, ``hub.instruments``),
+so the flight recorder stays armed while a lesson records. The hub keeps, per
+hook, the bound methods of the instruments that override it -- rebuilt on each
+add and remove -- and calls only those; with nothing installed each point costs
+one falsy check. The hooks, at the hub's three single points:
 
 * ``scheduled(entry)``: ``entry`` became ready (``Hub.schedule``: a waiter was
   woken, a greenthread spawned, a callback queued from another thread) -- all
@@ -16,21 +20,12 @@ at each while an instrument is installed (``hub.instrument``):
 and two around the one blocking call, ``before_poll(timeout)`` and
 ``after_poll(events)``.
 
-``parked`` and ``resumed`` have a cheap form, for an instrument that must
-cost next to nothing on every switch: give it a ``switch_log`` list, and the
-hub *appends* to it -- three slots a record, no call at all -- while it is
-shorter than ``switch_log_limit``: ``(time, lane, why)`` for a park and
-``(time, hub.RESUMED, entry)`` for a resume (a fd listener as its
-``(fd, READ|WRITE)``: a long recording keeps these by the hundred thousand,
-and numbers, unlike objects, cost the garbage collector nothing). Once it is full the hub calls
-``parked`` and ``resumed`` again (where the recorder counts what it drops).
-The lane is the GreenThread a worker greenlet runs (None if it just finished:
-``why`` is then ``("done", id of the greenthread)``), or the greenlet itself.
-When nothing is installed each site costs one ``is None`` check. A hook that
-raises is removed with a warning (the program goes on; a broken observer must
-never break what it observes). The recorder (``minievent.recorder``) is the one
-instrument in minievent; this class documents the protocol and is a no-op
-base for your own.
+The hooks run in the hub's thread, on its hottest paths: keep them to appends
+(the recorder writes a flat list, and makes sense of it only when somebody reads
+the recording). A hook that raises is removed with its instrument, with a
+warning; the other instruments and the program go on (a broken observer must
+never break what it observes). The recorder (``minievent.recording``) is
+minievent's own instrument; this class is the no-op base for yours.
 """
 
 from __future__ import annotations
@@ -39,11 +34,7 @@ from typing import Any
 
 
 class Instrument:
-    """Subclass and override what you need; every hook here does nothing."""
-
-    #: The cheap form of ``parked`` and ``resumed`` (see the module docstring); None: call them.
-    switch_log: list | None = None
-    switch_log_limit: int = 0
+    """Subclass and override what you need; the hub calls only the hooks you override."""
 
     def before_poll(self, timeout: float | None) -> None:
         """The hub is about to ask the kernel for ready fds, waiting at most ``timeout`` s."""
@@ -58,4 +49,8 @@ class Instrument:
         """The run phase is about to call ``entry`` (a ``Timer``, ``Listener``, ``Waiter``...)."""
 
     def parked(self, greenlet: Any, why: Any) -> None:
-        """``greenlet`` switches to the hub, waiting for ``why`` (``YIELD``: it stays ready)."""
+        """``greenlet`` switches to the hub, waiting for ``why`` (``YIELD``: it stays ready).
+
+        A worker greenlet's ``gt`` is the GreenThread it runs (None once it finished: ``why`` is then
+        ``("done", id of the greenthread)``).
+        """

@@ -1,10 +1,9 @@
 """The hub recorder: the instrument that writes minievent's switches into a ``Timeline``.
 
 It sits on the hub's three single points (see ``minievent.instrument``) and,
-while recording, only *appends*. The hub itself writes into our ``switch_log``
-(the cheap form of the ``parked`` and ``resumed`` hooks: no call) one record
-per park (time, greenthread, why it parked) and one per resume the run phase
-announces (time, the entry it calls); ``after_poll`` adds the fds each poll
+while recording, only *appends* to one flat list: one record per park (time,
+greenthread, why it parked) and one per resume the run phase announces (time,
+the entry it calls); ``after_poll`` adds the fds each poll
 reported. Turning those into the switch records that ``Timeline`` reads
 (``timeline.py`` documents them) -- what the entry was, what made it ready and
 since when -- is ``flush()``'s work, done when somebody reads the recording,
@@ -29,13 +28,15 @@ from types import MethodType
 from typing import Any
 
 from .greenthread import GreenThread
-from .hub import _SWITCH, RESUMED, YIELD, Hub, Timer
+from .hub import _SWITCH, YIELD, Hub, Listener, Timer
 from .instrument import Instrument
 from .waiter import Waiter
 
 clock = time.monotonic
 _START = GreenThread._start
-_POLLED = object()  # the middle slot of the record of a poll's events (the hub's: RESUMED, or a lane)
+#: The middle slot of a resume record: ``(time, RESUMED, entry)``.
+RESUMED = "resumed"
+_POLLED = object()  # the middle slot of the record of a poll's events (a park's: the lane)
 
 
 _STOP = object()  # ... of the record stop() writes
@@ -63,13 +64,20 @@ class HubRecorder(Instrument):
         self._pending = -1  # switch number of a resume whose lane is not known yet
         self._pending_row: tuple | None = None  # ... and its timer or I/O row
         self._polls_seen = 0
-        self.switch_log = self._raw  # the hub appends park and resume records itself (Instrument.switch_log)
-        self.switch_log_limit = 3 * timeline.cap
+        self._room = 3 * timeline.cap  # (slots in _raw)
 
     # ------------------------------------------------------------ the hooks
     def parked(self, g: Any, why: Any) -> None:
-        # The hub appends park records to switch_log itself; it calls this only once the log is full.
-        self.tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
+        raw = self._raw
+        if len(raw) < self._room:  # (three appends: cheaper than building a tuple to extend by)
+            raw.append(clock())
+            try:
+                raw.append(g.gt)  # the greenthread a worker greenlet runs
+            except AttributeError:
+                raw.append(g)  # the main greenlet, or a plain one
+            raw.append(why)
+        else:
+            self.tl.dropped += 2 if why is YIELD else 1  # (a yield's resume is a switch too)
 
     def scheduled(self, entry: Any) -> None:
         # (Listeners are not announced: one is ready since its poll reported the fd, which
@@ -90,14 +98,22 @@ class HubRecorder(Instrument):
                 tl.dropped += 1
         if events:  # when each fd was reported: flush() reads it at the listener's resume
             raw = self._raw
-            if len(raw) < self.switch_log_limit:
+            if len(raw) < self._room:
                 raw.extend((end, _POLLED, events))
             else:
                 tl.dropped += 1
 
     def resumed(self, entry: Any) -> None:
-        # The hub appends resume records to switch_log itself; it calls this only once the log is full.
-        self.tl.dropped += 1
+        # (Not called for a bare switch, a yield's resume: its park says it.)
+        raw = self._raw
+        if len(raw) < self._room:
+            raw.append(clock())
+            raw.append(RESUMED)
+            # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects kept
+            # by the hundred thousand slow every collection down.
+            raw.append((entry.fd, entry.evtype) if type(entry) is Listener else entry)
+        else:
+            self.tl.dropped += 1
 
     def _resume_info(self, entry: Any, t: float) -> tuple[Any, Any, Any, tuple | None]:
         """What a resumed entry was, for flush(): (since when ready, what made it ready, its lane, row)."""

@@ -191,11 +191,18 @@ def test_the_core_never_imports_what_watches_it() -> None:
 
 def test_the_ground_floor_and_the_hub_stay_low() -> None:
     """What the floors were rebuilt for: the originals need nothing of minievent's, so tpool and green/ can ask
-    for one without the patcher; the hub needs only its poller, waker and eventlet's hub API below it."""
+    for one without the patcher; the hub needs only its poller, waker, instrument protocol and eventlet's hub API
+    below it."""
     graph = import_graph()
     assert graph["minievent.originals"] == set()
+    assert graph["minievent.instrument"] == set()
     assert graph["minievent.hubcompat"] <= {"minievent.poller"}
-    assert graph["minievent.hub"] <= {"minievent.poller", "minievent.waker", "minievent.hubcompat"}
+    assert graph["minievent.hub"] <= {
+        "minievent.poller",
+        "minievent.waker",
+        "minievent.hubcompat",
+        "minievent.instrument",
+    }
     core = [name for name in graph if not outside_core(name) and name != "minievent"]  # (the facade re-exports it)
     needing_the_patcher = sorted(name for name in core if "minievent.patcher" in graph[name])
     assert needing_the_patcher == [], needing_the_patcher

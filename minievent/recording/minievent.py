@@ -13,8 +13,8 @@ from typing import Any
 import greenlet
 
 from ..greenthread import GreenThread
-from ..hub import RESUMED, Hub, get_hub
-from ..recorder import _POLLED, _STOP, HubRecorder
+from ..hub import Hub, get_hub
+from ..recorder import _POLLED, _STOP, RESUMED, HubRecorder
 from .records import HUB, HUB_ID, SPAWN, Capture, Records, _first_at, thread_ident
 
 __all__ = ["HubCapture", "in_hub"]
@@ -26,19 +26,18 @@ class HubCapture(Capture):
     kind = "minievent"
 
     def install(self, records: Records) -> None:
-        hub = get_hub()
-        if hub.instrument is not None:
-            raise RuntimeError("another recorder is already installed on this thread's hub")
+        hub = get_hub()  # (other instruments may be installed on it: the flight recorder, another recording)
         self.records, self.hub, self.main = records, hub, hub.main
         cur = greenlet.getcurrent()
         records.begin(HUB if cur is hub.greenlet else getattr(cur, "gt", None) or cur)
         self.recorder = HubRecorder(records, hub, HUB_ID, SPAWN)
-        hub.install(self.recorder)
+        hub.add_instrument(self.recorder)
 
     def uninstall(self) -> None:
         if thread_ident() != self.records.thread:  # type: ignore[union-attr]
             raise RuntimeError("stop() must be called from the OS thread that called start()")
-        self.hub.uninstall(self.recorder)
+        if self.recorder in self.hub.instruments:  # (not if a failing hook had it removed)
+            self.hub.remove_instrument(self.recorder)
         self.recorder.finish(greenlet.getcurrent())
 
     def flush(self) -> None:
