@@ -444,8 +444,6 @@ class FlightRecorder(LoopRecorder):
         )
         if snap is not None:
             _analyse(inc, snap, stall, self.options)
-            for lane, since, until, why in inc.extra_ready:  # (so the picture shows them ready too)
-                snap.add_span(lane, since, until, "ready", why)
             reach = now - (snap.t0 or now)
             whole = tl.t0 is not None and now - self.window <= tl.t0 and not tl.trimmed
             inc.window_line = f"reaches back {reach:.1f} s" + (
@@ -478,18 +476,12 @@ def _end_of_run(tl: Timeline, start: float, fallback: float) -> float:
 
 
 def _sample(stall: Stall, frame: Any) -> None:
-    """One look at the holder's stack (oslo's looping call named after what it loops, once seen)."""
+    """One look at the holder's stack, from the program's own entry on."""
     stall.sample(program_part(stack_of(frame, _OURS)))
-    if stall.lane == "loop_func":
-        stall.lane = _looping_call_in(frame) or stall.lane
 
 
 def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOptions) -> None:
     """Fill in who was ready during the stall and who ran late, from the window's spans."""
-    for key in snap.lane_keys():
-        name = _looping_call_name(key)
-        if name is not None:
-            snap.name_lane(key, name)
     spans = snap.spans()
     t0 = snap.t0
     if stall is not None:
@@ -505,9 +497,7 @@ def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOption
     for rec in snap.timers:
         if rec.lateness > o.stall and not any(x.lane == rec.lane for x in inc.late):
             inc.late.append(Late(rec.lane, rec.due + t0, rec.fired + t0))
-    if stall is not None:
-        _late_by_period(inc, spans, stall, o, t0)
-    elif inc.late:  # late with no one lane holding that long: who ran while the latest waited
+    if stall is None and inc.late:  # late with no one lane holding that long: who ran while the latest waited
         worst = max(inc.late, key=lambda x: x.by)
         start, end = worst.due - t0, worst.ran - t0
         late_lanes = {x.lane for x in inc.late}
@@ -521,60 +511,6 @@ def _analyse(inc: Incident, snap: Timeline, stall: Stall | None, o: FlightOption
         inc.busy = sorted(((lane, t, int(n)) for lane, (t, n) in busy.items()), key=lambda b: -b[1])[:8]
 
 
-def _late_by_period(inc: Incident, spans: Sequence[Any], stall: Stall, o: FlightOptions, t0: float) -> None:
-    """A lane that runs every P seconds and, across the stall, ran G > P + stall after its last run, was G - P late.
-
-    For a lane whose wait the capture could not read as a due timer (it shows waiting, not ready):
-    the period is the median gap between its runs in the window."""
-    runs: dict[str, list[float]] = {}
-    for s in spans:
-        if s.state == "running" and s.lane != stall.lane and s.lane != "hub":
-            runs.setdefault(s.lane, []).append(s.start)
-    end = (stall.end or inc.now) - t0
-    for lane, starts in runs.items():
-        if any(x.lane == lane for x in inc.late) or len(starts) < 3:
-            continue
-        starts.sort()
-        firsts = [starts[0]] + [b for a, b in zip(starts, starts[1:], strict=False) if b - a > 0.002]
-        gaps = sorted(b - a for a, b in zip(firsts, firsts[1:], strict=False))
-        if not gaps:
-            continue
-        period = gaps[len(gaps) // 2]
-        after = [t for t in firsts if t >= end - 0.002]
-        before = [t for t in firsts if t < end - 0.002]
-        if not after or not before:
-            continue
-        gap = after[0] - before[-1]
-        if gap - period > o.stall * 0.5:
-            what = "heartbeat" if any(b in lane for b in o.heartbeats) else "timer"
-            due = before[-1] + period + t0
-            inc.late.append(Late(lane, due, after[0] + t0, what))
-            if not any(r[0] == lane for r in inc.ready):
-                why = f"due by its period ({period:.2f} s)"
-                inc.ready.append((lane, due, after[0] + t0, why))
-                inc.extra_ready.append((lane, due, after[0] + t0, why))
-
-
-def _looping_call_name(key: Any) -> str | None:
-    """oslo.service's looping calls run a closure named loop_func: name the lane after what it loops
-    (``FixedIntervalLoopingCall(report_state)``), from the type of the call and the name of its function.
-
-    (A stopgap for the eventlet capture's lane names, which name loop_func; nothing but names is read.)"""
-    return _looping_call_in(getattr(key, "gr_frame", None))
-
-
-def _looping_call_in(f: Any) -> str | None:
-    while f is not None:
-        if f.f_code.co_name == "_run_loop" and "self" in f.f_code.co_varnames[:1]:
-            call = f.f_locals.get("self")
-            fn = getattr(call, "f", None)
-            name = getattr(fn, "__name__", None)
-            if isinstance(name, str):
-                return f"{type(call).__name__}({name})"
-        f = f.f_back
-    return None
-
-
 def _greenthread_function(frame: Any) -> str | None:
     """The function a running minievent greenthread runs: the outermost frame above minievent's own."""
     for f in stack_of(frame):
@@ -584,7 +520,7 @@ def _greenthread_function(frame: Any) -> str | None:
 
 
 def _lane_name(tl: Timeline, key: Any) -> str:
-    return _looping_call_name(key) or tl.base_name(key)
+    return tl.base_name(key)
 
 
 def _say(text: str) -> None:

@@ -128,8 +128,6 @@ class Incident:
     #: (lane, ready since, ready until, what made it ready) for lanes ready during the stall
     ready: list[tuple[str, float, float, str | None]] = field(default_factory=list)
     late: list[Late] = field(default_factory=list)
-    #: ready spans found by a lane's period, not by the capture (drawn in the picture too)
-    extra_ready: list[tuple[str, float, float, str | None]] = field(default_factory=list)
     window_line: str = ""
     heartbeats: tuple[str, ...] = ()
     #: (lane, seconds it ran, runs) while the latest late lane waited, when no one lane held the loop that long
