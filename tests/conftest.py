@@ -18,6 +18,11 @@ from minievent import greenio
 from minievent import hub as hubmod
 from minievent.poller import POLLERS
 
+# A run started where SIGINT is ignored (a shell's background job, nohup) inherits that, and the interpreter then
+# raises no KeyboardInterrupt at all: the Ctrl-C tests (and their children) need the default a terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(autouse=True)
 def fresh_hub():
