@@ -60,46 +60,38 @@ def sleep(seconds: float = 0) -> None:
         timer.cancel()  # no-op when it fired; killed, we mark it cancelled (it leaves the heap later, unfired)
 
 
-class _Worker(greenlet.greenlet):
-    """A greenlet that runs greenthreads one after another.
+def _work() -> None:
+    """The body of a worker greenlet: it runs greenthreads one after another.
 
     Starting a brand-new greenlet is the most expensive thing a greenthread
     library does (about 6 us here: greenlet gives each one its own Python
     frame stack). A greenthread that finishes without having blocked leaves
     its worker idle, and the next ``spawn`` reuses it -- the same idea as a
-    thread pool, one level down. ``gt`` is the greenthread it runs now.
+    thread pool, one level down. The worker's ``gt`` is the greenthread it
+    runs now. (A plain greenlet, not a subclass: greenlet checks the type of
+    what it switches to, and a subclass costs a slower check on every switch.)
     """
-
-    def __init__(self, hub: Any, first: GreenThread) -> None:
-        greenlet.greenlet.__init__(self, parent=hub.greenlet)
-        self.gt: GreenThread | None = None
-        self._first: GreenThread | None = first
-
-    def run(self) -> None:  # type: ignore[override]
-        # The first greenthread comes in self._first, not as an argument: greenlet
-        # keeps run()'s arguments alive for as long as run() runs, i.e. forever.
-        gt: GreenThread = self._first  # type: ignore[assignment]
-        self._first = None
-        hub = gt._hub
-        idle = hub.idle_workers
-        while True:
-            self.gt = gt
-            gt._worker = self
-            gt._run()
-            self.gt = None
-            # Parked until _start hands us the next one; meanwhile we must not
-            # keep the last one alive (its result, its traceback's frames): the
-            # reason names it by number only.
-            done = ("done", id(gt))
-            gt = None  # type: ignore[assignment]
-            if len(idle) < MAX_IDLE_WORKERS:
-                idle.append(self)
-            else:  # enough spares: once we have parked, the hub ends this greenlet (GreenletExit)
-                hub.schedule(self.throw)
-            gt = hub.park(done)
-
-    def __repr__(self) -> str:
-        return f"<worker greenlet running {self.gt!r}>"
+    worker = _getcurrent()
+    # The first greenthread comes in worker.gt, not as an argument: greenlet
+    # keeps run's arguments alive for as long as it runs, i.e. forever.
+    gt = worker.gt
+    hub = gt._hub
+    idle = hub.idle_workers
+    while True:
+        worker.gt = gt
+        gt._worker = worker
+        gt._run()
+        worker.gt = None
+        # Parked until _start hands us the next one; meanwhile we must not
+        # keep the last one alive (its result, its traceback's frames): the
+        # reason names it by number only.
+        done = ("done", id(gt))
+        gt = None
+        if len(idle) < MAX_IDLE_WORKERS:
+            idle.append(worker)
+        else:  # enough spares: once we have parked, the hub ends this greenlet (GreenletExit)
+            hub.schedule(worker.throw)
+        gt = hub.park(done)
 
 
 #: How many finished worker greenlets a hub keeps for reuse.
@@ -116,7 +108,7 @@ class GreenThread:
     """A greenthread: ``wait()`` for its result, ``kill()`` it, ``link()`` to its end.
 
     Unlike eventlet's, it is not itself a greenlet: it runs on a worker
-    greenlet (see ``_Worker``), which is why ``minievent.getcurrent()``
+    greenlet (see ``_work``), which is why ``minievent.getcurrent()``
     returns the greenthread, not the greenlet under it.
     """
 
@@ -126,7 +118,7 @@ class GreenThread:
         self._fn, self._args, self._kwargs = fn, args, kwargs  # (None once it has started: not kept alive)
         self.name: str = getattr(fn, "__name__", None) or repr(fn)
         self._hub = hub
-        self._worker: _Worker | None = None  # the worker greenlet it runs on, once started
+        self._worker: greenlet.greenlet | None = None  # the worker greenlet it runs on, once started (_work)
         self._exit: tuple[bool, Any] | None = None  # (ok, result or exception), once ended
         self._waiters: WaitQueue | None = None  # made on the first wait(): most greenthreads have none
         self._links: list[tuple] | None = None  # link()'s callbacks
@@ -151,7 +143,9 @@ class GreenThread:
         if idle:
             idle.pop().switch(self)
         else:
-            _Worker(self._hub, self).switch()
+            worker = greenlet.greenlet(_work, self._hub.greenlet)
+            worker.gt = self  # (its first greenthread: see _work)
+            worker.switch()
 
     def _run(self) -> None:
         if self._kill_before_start is not None:
