@@ -119,3 +119,33 @@ def test_a_failed_lookup_holds_no_reference_to_its_arguments():
         print(json.dumps({"leaked": leaked, "messages": messages}))
     """)
     assert out == {"leaked": [0, 0], "messages": ["getnameinfo() argument 1 must be a tuple"] * 2}
+
+
+def test_green_socketserver_ftplib_and_cookiejar_are_eventlets_spellings():
+    out = run_child(
+        textwrap.dedent(SERVER)
+        + textwrap.dedent("""
+        import ftplib as std_ftplib, http.cookiejar as std_cookiejar, socketserver as std_socketserver
+        from minievent.green import ftplib, socketserver
+        from minievent.green.http import cookiejar
+        # A TCP server from the green copy: its accept waits in the hub while a heartbeat ticks.
+        server = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+        serving = minievent.spawn(server.serve_forever, 0.05)
+        ticks, _ = beats_while(lambda: minievent.sleep(0.3))
+        server.shutdown()
+        server.server_close()
+        serving.wait()
+        print(json.dumps({
+            "ticks": ticks,
+            "green": [m.socket.socket is minievent.GreenSocket for m in (socketserver, ftplib)],
+            "cookiejar_green_lock": type(cookiejar.CookieJar()._cookies_lock._block).__module__.startswith("minievent"),
+            "own_classes": [socketserver.TCPServer is not std_socketserver.TCPServer,
+                            ftplib.FTP is not std_ftplib.FTP, cookiejar.CookieJar is not std_cookiejar.CookieJar],
+            "stdlib_unpatched": [std_socketserver.socket.socket is not minievent.GreenSocket,
+                                 std_ftplib.socket.socket is not minievent.GreenSocket],
+        }))
+        """)
+    )
+    assert out["ticks"] >= 10, out  # the heartbeat beat every 10 ms or so while the server waited
+    assert out["green"] == [True, True] and out["cookiejar_green_lock"], out
+    assert out["own_classes"] == [True, True, True] and out["stdlib_unpatched"] == [True, True], out
