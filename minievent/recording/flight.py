@@ -555,24 +555,6 @@ def arm(
 _VALUED = {"--dir", "--window", "--stall", "--heartbeat", "--signal", "--metrics-port", "--metrics-addr"}
 
 
-def _split(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """The flight recorder's own options, and the program with its arguments (from the first token that is
-    not one of ours: ``script.py``, ``-m``, a console script)."""
-    argv = list(argv)
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token in _VALUED:
-            i += 2
-        elif token.split("=", 1)[0] in _VALUED or token in ("-h", "--help", "--no-picture"):
-            i += 1
-        elif token == "--":
-            return argv[:i], argv[i + 1 :]
-        else:
-            break
-    return argv[:i], argv[i:]
-
-
 class _Parser(argparse.ArgumentParser):
     """An option error is one line on stderr (no usage block), exit status 2, before the program runs."""
 
@@ -603,9 +585,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str], prog: str = "python -m minievent flight") -> int:
     """``python -m minievent flight``: exit status 2 for bad options (before the program runs), else the program's."""
-    from .program import Target
+    from .program import Target, split
 
-    ours, program = _split(argv)
+    ours, program = split(argv, _VALUED, ("--no-picture",))
     args = _parser(prog).parse_args(ours)
     try:
         options = FlightOptions(
