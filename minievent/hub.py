@@ -54,6 +54,7 @@ from .hubcompat import HubCompat
 from .instrument import Instrument
 from .poller import POLLERS, READ, WRITE, Poller, default_poller
 from .waker import Waker
+from .wording import why_text
 
 __all__ = ["Hub", "Timer", "Listener", "LoopExit", "BlockingSwitchOutError", "get_hub", "READ", "WRITE"]
 
@@ -79,36 +80,6 @@ class LoopExit(Exception):
 
 class BlockingSwitchOutError(RuntimeError):
     """A blocking call was made from inside the hub (e.g. in a timer callback)."""
-
-
-def _an(obj: Any) -> str:
-    name = type(obj).__name__
-    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name} (id 0x{id(obj):x})"
-
-
-#: How ``describe`` words each kind of park reason.
-_WORDING: dict[str, Callable[[Any], str]] = {
-    "sleep": lambda s: f"sleep({s:g})",
-    "read": "read on fd {}".format,
-    "write": "write on fd {}".format,
-    "fd": "fd {} ready".format,
-    "wait": _an,
-    "acquire": _an,
-    "select": lambda n: "select()",
-    "get": lambda q: f"an item from an empty {type(q).__name__} (id 0x{id(q):x})",
-    "put": lambda q: f"room in a full {type(q).__name__} (id 0x{id(q):x})",
-    "join": lambda q: f"{type(q).__name__}.join()",
-    "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",
-    "tpool": lambda fn: f"tpool.execute({getattr(fn, '__qualname__', fn)!r})",
-}
-
-
-def describe(why: Any) -> str | None:
-    """A park reason as text: ``("sleep", 0.5)`` -> "sleep(0.5)", ``("read", 7)`` -> "read on fd 7"."""
-    if why is None or isinstance(why, str):
-        return why
-    wording = _WORDING.get(why[0])
-    return wording(why[1]) if wording is not None else " ".join(map(str, why))
 
 
 def report(what: str) -> None:
@@ -521,7 +492,7 @@ class Hub(HubCompat):
             report(f"exception in hub callback {entry!r}")
 
     def _loop_exit(self) -> None:
-        why = "something" if self.main_why is None else describe(self.main_why)
+        why = "something" if self.main_why is None else why_text(self.main_why)
         self.main.throw(
             LoopExit(
                 f"the main greenlet waits for {why}, but nothing can deliver it: "

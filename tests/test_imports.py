@@ -177,14 +177,18 @@ def test_no_import_cycle() -> None:
 
 
 def test_the_core_never_imports_what_watches_it() -> None:
-    """The core (test_size's count) imports no recorder, tool or scenario; only the facade, ``__init__``, may."""
+    """The core (test_size's count) imports no recorder, tool or scenario; only the facade, ``__init__``, may.
+
+    One exception, on the ground floor: the analysis's park-reason words (``wording``), which the hub
+    borrows to word a ``LoopExit``; they import nothing of minievent's, so they pull nothing in."""
     graph = import_graph()
+    assert graph["minievent.wording"] == set()
     wrong = {
         f"{name} imports {target}"
         for name, targets in graph.items()
         if name != "minievent" and not outside_core(name)
         for target in targets
-        if outside_core(target)
+        if outside_core(target) and target != "minievent.wording"
     }
     assert not wrong, sorted(wrong)
 
@@ -202,6 +206,7 @@ def test_the_ground_floor_and_the_hub_stay_low() -> None:
         "minievent.waker",
         "minievent.hubcompat",
         "minievent.instrument",
+        "minievent.wording",
     }
     core = [name for name in graph if not outside_core(name) and name != "minievent"]  # (the facade re-exports it)
     needing_the_patcher = sorted(name for name in core if "minievent.patcher" in graph[name])

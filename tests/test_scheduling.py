@@ -10,9 +10,10 @@ import greenlet
 import pytest
 
 import minievent
-from minievent.hub import YIELD, describe
+from minievent.hub import YIELD
 from minievent.instrument import Instrument
 from minievent.waiter import TIMED_OUT, Waiter, WaitQueue
+from minievent.wording import why_text
 
 pytestmark = pytest.mark.usefixtures("poller")
 
@@ -128,14 +129,14 @@ def test_a_bad_timeout_never_joins_the_queue(hub):
     assert len(q) == 0
 
 
-# ---------------------------------------------------------------- park and describe
+# ---------------------------------------------------------------- park and its words
 def test_park_reasons_are_worded_only_when_read():
     ev = minievent.Event()
-    assert describe(("sleep", 0.5)) == "sleep(0.5)"
-    assert describe(("read", 7)) == "read on fd 7"
-    assert describe(("wait", ev)).startswith("an Event (id 0x")
-    assert describe(YIELD) == "sleep(0)"
-    assert describe(("something", "new")) == "something new"
+    assert why_text(("sleep", 0.5)) == "sleep(0.5)"
+    assert why_text(("read", 7)) == "read on fd 7"
+    assert why_text(("wait", ev)).startswith("an Event (id 0x")
+    assert why_text(YIELD) == "sleep(0)"
+    assert why_text(("something", "new")) == "something new"
 
 
 def test_loop_exit_names_what_main_parked_for(hub):

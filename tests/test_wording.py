@@ -1,4 +1,4 @@
-"""Park reasons in words: every primitive that parks says why, and the analysis words it (recording/timeline.py).
+"""Park reasons in words: every primitive that parks says why, and the analysis words it (minievent/wording.py).
 
 A greenthread parks with a cheap tuple, ``(kind, what)``; only the analysis
 turns it into text, when somebody reads the recording. The first test reads
@@ -11,12 +11,14 @@ from __future__ import annotations
 import ast
 import pathlib
 
+import pytest
+
 import minievent
 from minievent import tpool
 from minievent.green import socket as green_socket
 from minievent.green import thread as green_thread
 from minievent.pools import Pool
-from minievent.recording.timeline import WORDING, why_text
+from minievent.wording import WORDING, why_text
 
 CORE = pathlib.Path(minievent.__file__).parent
 OUTSIDE = ("recording", "scenarios", "trace.py", "debug.py", "plot.py", "lessons.py", "conformance.py", "recorder.py")
@@ -128,3 +130,12 @@ def test_unknown_kinds_and_strings():
     assert why_text(("sleep", 0.5)) == "sleep(0.5)"
     assert why_text(("fetch_many", "3 clients")) == "fetch_many 3 clients"
     assert why_text(("done", "raised ValueError")) == "raised ValueError"
+
+
+def test_loop_exit_words_the_park_as_a_recording_does():
+    # The hub borrows the analysis's words (it had a table of its own, which said less: "an Event (id 0x...)").
+    ev = minievent.Event()
+    with pytest.raises(minievent.LoopExit) as stuck:
+        ev.wait()
+    assert f"the main greenlet waits for {WORDING['wait'](ev)}, but nothing" in str(stuck.value)
+    assert WORDING["wait"](ev).endswith(") to be sent")

@@ -25,11 +25,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..hub import READ
+from ..wording import WORDING, why_text
 from .minievent import HubCapture
 from .records import DEFAULT_CAP, DONE, HUB, SPAWN, YIELD, Capture, Records, clock
 
@@ -118,55 +119,6 @@ class _LaneState:
     state: str
     since: float
     why: Any = None
-
-
-# ---------------------------------------------------------------- park reasons, in words
-# A greenthread parks saying why as a cheap tuple, (kind, what): ("sleep", 0.5), ("read", 7),
-# ("wait", an_event)... The hub and the captures keep the tuple; it becomes text only here, when
-# somebody reads the recording. Every kind a primitive parks with has its words (test_wording checks
-# that each park site in the core has one).
-def _a(obj: Any) -> str:
-    name = type(obj).__name__
-    return f"{'an' if name[0] in 'AEIOU' else 'a'} {name} (id 0x{id(obj):x})"
-
-
-def _seconds(s: Any) -> str:
-    return f"sleep({s:g})" if isinstance(s, (int, float)) else f"sleep({s})"
-
-
-#: Each kind of park reason -> the words for what it waits on.
-WORDING: dict[str, Callable[[Any], str]] = {
-    "sleep": _seconds,  # greenthread.sleep; eventlet's, gevent's, asyncio's sleep
-    "read": "read on fd {}".format,  # a socket or fd not readable yet (greenio, trampoline)
-    "write": "write on fd {}".format,
-    "fd": "fd {} ready".format,  # (a cause of readiness: the poll reported it)
-    "wait": lambda ev: f"{_a(ev)} to be sent",  # Event.wait
-    "acquire": lambda sem: f"{_a(sem)} to be released",  # Semaphore, BoundedSemaphore, CappedSemaphore
-    "lock": lambda lock: f"a green lock (id 0x{id(lock):x}) to be released",  # threading.Lock under monkey_patch
-    "select": lambda n: f"select() on {n} fd{'s' if n != 1 else ''}",  # green select.select
-    "get": lambda q: f"an item from an empty {type(q).__name__} (id 0x{id(q):x})",  # Queue.get, pools.Pool.get
-    "put": lambda q: f"room in a full {type(q).__name__} (id 0x{id(q):x})",  # Queue.put
-    "join": lambda q: f"{type(q).__name__}.join() (id 0x{id(q):x})",  # Queue.join
-    "greenthread": lambda gt: f"greenthread {gt.name!r} to finish",  # GreenThread.wait
-    "tpool": lambda fn: f"tpool.execute({getattr(fn, '__qualname__', fn)!r})",  # a call in a real thread
-}
-
-
-def why_text(why: Any) -> str | None:
-    """A park reason in words: ``("sleep", 0.5)`` -> "sleep(0.5)", ``("read", 7)`` -> "read on fd 7".
-
-    Strings (a capture's own words, such as the caller eventlet's hub switched from) are kept;
-    a kind without words is shown as its parts.
-    """
-    if why is None or isinstance(why, str):
-        return why
-    if type(why) is tuple and why:
-        if why[0] == DONE:
-            return why[1]
-        wording = WORDING.get(why[0])
-        if wording is not None and len(why) == 2:
-            return wording(why[1])
-    return " ".join(map(str, why)) if isinstance(why, tuple) else str(why)
 
 
 # ---------------------------------------------------------------- who held the loop, in the service's words
