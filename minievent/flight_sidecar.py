@@ -25,7 +25,7 @@ from typing import Any
 from .recording import metrics as metricsmod
 from .recording.sidecar import MAX_MESSAGE
 
-__all__ = ["draw", "main"]
+__all__ = ["draw", "main", "title"]
 
 
 def draw(folder: str) -> str:
@@ -44,15 +44,10 @@ def draw(folder: str) -> str:
     recording = load(trace)
     stall = about.get("stall")
     loop = "event loop" if about.get("loop") == "asyncio" else "hub"
-    if stall is not None:
-        title = f"{about.get('name', 'the program')}: {stall['lane']} held the {about.get('loop', '')} loop "
-        title += f"{stall['end'] - stall['start']:.2f} s"
-    else:
-        title = f"{about.get('name', 'the program')}: incident ({about.get('reason', '?')})"
     lanes = len(recording.lanes)
     fig = Figure(figsize=(12, min(2.2 + 0.55 * min(lanes, 12), 9)), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    plot.swimlanes(recording, ax=ax, title=title, max_lanes=12, loop=loop)
+    plot.swimlanes(recording, ax=ax, title=title(about), max_lanes=12, loop=loop)
     ax.set_xlabel("seconds in the window the incident kept")
     rows = {label.get_text(): i for i, label in enumerate(ax.get_yticklabels())}
     if stall is not None:
@@ -92,6 +87,17 @@ def draw(folder: str) -> str:
     with os.fdopen(fd, "wb") as f:
         fig.savefig(f, dpi=110, format="png")
     return path
+
+
+def title(about: dict) -> str:
+    """The picture's title, from the incident's summary: what held the loop named after its culprit, as the
+    report's culprit line names it (the periodic task, not the looping call's lane that ran it: the shaded
+    stall's own line names the lane)."""
+    name, stall = about.get("name", "the program"), about.get("stall")
+    if stall is None:
+        return f"{name}: incident ({about.get('reason', '?')})"
+    who = stall.get("culprit") or stall["lane"]
+    return f"{name}: {who} held the {about.get('loop', '')} loop {stall['end'] - stall['start']:.2f} s"
 
 
 class _Latest:

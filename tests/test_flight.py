@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 from support import need_module, run_python
 
+from minievent import flight_sidecar
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
 
@@ -68,6 +69,12 @@ def test_the_incident_names_the_periodic_task_and_how_late_report_state_ran(tmp_
     trace = json.load(open(os.path.join(inc, "trace.json")))
     lanes = {e["args"]["name"] for e in trace["traceEvents"] if e.get("name") == "thread_name"}
     assert any("report_state" in lane for lane in lanes), lanes
+    # the picture's title names the culprit, as the report's culprit line does (not the looping call's lane)
+    culprit = re.search(r"^culprit: (\S+)", report, re.M).group(1)
+    if backend == "eventlet":  # (on the real oslo.service: the periodic task its run_periodic_tasks ran)
+        assert culprit == "ComputeManager._sync_power_states", report
+    title = flight_sidecar.title(trace["otherData"]["incident"])
+    assert title.startswith(f"minievent.scenarios.nova_compute: {culprit} held the {backend} loop"), title
 
 
 @pytest.mark.timeout(90)

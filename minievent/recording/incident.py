@@ -210,7 +210,13 @@ class Incident:
             "loop": self.loop,
             "stall": None
             if s is None
-            else {"lane": s.lane, "start": s.start - self.t0, "end": (s.end or self.now) - self.t0},
+            else {
+                "lane": s.lane,
+                "start": s.start - self.t0,
+                "end": (s.end or self.now) - self.t0,
+                # the function the report's culprit line names (the periodic task, not the lane that ran it)
+                "culprit": getattr(culprit(s.stack), "function", None),
+            },
             "late": [[x.lane, x.due - self.t0, x.ran - self.t0, x.what] for x in self.late],
         }
 
