@@ -22,7 +22,6 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "minievent"
 #: What is not core: paths relative to ``minievent/``; a folder takes everything under it.
 OUTSIDE = [
     "recording",
-    "recorder.py",
     "trace.py",
     "debug.py",
     "plot.py",

@@ -21,7 +21,7 @@ from minievent.pools import Pool
 from minievent.wording import WORDING, why_text
 
 CORE = pathlib.Path(minievent.__file__).parent
-OUTSIDE = ("recording", "scenarios", "trace.py", "debug.py", "plot.py", "lessons.py", "conformance.py", "recorder.py")
+OUTSIDE = ("recording", "scenarios", "trace.py", "debug.py", "plot.py", "lessons.py", "conformance.py")
 
 
 def park_kinds() -> dict[str, list[str]]:

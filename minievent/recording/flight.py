@@ -60,7 +60,7 @@ _PKG = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: The recorder's own frames (and runpy's), left out of a culprit's stack; the rest of minievent is the program's.
 _OURS = (
     os.path.dirname(os.path.abspath(__file__)) + os.sep,
-    *(os.path.join(_PKG, f) for f in ("trace.py", "recorder.py", "debug.py")),
+    *(os.path.join(_PKG, f) for f in ("trace.py", "debug.py")),
     os.path.join(os.path.dirname(os.__file__), "runpy.py"),
 )
 #: The sidecar gets the metrics at most this often (seconds), when they moved.

@@ -1,23 +1,256 @@
 """The capture of minievent's own hub: an instrument on its three single points.
 
-The instrument itself is ``minievent.recorder.HubRecorder``; this module
-installs it on the calling thread's hub and names minievent's lanes: a
-GreenThread after its name (a worker greenlet runs many over time), the main
-greenlet "main", any other greenlet "greenlet".
+``HubRecorder`` sits on the hub's single points (see ``minievent.instrument``)
+and, while recording, only *appends* to one flat list: one record per park
+(time, greenthread, why it parked) and one per resume the run phase announces
+(time, the entry it calls); ``after_poll`` adds the fds each poll reported.
+Turning those into the switch records of ``records.py`` -- what the entry was,
+what made it ready and since when -- is ``flush()``'s work, done when somebody
+reads the recording, not while the program runs; it writes them through
+``Records``' public API like every other capture:
+
+* a greenthread resumed by a bare ``greenlet.switch`` entry (a ``sleep(0)``
+  yield) has no resume record -- the hub skips ``resumed`` for those, which
+  keeps the hottest path to one append. It started running when the hub
+  last let go of the CPU: the park (or poll) just before its own park;
+* a resume announced by the run phase does not know *whom* it resumes (a
+  timer may run a callback, a waiter wakes a greenlet): the next park names
+  the lane; if another resume comes first, the hub ran a plain callback.
+
+``HubCapture`` installs the recorder on the calling thread's hub and names
+minievent's lanes: a GreenThread after its name (a worker greenlet runs many
+over time), the main greenlet "main", any other greenlet "greenlet".
 """
 
 from __future__ import annotations
 
+import time
+from types import MethodType
 from typing import Any
 
 import greenlet
 
 from ..greenthread import GreenThread
-from ..hub import Hub, get_hub
-from ..recorder import _POLLED, _STOP, RESUMED, HubRecorder
+from ..hub import _SWITCH, YIELD, Hub, Listener, Timer, get_hub
+from ..instrument import Instrument
+from ..waiter import Waiter
 from .records import HUB, HUB_ID, SPAWN, Capture, Records, _first_at, thread_ident
 
-__all__ = ["HubCapture", "in_hub"]
+__all__ = ["HubCapture", "HubRecorder", "in_hub"]
+
+clock = time.monotonic
+_START = GreenThread._start
+#: The middle slot of a resume record: ``(time, _RESUMED, entry)``.
+_RESUMED = object()
+_POLLED = object()  # ... of the record of a poll's events: (time, _POLLED, events)
+_STOP = object()  # ... of the record stop() writes: (time, _STOP, the lane running)
+_NOT_PARKS = (_RESUMED, _POLLED, _STOP)
+_UNKNOWN = object()  # the lane of a finished greenthread the recording never saw alive
+
+
+class HubRecorder(Instrument):
+    """Installed on one hub by ``HubCapture``; writes into ``records`` when flushed."""
+
+    def __init__(self, records: Records) -> None:
+        self.records = records
+        self._lanes = records.lane_ids()
+        self._raw: list[Any] = []  # flat, 3 slots a record: (t, lane, why), (t, _RESUMED, entry), (t, _POLLED, events)
+        self._scheduled: dict[Any, float] = {}  # entry -> when it was made ready
+        self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
+        self._poll_start = 0.0
+        # flush() state: where the raw records stand, as of the last flush.
+        first = records.first_key
+        self._entered: Any = None if first is HUB else first  # who has the CPU (None: the hub)
+        self._prev_t = records.t0  # when the hub last let go of it
+        self._pending: tuple | None = None  # a resume whose lane is not known yet: (t, since, cause, row)
+        self._polls_seen = 0
+        self._room = 3 * records.cap  # (slots in _raw)
+
+    # ------------------------------------------------------------ the hooks
+    def parked(self, g: Any, why: Any) -> None:
+        raw = self._raw
+        if len(raw) < self._room:  # (three appends: cheaper than building a tuple to extend by)
+            raw.append(clock())
+            try:
+                raw.append(g.gt)  # the greenthread a worker greenlet runs
+            except AttributeError:
+                raw.append(g)  # the main greenlet, or a plain one
+            raw.append(why)
+        else:
+            self.records.drop(2 if why is YIELD else 1)  # (a yield's resume is a switch too)
+
+    def scheduled(self, entry: Any) -> None:
+        # (Listeners are not announced: one is ready since its poll reported the fd, which
+        # after_poll notes.) A bare switch (a worker told to end) never reaches resumed().
+        if type(entry) is not _SWITCH:
+            self._scheduled[entry] = clock()
+
+    def before_poll(self, timeout: float | None) -> None:
+        self._poll_start = clock() if timeout != 0.0 else 0.0
+
+    def after_poll(self, events: list[tuple[int, int]]) -> None:
+        end = clock()
+        if self._poll_start:
+            self.records.poll(self._poll_start, end)
+        if events:  # when each fd was reported: flush() reads it at the listener's resume
+            raw = self._raw
+            if len(raw) < self._room:
+                raw.extend((end, _POLLED, events))
+            else:
+                self.records.drop()
+
+    def resumed(self, entry: Any) -> None:
+        # (Not called for a bare switch, a yield's resume: its park says it.)
+        raw = self._raw
+        if len(raw) < self._room:
+            raw.append(clock())
+            raw.append(_RESUMED)
+            # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects kept
+            # by the hundred thousand slow every collection down.
+            raw.append((entry.fd, entry.evtype) if type(entry) is Listener else entry)
+        else:
+            self.records.drop()
+
+    def finish(self, current: Any) -> None:
+        """Recording stops: the lane still running is the one that calls ``stop()`` (settled on flush)."""
+        self._raw.extend((clock(), _STOP, getattr(current, "gt", None) or current))
+
+    # ------------------------------------------------------------ making switch records
+    def _resume_info(self, entry: Any, t: float) -> tuple[Any, Any, Any, tuple | None]:
+        """What a resumed entry was, for flush(): (since when ready, what made it ready, its lane, row)."""
+        cls = type(entry)
+        if cls is tuple:  # a listener, as the hub writes it: (fd, READ|WRITE)
+            fd, evtype = entry
+            since = self._fd_seen.get(fd, t)
+            return since, ("fd", fd), None, ("io", fd, evtype, since, t)
+        if cls is Timer:
+            fn = entry.fn
+            key = fn.__self__ if type(fn) is MethodType and fn.__func__ is _START else None  # spawn_after
+            return entry.deadline, "timer due", key, ("timer", entry.deadline, t)
+        if cls is Waiter:
+            return self._scheduled.pop(entry, t), "woken", None, None
+        if cls is MethodType and entry.__func__ is _START:  # spawn
+            self._scheduled.pop(entry, None)
+            return None, SPAWN, entry.__self__, None
+        return self._scheduled.pop(entry, None), None, None, None  # a callback (a kill's throw...)
+
+    def flush(self) -> None:
+        """Turn the raw records so far into switch records (the hub's thread, or a decoder's own copy)."""
+        raw, records = self._raw, self.records
+        polls = sorted(end for _start, end in records.polls(self._polls_seen))
+        self._polls_seen += len(polls)
+        p = 0
+        for i in range(0, len(raw), 3):
+            t, key, why = raw[i], raw[i + 1], raw[i + 2]
+            while p < len(polls) and polls[p] <= t:  # a poll that ended since is when the hub let go
+                self._prev_t = max(self._prev_t, polls[p])
+                p += 1
+            if key is _STOP:  # whoever stopped the recording was running: a pending resume was theirs,
+                gt = self._interrupted()  # unless an interrupt ended the greenthread that ran (a dead one is falsy)
+                if self._pending is not None:
+                    self._settle(why if gt is None else gt)
+                elif gt is not None and self._entered is None:  # it had been resumed by a bare switch (a yield)
+                    records.switch(self._prev_t, records.lane(gt), None)
+                    self._entered = gt
+                continue
+            if key is _POLLED:
+                for fd, _bits in why:
+                    self._fd_seen[fd] = t
+                continue
+            if key is _RESUMED:
+                since, cause, key, row = self._resume_info(why, t)
+                self._settle(HUB)  # a resume that nobody parked after was the hub's callback
+                self._pending = (t, since, cause, row)
+                if key is not None:
+                    self._settle(key)
+                self._entered = key if key is not None else _RESUMED
+                continue
+            if key is None:  # a worker whose greenthread just finished: the reason names it by id
+                key = self._lanes.get(why[1], _UNKNOWN)
+            if self._pending is not None:
+                self._settle(key)
+            elif self._entered is None:  # the hub had the CPU: resumed by a bare switch (a yield)
+                records.switch(self._prev_t, records.lane(key), None)
+            records.switch(t, HUB_ID, why)
+            self._entered, self._prev_t = None, t
+        del raw[:]
+
+    def _interrupted(self) -> Any:
+        """The greenthread a KeyboardInterrupt or SystemExit ended while it ran, if any.
+
+        Those go from the greenthread to the main greenlet around the hub's one resume
+        point, so no park record says who ran until then (Ctrl-C inside a long task).
+        """
+        for key in list(self._lanes.values()):
+            end = getattr(key, "_exit", None) if type(key) is GreenThread else None
+            if end is not None and isinstance(end[1], (KeyboardInterrupt, SystemExit)):
+                return key
+        return None
+
+    def _settle(self, key: Any) -> None:
+        # Write the pending resume, now that its lane is known, and its timer or I/O row.
+        if self._pending is None:
+            return
+        (t, since, cause, row), self._pending = self._pending, None
+        records = self.records
+        records.switch(t, records.lane(key), None, since, cause)
+        if row is None or (row[0] == "io" and key is HUB):  # (I/O only the hub saw, its doorbell: no lane's)
+            return
+        if row[0] == "timer":
+            records.timer(key, *row[1:])
+        else:
+            records.io(key, *row[1:])
+
+    # ------------------------------------------------------------ reading while it records
+    def latest(self) -> tuple[int, float, Any]:
+        """(records so far, time of the latest, its lane's id or None if the records can't say). Any thread."""
+        raw = self._raw
+        n = len(raw) // 3
+        if not n:
+            entered = self._entered
+            return (self.records.switch_count(), self._prev_t, None if entered is None else id(entered))
+        t, key, why = raw[3 * n - 3], raw[3 * n - 2], raw[3 * n - 1]
+        count = n + self.records.switch_count()
+        if key is _RESUMED and type(why) is MethodType and why.__func__ is _START:  # a spawn: we know whom
+            return (count, t, id(why.__self__))
+        # After a park the hub has the CPU -- or a yield it resumed with a bare switch: unknown.
+        return (count, t, None)
+
+    def trim(self, horizon: float) -> int:
+        """Drop the raw records older than ``horizon``, and the entries made ready before it that never ran.
+        For a recording nobody flushes while it runs (the flight recorder's, read through ``window()``).
+        Returns how many records went."""
+        raw = self._raw
+        k = _first_at(raw, len(raw) // 3, horizon)
+        if k:
+            del raw[: 3 * k]  # (one statement: the hub's appends go on after it)
+            self.records.trimmed = True
+        for entry, since in list(self._scheduled.items()):
+            if since < horizon:
+                self._scheduled.pop(entry, None)
+        return k
+
+    def window(self, since: float, until: float) -> Records:
+        """The records from ``since`` to ``until``, decoded from a copy of the raw log (any thread; the live
+        recording is not touched). They start at the first park after ``since``, when the hub had the CPU."""
+        raw = list(self._raw)
+        n = len(raw) // 3
+        i = _first_at(raw, n, since)
+        while i < n and any(raw[3 * i + 1] is x for x in _NOT_PARKS):
+            i += 1
+        out = Records(self.records.cap)
+        out.t0 = raw[3 * i] if i < n else since
+        out.thread = self.records.thread
+        out.first_key = HUB
+        for start, end in self.records.polls():
+            if end >= out.t0:
+                out.poll(start, end)
+        decoder = HubRecorder(out)
+        decoder._raw = raw[3 * (i + 1) : 3 * n]  # (the park itself: the hub had the CPU from then)
+        decoder._scheduled = dict(self._scheduled)
+        decoder.flush()
+        out.t1 = until
+        return out
 
 
 class HubCapture(Capture):
@@ -30,7 +263,7 @@ class HubCapture(Capture):
         self.records, self.hub, self.main = records, hub, hub.main
         cur = greenlet.getcurrent()
         records.begin(HUB if cur is hub.greenlet else getattr(cur, "gt", None) or cur)
-        self.recorder = HubRecorder(records, hub, HUB_ID, SPAWN)
+        self.recorder = HubRecorder(records)
         hub.add_instrument(self.recorder)
 
     def uninstall(self) -> None:
@@ -48,44 +281,13 @@ class HubCapture(Capture):
 
     # -- a window of a recording that runs (the flight recorder's), read from another OS thread
     def trim(self, horizon: float) -> int:
-        """Drop the raw records older than ``horizon``: the log the hub appends to, the polls, and the entries
-        made ready before it that never ran. For a recording nobody flushes while it runs (the flight
-        recorder's, which reads it through ``window()``). Returns how many records went."""
-        rec = self.recorder
-        raw = rec._raw
-        k = _first_at(raw, len(raw) // 3, horizon)
-        if k:
-            del raw[: 3 * k]  # (one statement: the hub's appends go on after it)
-            self.records.trimmed = True
-        polls = self.records._polls
-        drop = 0
-        while drop < len(polls) and polls[drop][1] < horizon:
-            drop += 1
-        del polls[:drop]
-        for entry, since in list(rec._scheduled.items()):
-            if since < horizon:
-                rec._scheduled.pop(entry, None)
-        return k
+        """Drop what is older than ``horizon``: the raw log (see ``HubRecorder.trim``) and the polls."""
+        self.records.trim_polls(horizon)  # type: ignore[union-attr]
+        return self.recorder.trim(horizon)
 
     def window(self, since: float, until: float) -> Records:
-        """The records from ``since`` to ``until``, made from a copy of the raw log (any thread; the live
-        recording is not touched). They start at the first park after ``since``, when the hub had the CPU."""
-        raw = list(self.recorder._raw)
-        n = len(raw) // 3
-        i = _first_at(raw, n, since)
-        while i < n and any(raw[3 * i + 1] is x for x in (RESUMED, _POLLED, _STOP)):
-            i += 1  # (a resume, a poll's events, a stop: not a park)
-        out = Records(self.records.cap)
-        out.t0 = raw[3 * i] if i < n else since
-        out.thread = self.records.thread
-        out.first_key = HUB
-        out._polls = [p for p in self.records.polls() if p[1] >= out.t0]
-        decoder = HubRecorder(out, self.hub, HUB_ID, SPAWN)
-        decoder._raw = raw[3 * (i + 1) : 3 * n]  # (the park itself: the hub had the CPU from then)
-        decoder._scheduled = dict(self.recorder._scheduled)
-        decoder.flush()
-        out.t1 = until
-        return out
+        """The records from ``since`` to ``until`` (``HubRecorder.window``)."""
+        return self.recorder.window(since, until)
 
     def lane_name(self, key: Any) -> str:
         if isinstance(key, GreenThread):

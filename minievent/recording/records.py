@@ -87,10 +87,6 @@ class Records:
         #: Whether ``trim()`` dropped anything (the records no longer reach back to the start).
         self.trimmed = False
 
-    @property
-    def _first_key(self) -> Any:  # (the hub recorder's name for it, until it moves into this package)
-        return self.first_key
-
     # ------------------------------------------------------------ writing: the hub's thread
     def begin(self, first_key: Any = None) -> None:
         """The recording starts now, in this OS thread, with ``first_key``'s lane running."""
@@ -199,11 +195,12 @@ class Records:
         self.t0 = sw[0] if sw else horizon
         self.trimmed = True
         for rows, at in ((self._timers, 2), (self._io, 4), (self._polls, 1)):
-            drop = 0
-            while drop < len(rows) and rows[drop][at] < horizon:
-                drop += 1
-            del rows[:drop]
+            _drop_before(rows, at, horizon)
         return k
+
+    def trim_polls(self, horizon: float) -> None:
+        """Drop the polls that ended before ``horizon`` (a capture that keeps its switches raw trims those)."""
+        _drop_before(self._polls, 1, horizon)
 
     def finished_lanes(self, over: Any) -> list[int]:
         """The ids of the lanes that can never run again (``over(key)``: a dead greenlet, a done task)
@@ -298,8 +295,9 @@ class Records:
     def ios(self) -> list[tuple]:
         return list(self._io)
 
-    def polls(self) -> list[tuple]:
-        return list(self._polls)
+    def polls(self, start: int = 0) -> list[tuple]:
+        """(start, end) of each poll that could block, from number ``start`` on."""
+        return self._polls[start:]
 
     def spans(self) -> list[tuple]:
         with self._lock:
@@ -367,6 +365,14 @@ def _first_at(sw: list[Any], n: int, t: float) -> int:
         else:
             hi = mid
     return lo
+
+
+def _drop_before(rows: list[tuple], at: int, horizon: float) -> None:
+    """Drop the leading ``rows`` whose time in slot ``at`` is before ``horizon``."""
+    drop = 0
+    while drop < len(rows) and rows[drop][at] < horizon:
+        drop += 1
+    del rows[:drop]
 
 
 def thread_ident() -> int:
