@@ -47,7 +47,7 @@ from . import metrics as metricsmod
 from .incident import Incident, Late, Stall, stack_of
 from .metrics import HELD_FLOOR, Metrics
 from .minievent import in_hub
-from .records import HUB_ID, clock
+from .records import HUB_ID, Records, clock
 from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
 from .timeline import Timeline, program_part
@@ -215,6 +215,7 @@ class FlightRecorder(LoopRecorder):
         self._lane_names: dict[int, dict[Any, str]] = {}  # id(timeline) -> {lane id: its name}
         self._seen: dict[int, list[int]] = {}  # id(timeline) -> [switches read, timers read] for metrics
         self._late_written_upto = 0.0
+        self._cuts: dict[int, float] = {}  # id(timeline) -> minievent's: the park its last look ended at
         self._lanes_kept: dict[int, int] = {}  # id(timeline) -> lanes kept after the last _forget_finished
 
     # ------------------------------------------------------------ on / off
@@ -324,20 +325,18 @@ class FlightRecorder(LoopRecorder):
 
         Per switch in Python, in the watchdog's thread, is what a busy loop pays most for (the GIL is
         shared): without a metrics endpoint only the switches into a heartbeat's lane are looked at."""
-        seen = self._seen.setdefault(id(tl), [0, 0])  # [the first switch not read yet, timers read]
-        records = tl.records
-        n = records.switch_count() - 1  # (the newest switch's run has no end yet: it is read next time)
+        news = self._minievent_news(tl, now) if tl.loop == "minievent" else self._news(tl)
+        if news is None:
+            return
+        records, start, n, timers = news
         late: list[Late] = []
-        if n > seen[0] and (self.metrics_url is not None or self.options.heartbeats):
-            times, kids, readiness = records.columns(seen[0], n + 1)
-            late += self._read_switches(tl, times, kids, readiness[:-1])
-        seen[0] = max(seen[0], n)
+        if n > start and (self.metrics_url is not None or self.options.heartbeats):
+            times, kids, readiness = records.columns(start, n + 1)
+            late += self._read_switches(tl, records, times, kids, readiness[:-1])
         stall = self.options.stall
-        timers = records.timers(seen[1])
         for lane_key, due, fired in timers:
             if fired - due > stall:
                 late.append(Late(_lane_name(tl, lane_key), due, fired))
-        seen[1] += len(timers)
         # (one lateness a run: a heartbeat's timer is seen twice, as a heartbeat and as a timer)
         once = {(x.lane, x.due, x.ran): x for x in sorted(late, key=lambda x: x.what != "heartbeat", reverse=True)}
         late = [x for x in once.values() if x.ran > self._late_written_upto]
@@ -345,11 +344,37 @@ class FlightRecorder(LoopRecorder):
             self._late_written_upto = max(x.ran for x in late)
             self._write("late", tl, None, now, late)
 
-    def _read_switches(self, tl: Timeline, times: list, kids: list, readiness: list) -> list[Late]:
+    def _news(self, tl: Timeline) -> tuple[Records, int, int, list]:
+        """(records, first switch not read, the newest switch, the timers not read), and they are read."""
+        seen = self._seen.setdefault(id(tl), [0, 0])  # [the first switch not read yet, timers read]
+        records = tl.records
+        start, n = seen[0], records.switch_count() - 1  # (the newest switch's run has no end yet: read next time)
+        timers = records.timers(seen[1])
+        seen[0], seen[1] = max(start, n), seen[1] + len(timers)
+        return records, start, n, timers
+
+    def _minievent_news(self, tl: Timeline, now: float) -> tuple[Records, int, int, list] | None:
+        """The same from minievent's raw log, which only its loop's thread turns into records: from the park
+        the last look ended at to the latest, made into records here only when needed (for the metrics, or a
+        resume in it was later than --stall), else one pass over it at list speed (``HubCapture.late_since``)."""
+        capture = tl.capture
+        cut = self._cuts.get(id(tl), tl.t0 or now)
+        last, late = capture.late_since(cut, self.options.stall)  # type: ignore[union-attr]
+        if last is None or last <= cut:
+            return None
+        self._cuts[id(tl)] = last  # (the next look starts at that park: what runs after it is read then)
+        if not late and self.metrics_url is None:
+            return None
+        records = capture.window(cut, now)  # type: ignore[union-attr]
+        times, kids, _ = records.columns(0, records.switch_count())
+        n = next((k for k in range(len(kids) - 1, -1, -1) if kids[k] == HUB_ID and times[k] <= last), 0)
+        return records, 0, n, [row for row in records.timers() if row[2] < last]
+
+    def _read_switches(self, tl: Timeline, records: Records, times: list, kids: list, readiness: list) -> list[Late]:
         """Switches as columns (``times`` has one more, the next switch's: where the last run ended): with
         a metrics endpoint, how long each held and waited ready, gathered per lane and counted a lane at a
         time; the heartbeats' that waited ready longer than the stall, which are late."""
-        name = self._namer(tl)
+        name = self._namer(tl, records)
         beats, stall, metrics = self.options.heartbeats, self.options.stall, self.metrics
         counting = self.metrics_url is not None
         if counting:
@@ -376,12 +401,12 @@ class FlightRecorder(LoopRecorder):
                 late += [Late(lane, since, ran, "heartbeat") for since, ran in pairs if ran - since > stall]
         return late
 
-    def _namer(self, tl: Timeline) -> Any:
+    def _namer(self, tl: Timeline, records: Records) -> Any:
         """``name(lane id)``: the lane's name, remembered (oslo's looping-call names walk the frames once)."""
         names = self._lane_names.setdefault(id(tl), {})
         if len(names) > 10_000:
             names.clear()  # (greenthreads come and go in a long-running service: what is kept stays bounded)
-        keys = tl.records.lane_ids()
+        keys = records.lane_ids()
 
         def name(kid: Any) -> str:
             got = names.get(kid)

@@ -24,6 +24,8 @@ over time), the main greenlet "main", any other greenlet "greenlet".
 
 from __future__ import annotations
 
+import itertools
+import operator
 import time
 from types import MethodType
 from typing import Any
@@ -233,9 +235,12 @@ class HubRecorder(Instrument):
     def window(self, since: float, until: float) -> Records:
         """The records from ``since`` to ``until``, decoded from a copy of the raw log (any thread; the live
         recording is not touched). They start at the first park after ``since``, when the hub had the CPU."""
-        raw = list(self._raw)
-        n = len(raw) // 3
-        i = _first_at(raw, n, since)
+        live = self._raw
+        n = len(live) // 3
+        start = _first_at(live, n, since)  # (the hub only appends; only the reader's thread trims)
+        raw = live[3 * start : 3 * n]  # (the part asked for: a copy of the whole log at every look is long)
+        n -= start
+        i = 0
         while i < n and any(raw[3 * i + 1] is x for x in _NOT_PARKS):
             i += 1
         out = Records(self.records.cap)
@@ -251,6 +256,31 @@ class HubRecorder(Instrument):
         decoder.flush()
         out.t1 = until
         return out
+
+    def late_since(self, since: float, by: float) -> tuple[float | None, bool]:
+        """For a watchdog between two looks, without decoding: the time of the latest park from ``since`` on
+        (None: none), and whether a resume before it came more than ``by`` seconds after its timer's deadline
+        or its wake. Any thread; one pass over the new part of the raw log."""
+        raw = self._raw
+        n = len(raw) // 3
+        part = raw[3 * _first_at(raw, n, since) : 3 * n]
+        times, mids, whats = part[0::3], part[1::3], part[2::3]
+        last = len(mids) - 1
+        while last >= 0 and any(mids[last] is x for x in _NOT_PARKS):
+            last -= 1
+        if last < 0:
+            return None, False
+        mids = mids[:last]
+        # (at C speed, by identity, calling no __eq__ or __hash__ of the program's: a loop of yields announces none)
+        if not any(map(operator.is_, mids, itertools.repeat(_RESUMED))):
+            return times[last], False
+        sched = self._scheduled
+        for k in [k for k, m in enumerate(mids) if m is _RESUMED]:
+            entry = whats[k]
+            due = entry.deadline if type(entry) is Timer else sched.get(entry) if type(entry) is Waiter else None
+            if due is not None and times[k] - due > by:
+                return times[last], True
+        return times[last], False
 
 
 class HubCapture(Capture):
@@ -288,6 +318,10 @@ class HubCapture(Capture):
     def window(self, since: float, until: float) -> Records:
         """The records from ``since`` to ``until`` (``HubRecorder.window``)."""
         return self.recorder.window(since, until)
+
+    def late_since(self, since: float, by: float) -> tuple[float | None, bool]:
+        """Whether anything ran late since ``since`` (``HubRecorder.late_since``)."""
+        return self.recorder.late_since(since, by)
 
     def lane_name(self, key: Any) -> str:
         if isinstance(key, GreenThread):
