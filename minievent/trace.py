@@ -10,11 +10,13 @@ the Chrome trace (Perfetto) and a swimlane picture, and prints on stderr
 which greenthreads or tasks held the loop longest, for how long, and at
 which line.
 
-The stack comes from the watchdog (``minievent.recording.watchdog``, the one
-``minievent.debug`` and the flight recorder use): a few times per
-``threshold`` it looks at the last switch recorded; while the same
-greenthread or task has run longer than ``threshold``, it notes the recorded
-thread's stack, at every look. The report shows the stack seen most often and
+It is the flight recorder (``minievent.recording.flight``) with an unbounded
+window and one dump at exit: ``threshold`` is its ``--stall``, and a stall it
+would write as an incident is kept for the report instead. Its watchdog
+(``minievent.recording.watchdog``) looks at the last switch recorded a few
+times per ``threshold``; while the same greenthread or task has run longer
+than that, it samples the recorded thread's stack, at every look. The report
+shows the stack seen most often and
 names the run after its culprit (``timeline.culprit``: the periodic task
 oslo.service called, else the innermost frame of the program's own code), and
 says how late each late timer ran ("report_state ran 1.31 s late").
@@ -37,11 +39,11 @@ from typing import Any
 from . import recording
 from .cli import PICTURE_FORMATS, Output, Parser
 from .recording import watchdog
-from .recording.incident import stack_of
-from .recording.minievent import in_hub
+from .recording.flight import FlightOptions, FlightRecorder
+from .recording.incident import Stall
 from .recording.program import Target, split
 from .recording.records import clock
-from .recording.timeline import Mark, Span, Timeline, TimerRecord, culprit, late_text, program_part
+from .recording.timeline import Mark, Span, Timeline, TimerRecord, culprit, late_text
 
 __all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
 
@@ -75,45 +77,47 @@ def _where(stack: tuple) -> str:
     return f"{frame.function} ({os.path.basename(frame.filename)}:{frame.line})"
 
 
-class _Sampler(watchdog.Watch):
-    """While a lane holds the loop, its stack (the program's part), counted a look."""
+class Tracer(FlightRecorder):
+    """The flight recorder with an unbounded window and one dump at exit: records every loop that appears
+    in this process from ``arm()`` to ``disarm()``; ``report()`` says who held it.
 
-    def __init__(self, tl: Timeline, threshold: float, samples: dict) -> None:
-        super().__init__(tl, threshold, in_loop=in_hub if tl.loop == "minievent" else None)
-        self.samples = samples
-
-    def held(self, hold: watchdog.Hold, frame: Any) -> None:
-        stack = program_part(stack_of(frame))
-        self.samples.setdefault((id(self.source), hold.since), collections.Counter())[stack] += 1
-
-
-class Tracer(recording.LoopRecorder):
-    """Records every loop that appears in this process until ``stop()``; ``report()`` says who held it.
-
-    ``loop``: None (all that appear), or one of ``recording.LOOPS``. The
-    watchdog samples the line a lane is at while it holds its loop longer than
-    ``threshold``.
+    ``loop``: None (all that appear), or one of ``recording.LOOPS``. The flight
+    recorder's watchdog samples the stack of a lane while it holds its loop longer
+    than ``threshold``; each such run is kept (not written as an incident) for the report.
     """
 
-    def __init__(self, loop: str | None = None, threshold: float = 0.1) -> None:
-        super().__init__(loop)
-        if not threshold > 0:
-            raise ValueError("threshold must be > 0 seconds")
-        self.threshold = float(threshold)
-        # (id(timeline), start of the run) -> Counter of the stacks seen while it ran
-        self._samples: dict[tuple[int, float], collections.Counter] = {}
+    who = "minievent trace"
 
-    def watch(self, tl: Timeline) -> watchdog.Watch:
-        return _Sampler(tl, self.threshold, self._samples)
+    def __init__(self, loop: str | None = None, threshold: float = 0.1) -> None:
+        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
+            raise ValueError("threshold must be > 0 seconds")
+        # No folder, no signal, no sidecar: nothing is written, nothing of the program's is taken, while it runs.
+        # (The options' window only bounds the stall; the window kept is unbounded.)
+        options = FlightOptions(None, float(threshold), float(threshold), signal=None, picture=False)
+        super().__init__(options, window=math.inf, loop=loop)
+        self.threshold = float(threshold)
+        #: id(timeline) -> the runs over ``threshold`` the watchdog caught, with their stacks
+        self.stalls: dict[int, list[Stall]] = {}
+
+    def _observe(self, tl: Timeline, now: float) -> None:
+        """Nothing while it runs: the report reads the late timers from the whole recording, at exit."""
+
+    def _write(self, reason: str, tl: Timeline | None, stall: Stall | None, now: float, late: Sequence = ()) -> None:
+        """A stall the flight recorder would write as an incident: kept for the report, its stacks with it."""
+        if tl is not None and stall is not None:
+            self.stalls.setdefault(id(tl), []).append(stall)
+
+    def _stall_at(self, tl: Timeline, start: float) -> Stall | None:
+        # (float times: the run's start, as the recording has it, within a microsecond)
+        return next((x for x in self.stalls.get(id(tl), ()) if abs(x.start - start) < 1e-6), None)
 
     def note_lines(self) -> None:
         """Each held run's culprit (named from the stack seen most often) into its recording: the running
         span's ``why`` in the Chrome trace, so ``load(...).blocked()`` says where."""
-        by_id = {id(tl): tl for tl in self.timelines}
-        for (key, since), stacks in self._samples.items():
-            tl = by_id.get(key)
-            if tl is not None and stacks:
-                tl.note_run(since, _where(stacks.most_common(1)[0][0]))
+        for tl in self.timelines:
+            for stall in self.stalls.get(id(tl), ()):
+                if stall.stack:
+                    tl.note_run(stall.start, _where(stall.stack))
 
     # ------------------------------------------------------------ results
     def held(self, top: int = 10) -> list[HeldLoop]:
@@ -125,11 +129,8 @@ class Tracer(recording.LoopRecorder):
             for s in tl.blocked(self.threshold):
                 if s.lane == outside:
                     continue  # the thread's code before or after asyncio's loop holds no loop
-                stacks = self._samples.get((id(tl), s.start + tl.t0), collections.Counter())  # type: ignore[operator]
-                if not stacks:  # (float keys: match the run's start within a microsecond)
-                    for (i, t), c in self._samples.items():
-                        if i == id(tl) and abs(t - tl.t0 - s.start) < 1e-6:  # type: ignore[operator]
-                            stacks = c
+                stall = self._stall_at(tl, s.start + tl.t0)  # type: ignore[operator]
+                stacks = stall.stacks if stall is not None else collections.Counter()
                 held = HeldLoop(loop, s.lane, s.start, s.duration, stacks=stacks)
                 if stacks:
                     held.where = _where(held.stack)
@@ -312,11 +313,11 @@ def run(
         raise
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    tracer = Tracer(loop, threshold).start()
+    tracer = Tracer(loop, threshold).arm()
     try:
         status = target.run()
     finally:
-        tracer.stop()
+        tracer.disarm()
     recorded = tracer.recorded()
     tracer.note_lines()
     size = f"{sum(tl.switch_count for tl in recorded):,} switches"

@@ -73,11 +73,11 @@ SETTLE = 0.3
 class FlightOptions:
     """The flight recorder's options, checked by ``check_options`` before anything runs."""
 
-    dir: str = DEFAULT_DIR
+    dir: str | None = DEFAULT_DIR  # (None: no folder, nothing written during the run: ``trace``'s one dump at exit)
     window: float = 30.0
     stall: float = 1.0
     heartbeats: tuple[str, ...] = ()
-    signal: str | int = "SIGUSR2"
+    signal: str | int | None = "SIGUSR2"  # (None: the signal stays the program's alone)
     metrics_port: int | None = None
     metrics_addr: str = "127.0.0.1"
     picture: bool = True
@@ -96,12 +96,14 @@ def check_options(o: FlightOptions) -> FlightOptions:
     for name in o.heartbeats:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"--heartbeat needs a lane name (such as report_state), not {name!r}")
-    signal_number(o.signal)
+    if o.signal is not None:
+        signal_number(o.signal)
     if o.metrics_port is not None:
         metricsmod.check_port(o.metrics_port)
         if importlib.util.find_spec("prometheus_client") is None:
             raise ValueError("--metrics-port needs prometheus_client: pip install 'minievent[metrics]'")
-    incidents.make_private_dir(o.dir)
+    if o.dir is not None:
+        incidents.make_private_dir(o.dir)
     return o
 
 
@@ -196,12 +198,21 @@ class _TurnWatch(Watch):
 class FlightRecorder(LoopRecorder):
     """The always-on recorder; ``arm()`` from the main thread, before the program's loop starts."""
 
-    def __init__(self, options: FlightOptions | None = None, program: str = "", window: float | None = None) -> None:
+    #: what its lines on stderr begin with
+    who = "minievent flight"
+
+    def __init__(
+        self,
+        options: FlightOptions | None = None,
+        program: str = "",
+        window: float | None = None,
+        loop: str | None = None,
+    ) -> None:
         self.options = check_options(options or FlightOptions())
-        super().__init__(None)
-        self.window = self.options.window if window is None else window
+        super().__init__(loop)
+        self.window = self.options.window if window is None else window  # (math.inf: keep everything, as trace)
         self.program = program or os.path.basename(sys.argv[0] or "python")
-        self.folder = os.path.abspath(self.options.dir)
+        self.folder = os.path.abspath(self.options.dir) if self.options.dir is not None else None
         self.metrics = Metrics()
         self.sidecar: Sidecar | None = None  # the metrics endpoint and the pictures (see sidecar.py)
         self.metrics_url: str | None = None
@@ -227,16 +238,17 @@ class FlightRecorder(LoopRecorder):
             if listener is not None:
                 self.metrics_url = metricsmod.url(listener)
                 if o.metrics_port == 0:  # (the port was the system's choice: say which)
-                    _say(f"minievent flight: metrics at {self.metrics_url}")
+                    _say(f"{self.who}: metrics at {self.metrics_url}")
             try:
                 self.sidecar = Sidecar(listener, draw=draw).start()
             except OSError as e:
                 if listener is not None:
                     raise  # --metrics-port was asked for: refused before the program starts
-                _say(f"minievent flight: no pictures ({e})")
+                _say(f"{self.who}: no pictures ({e})")
             else:
                 self._tend(clock())
-        self._signal = SharedSignal(signal_number(o.signal), self._on_signal).arm()
+        if o.signal is not None:
+            self._signal = SharedSignal(signal_number(o.signal), self._on_signal).arm()
         self.start()
         self.add_watch(_TurnWatch(self))
         return self
@@ -268,7 +280,7 @@ class FlightRecorder(LoopRecorder):
             try:
                 self._signal.also_on_gevent()  # (gevent.signal_handler() would take the signal from under Python)
             except Exception as e:  # (the program runs on; the signal may not reach us once gevent takes it)
-                _say(f"minievent flight: no on-demand signal through gevent's loop ({type(e).__name__}: {e})")
+                _say(f"{self.who}: no on-demand signal through gevent's loop ({type(e).__name__}: {e})")
 
     def _on_signal(self) -> None:
         self._asked = True  # (a signal handler: note it; the watchdog writes)
@@ -277,7 +289,7 @@ class FlightRecorder(LoopRecorder):
         self.failed = f"{type(e).__name__}: {e}"
         where = traceback.extract_tb(e.__traceback__)[-1:]
         at = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
-        _say(f"minievent flight: the recorder failed ({self.failed}{at}) and stands down; the program runs on")
+        _say(f"{self.who}: the recorder failed ({self.failed}{at}) and stands down; the program runs on")
         try:
             self.stop_spotting()  # (a greenlet tracer is per thread: only from the loop's own it comes off)
         except Exception:
@@ -300,7 +312,7 @@ class FlightRecorder(LoopRecorder):
         car = self.sidecar
         if car is not None:
             for error in car.errors[self._sidecar_said :]:
-                _say(f"minievent flight: {error}")
+                _say(f"{self.who}: {error}")
             self._sidecar_said = len(car.errors)
 
     def _holding_now(self, tl: Timeline, now: float) -> Stall | None:
