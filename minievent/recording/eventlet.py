@@ -28,7 +28,7 @@ import greenlet
 
 from ..poller import READ, WRITE
 from .greenlets import TIMER, GreenletCapture
-from .records import YIELD, clock, func_name
+from .records import clock, func_name
 
 __all__ = ["EventletCapture"]
 
@@ -37,8 +37,6 @@ _NO_TPL = (None, (), None)  # an eventlet Timer called or cancelled has no tpl
 
 class EventletCapture(GreenletCapture):
     kind = "eventlet"
-    _nt_seen = 0  # how many of the hub's next_timers were looked at, and the last of them
-    _nt_last: Any = None
 
     def _get_hub(self) -> Any:
         import eventlet.hubs
@@ -66,19 +64,47 @@ class EventletCapture(GreenletCapture):
         self.listener: Any = None
 
         def timed_wait(seconds: Any = None) -> Any:
+            if seconds == 0:  # (a poll that cannot block: not a wait, no clock; every loop turn has one)
+                try:
+                    return wait(0)
+                finally:
+                    if polled:
+                        polled.clear()
             start = clock()
             try:
                 return wait(seconds)
             finally:
-                if seconds != 0:
-                    self._poll(start, polled.pop() if polled else clock())
+                self._poll(start, polled.pop() if polled else clock())
                 polled.clear()
 
         def noted_add(*args: Any) -> Any:
             self.listener = listener = add(*args)
+            self.yielder = None
             return listener
 
-        hub.wait, hub.add = timed_wait, noted_add
+        # Note each timer where it is made (``add_timer``, under every schedule_call_*): the newest, for the
+        # park that follows (a sleep's own timer); and those that will wake a greenlet at a deadline -- its
+        # sleep (``g.switch``), a Timeout (``g.throw``), an Event.wait(timeout) (``Event._do_send(.., g)``),
+        # oslo's looping calls' wait -- so that it shows ready when due. (Once a timer, not at every park.)
+        add_timer, arm, is_greenlet = cls.add_timer.__get__(hub), self._arm, greenlet.greenlet
+        self.newest: Any = None
+
+        def noted_add_timer(timer: Any) -> Any:
+            due = add_timer(timer)
+            cb, args, _ = getattr(timer, "tpl", _NO_TPL)
+            if timer.seconds <= 0:  # (spawn, a send, sleep(0): ready now, not at a deadline)
+                if not args:  # g.switch, no args: sleep(0), g yields at its next park (read by the tracer)
+                    self.yielder = getattr(cb, "__self__", None)
+                return due
+            self.newest = timer
+            g = getattr(cb, "__self__", None)
+            if not isinstance(g, is_greenlet):
+                g = args[-1] if args and isinstance(args[-1], is_greenlet) else None
+            if g is not None:
+                arm(g, due, timer)
+            return due
+
+        hub.wait, hub.add, hub.add_timer = timed_wait, noted_add, noted_add_timer
         if do_poll is not None:
             do_poll = do_poll.__get__(hub)
 
@@ -108,7 +134,7 @@ class EventletCapture(GreenletCapture):
         eventlet.event.Event.send = noted_send
 
     def _remove_hub_hooks(self) -> None:
-        for name in ("wait", "do_poll", "add"):
+        for name in ("wait", "do_poll", "add", "add_timer"):
             self.hub.__dict__.pop(name, None)
         import eventlet.event
 
@@ -127,33 +153,7 @@ class EventletCapture(GreenletCapture):
     def _live(self, timer: Any) -> bool:
         return not timer.called
 
-    def _arm_new_timers(self, nt: list) -> None:
-        # The timers added since the last park (eventlet puts each new one on
-        # ``next_timers``, moved into its heap once a loop turn): those that
-        # will wake a greenlet -- its sleep (``g.switch``), a Timeout
-        # (``g.throw``), an Event.wait(timeout) (``Event._do_send(.., g)``),
-        # oslo's looping calls' wait -- make it ready when due. Each entry is
-        # looked at once: the list is read from where the last park left it.
-        i, n = self._nt_seen, len(nt)
-        if i > n or (i and nt[i - 1] is not self._nt_last):
-            i = 0  # (the hub moved them into its heap since)
-        for k in range(i, n):
-            due, timer = nt[k]
-            if timer.seconds <= 0:
-                continue  # (spawn, a send, sleep(0): ready now, not at a deadline)
-            cb, args, _ = getattr(timer, "tpl", _NO_TPL)
-            g = getattr(cb, "__self__", None)
-            if not isinstance(g, greenlet.greenlet):
-                g = args[-1] if args and isinstance(args[-1], greenlet.greenlet) else None
-            if g is not None:
-                self._arm(g, due, timer)
-        self._nt_seen = n
-        self._nt_last = nt[n - 1] if n else None
-
     def _left(self, origin: Any, t: float) -> Any:
-        nt = self.hub.next_timers
-        if nt or self.armed:
-            self._arm_new_timers(nt)
         # What eventlet's hub holds says it without a frame, for the common waits:
         lst = self.listener  # trampoline added an fd listener and parks on it
         if lst is not None:
@@ -162,14 +162,14 @@ class EventletCapture(GreenletCapture):
                 self.pend[id(origin)] = (None, ("fd", lst.fileno))
                 self.io_pend[id(origin)] = (lst.fileno, READ if lst.evtype == "read" else WRITE)
                 return ("read" if lst.evtype == "read" else "write", lst.fileno)
-        if nt:  # sleep() added a timer that switches back to it: the newest one
-            timer = nt[-1][1]
+        self.yielder = None
+        timer = self.newest
+        if timer is not None:  # sleep() added a timer that switches back to it: the newest one
+            self.newest = None
             cb, args, _ = getattr(timer, "tpl", _NO_TPL)
             if not args and getattr(cb, "__self__", None) is origin:  # origin.switch, no args (not a Timeout's throw)
-                if timer.seconds <= 0:
-                    return YIELD
                 due = self._due(origin)  # (its own timer, or a Timeout's if that is sooner)
-                self.pend[id(origin)] = (nt[-1][0] if due is None else due, TIMER)
+                self.pend[id(origin)] = (due, TIMER)
                 return ("sleep", timer.seconds)
         # Anything else (Event.wait, a queue...): named after the caller of hub.switch(); ready when a
         # timer armed to wake it (a timeout) is due.

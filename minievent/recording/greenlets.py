@@ -29,7 +29,7 @@ from typing import Any
 
 import greenlet
 
-from .records import EXITED, HUB, HUB_ID, SPAWN, Capture, Records, clock, thread_ident
+from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, thread_ident
 
 __all__ = ["GreenletTracer", "GreenletCapture", "HubSpotter", "LatestSwitch", "TIMER", "IO"]
 
@@ -137,6 +137,12 @@ class GreenletCapture(Capture, GreenletTracer):
     #: directories whose frames are the library's, not the program's (for naming lanes)
     _lib_dirs: tuple[str, ...] = ()
     _sweep_at = 4096
+    #: the greenlet that yields (sleep(0)) at its next park, where the library's hooks tell it
+    yielder: Any = None
+    #: where a greenlet that yields (sleep(0)) is parked, if one frame and its offsets tell it: its code...
+    _yield_code: Any = ()  # (no frame's code: never)
+    #: ... and the offsets (f_lasti) in it
+    _yield_at: frozenset[int] = frozenset()
 
     def install(self, records: Records) -> None:
         self.records = records
@@ -235,6 +241,11 @@ class GreenletCapture(Capture, GreenletTracer):
             f = f.f_back
         return name
 
+    def _name_now(self, g: Any) -> None:
+        """Name ``g``, first seen unnamed, from its frames, now that it parks."""
+        self.unnamed.discard(id(g))
+        self.names[id(g)] = self._frame_name(g) or "greenlet"
+
     def _poll(self, start: float, end: float) -> None:
         self.poll_end = end
         self.records.poll(start, end)  # type: ignore[union-attr]
@@ -242,11 +253,18 @@ class GreenletCapture(Capture, GreenletTracer):
     def tracer(self) -> Callable[[str, Any], None]:
         # Called by greenlet on every switch, before the target runs: the hot
         # path. The origin is suspended, so its frame says where it parked.
+        # The common switch (no readiness to note) appends its three slots to
+        # the records' flat list itself: a call to ``Records.switch`` would
+        # cost more than the appends (trim() deletes whole switches from the
+        # front of the same list, so the triples stay aligned).
         records, hub_g = self.records, self.hub_g
         write, lanes, file_lane = records.switch, records.lane_ids(), records.lane  # type: ignore[union-attr]
+        sw, room = records._sw, records._room  # type: ignore[union-attr]
+        put = sw.append
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
         now = clock
         io_pend, armed = self.io_pend, self.armed
+        yield_code, yield_at = self._yield_code, self._yield_at
 
         def trace(event: str, args: Any) -> None:
             try:
@@ -254,20 +272,26 @@ class GreenletCapture(Capture, GreenletTracer):
                 t = now()
                 if origin is hub_g:
                     why = None
+                elif origin is self.yielder:  # (the library's yield, as its hooks tell it: no call)
+                    self.yielder = None
+                    why = YIELD
+                    if unnamed and id(origin) in unnamed:
+                        self._name_now(origin)
+                elif (f := origin.gr_frame) is not None and f.f_code is yield_code and f.f_lasti in yield_at:
+                    why = YIELD  # (the library's yield, told by where its frame is: no call)
+                    if unnamed and id(origin) in unnamed:
+                        self._name_now(origin)
                 elif origin.dead:
                     why = EXITED
                     if armed:
                         armed.pop(id(origin), None)
                 else:
                     if unnamed and id(origin) in unnamed:
-                        unnamed.discard(id(origin))
-                        names[id(origin)] = self._frame_name(origin) or "greenlet"
+                        self._name_now(origin)
                     why = left(origin, t)
                 if target is hub_g:
-                    write(t, HUB_ID, why)
-                    return
-                kid = id(target)
-                if kid not in lanes:
+                    kid = HUB_ID
+                elif (kid := id(target)) not in lanes:
                     file_lane(target)  # (keeps it alive, so that the id stays its own)
                     if target is not main_g:  # new: just spawned (or older than the recording)
                         name = self._hint(target, origin)
@@ -291,7 +315,12 @@ class GreenletCapture(Capture, GreenletTracer):
                             records.timer(target, since, t)
                     write(t, kid, why, since, cause)
                     return
-                write(t, kid, why)
+                if len(sw) < room:
+                    put(t)
+                    put(kid)
+                    put(why)
+                else:
+                    records.drop()
             except Exception:  # a bug here must not take the program down
                 records.drop()
 
