@@ -227,7 +227,11 @@ class Hub(HubCompat):
         elif cur is self.main:
             self.main_why = why
         if self._on_parked:
-            self._call_hooks("parked", self._on_parked, cur, why)
+            for hook in self._on_parked:  # (inline, not _call_hooks: the hottest hook, one frame less a switch)
+                try:
+                    hook(cur, why)
+                except Exception:
+                    self._hook_failed("parked", hook)
         try:
             return self.greenlet.switch()
         except BaseException:
@@ -276,11 +280,15 @@ class Hub(HubCompat):
         for hook in hooks:
             try:
                 hook(*args)
-            except Exception:  # (an observer that fails must not break the program it observes)
-                if hook.__self__ in self.instruments:
-                    self.remove_instrument(hook.__self__)
-                message = f"minievent: instrument {hook.__self__!r} raised in {name}(), so it was removed:\n"
-                warnings.warn(message + traceback.format_exc(), RuntimeWarning, stacklevel=2)
+            except Exception:
+                self._hook_failed(name, hook)
+
+    def _hook_failed(self, name: str, hook: Any) -> None:
+        # An observer that fails must not break the program it observes: its instrument goes, with a warning.
+        if hook.__self__ in self.instruments:
+            self.remove_instrument(hook.__self__)
+        message = f"minievent: instrument {hook.__self__!r} raised in {name}(), so it was removed:\n"
+        warnings.warn(message + traceback.format_exc(), RuntimeWarning, stacklevel=3)
 
     # ------------------------------------------------------------ timers
     def schedule_call(self, seconds: float, fn: Callable[..., Any], *args: Any) -> Timer:
