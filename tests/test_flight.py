@@ -188,7 +188,11 @@ def test_sigusr2_writes_an_incident_and_oslo_reports_guru_meditation_report_stil
     need_module("oslo_reports", "pip install oslo.reports, or the test extra")
     script, folder = tmp_path / "nova-compute.py", tmp_path / "incidents"
     script.write_text(WITH_GURU_MEDITATION)
-    out = fly(folder, str(script), timeout=50)
+    # The report is printed in the main greenlet, holding the hub: 0.1-0.2 s here, but on a loaded machine it
+    # held it 1.01 s (measured beside 8 CPU spinners: psutil's ppid_map reads /proc/*/stat of every process),
+    # past the default --stall, and that true stall was a second incident (1 run in 8). The stall is put out
+    # of this run's reach: the incident asked for by the signal is what is tested.
+    out = fly(folder, "--stall", "30", str(script), timeout=50)
     assert (out.returncode, out.stdout) == (0, "on\n"), out.stderr
     assert "Guru Meditation" in out.stderr and "nova-compute (test_flight)" in out.stderr, out.stderr[-3000:]
     found = incidents(folder)
