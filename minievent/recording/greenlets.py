@@ -259,7 +259,7 @@ class GreenletCapture(Capture, GreenletTracer):
         # front of the same list, so the triples stay aligned).
         records, hub_g = self.records, self.hub_g
         write, lanes, file_lane = records.switch, records.lane_ids(), records.lane  # type: ignore[union-attr]
-        sw, room = records._sw, records._room  # type: ignore[union-attr]
+        sw, room = records.switch_log()  # type: ignore[union-attr]
         put = sw.append
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
         now = clock

@@ -125,6 +125,13 @@ class Records:
         sw.append(kid)
         sw.append(why)
 
+    def switch_log(self) -> tuple[list[Any], int]:
+        """The flat switch list and how many slots it may hold, for a capture's hottest path: a switch
+        with no readiness to note may be appended there as its three slots (time, an id from
+        ``lane()``, why) while ``len(log) < room``, which costs less than a call to ``switch()``.
+        ``trim()`` deletes whole switches from its front, so the triples stay aligned."""
+        return self._sw, self._room
+
     def room(self) -> bool:
         """Whether another switch would be kept."""
         return len(self._sw) < self._room
