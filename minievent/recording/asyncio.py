@@ -42,41 +42,16 @@ class _Main:
 
 
 class _ReadyQueue(collections.deque):
-    """The loop's ``_ready`` while recording: beside each handle, since when it was ready, and why."""
+    """The loop's ``_ready`` while recording: beside each handle, since when it was ready, and why.
+
+    Its ``append`` and ``popleft`` are the capture's closures, set on the instance (``_run_once`` and
+    ``call_soon`` look them up there first): the hot path, with what it reads bound once."""
 
     def __init__(self, capture: AsyncioCapture) -> None:
         super().__init__()
-        self.capture = capture
         self.since: collections.deque = collections.deque()
         self.cause: collections.deque = collections.deque()
-
-    # (Default arguments bind what these look up on every handle: this is the hot path.)
-    def append(
-        self,
-        handle: Any,
-        _append: Any = collections.deque.append,
-        _timer: Any = asyncio.TimerHandle,
-        _clock: Any = clock,
-    ) -> None:
-        _append(self, handle)
-        if type(handle) is _timer:  # moved here by _run_once once due
-            self.since.append(handle._when)
-            self.cause.append(_TIMER)
-            return
-        inherit = self.capture.inherit
-        if inherit is not None:  # a loop-internal callback passes its readiness on
-            self.since.append(inherit[0])
-            self.cause.append(inherit[1])
-        else:
-            self.since.append(_clock())
-            self.cause.append(self.capture.cause)
-
-    def popleft(self, _popleft: Any = collections.deque.popleft) -> Any:
-        handle = _popleft(self)
-        since, cause = self.since.popleft(), self.cause.popleft()
-        if not handle._cancelled and self.capture.on:
-            self.capture.enter(handle, since, cause)
-        return handle
+        self.append, self.popleft = capture._queue_ops(self)  # type: ignore[method-assign]
 
     def clear(self) -> None:
         collections.deque.clear(self)
@@ -226,49 +201,79 @@ class AsyncioCapture(Capture):
         with self._lock:
             self.loop = None
 
-    def enter(self, handle: Any, since: float, cause: Any) -> None:
-        """``_run_once`` is about to run ``handle``: the lane of its task (or callback) is entered."""
-        cb = handle._callback
-        owner = getattr(cb, "__self__", None)
-        if isinstance(owner, self._tasks):  # a step (or wakeup) of a task
-            key = self._task_lanes.get(id(owner))
-            if key is None:
-                key = self._task_lane(owner)
-            self.inherit, self.cause = None, _WOKEN
-        elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
-            key = HUB  # the loop's own machinery: a sleep's timer, a transport's reader
-            self.inherit = (since, cause)  # ... what it wakes was ready when it was
-        else:
-            key = getattr(cb, "__func__", cb)  # a plain callback of the program
-            self.inherit, self.cause = None, _WOKEN
-            if id(key) not in self.names:
-                self.names[id(key)] = func_name(key) or "callback"
-        cur = self.cur
-        if key is cur and key is HUB:
-            return  # (a task's next step is a switch: it left, ready, and came back)
-        t = clock()
-        records = self.records
-        kid = id(key)
-        if key is HUB:
-            cause = None
-        elif kid not in self._lanes:
-            since, cause = None, SPAWN
-            records.lane(key)
-        else:
-            due = self._sleep_due.pop(kid, None) if self._sleep_due else None
-            if due is not None and cause is not _TIMER and due < since:
-                since, cause = due, _TIMER  # woken another way (cancelled) after its sleep was due
-            if cause is _TIMER:
-                records.timer(key, since, t)
-        self.cur = key
-        # Why the lane before left: the common case (a task that yielded) without a call.
-        if cur is HUB:
-            why = None
-        elif cur.__class__ in self._tasks and cur._fut_waiter is None and not cur.done():
-            why = YIELD
-        else:
-            why = self._left(cur)
-        records.switch(t, kid, why, since, cause)
+    def _queue_ops(self, ready: _ReadyQueue) -> tuple[Any, Any]:
+        """``ready``'s ``append`` and ``popleft``: they note since when and why each handle was ready, and
+        ``popleft``, as ``_run_once`` is about to run a handle, enters the lane of its task (or callback)."""
+        put, take = collections.deque.append, collections.deque.popleft
+        since_q, cause_q = ready.since, ready.cause
+        put_since, put_cause, take_since, take_cause = since_q.append, cause_q.append, since_q.popleft, cause_q.popleft
+        timer_handle, now = asyncio.TimerHandle, clock
+        tasks, task_lanes, sleep_due, names = self._tasks, self._task_lanes, self._sleep_due, self.names
+        records, lanes, task_lane, left = self.records, self._lanes, self._task_lane, self._left
+        write, file_lane, note_timer = records.switch, records.lane, records.timer
+
+        def append(handle: Any) -> None:
+            put(ready, handle)
+            if type(handle) is timer_handle:  # moved here by _run_once once due
+                put_since(handle._when)
+                put_cause(_TIMER)
+                return
+            inherit = self.inherit
+            if inherit is not None:  # a loop-internal callback passes its readiness on
+                put_since(inherit[0])
+                put_cause(inherit[1])
+            else:
+                put_since(now())
+                put_cause(self.cause)
+
+        def popleft() -> Any:
+            handle = take(ready)
+            since, cause = take_since(), take_cause()
+            if handle._cancelled or not self.on:
+                return handle
+            cb = handle._callback
+            owner = getattr(cb, "__self__", None)
+            if isinstance(owner, tasks):  # a step (or wakeup) of a task
+                key = task_lanes.get(id(owner))
+                if key is None:
+                    key = task_lane(owner)
+                self.inherit, self.cause = None, _WOKEN
+            elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
+                key = HUB  # the loop's own machinery: a sleep's timer, a transport's reader
+                self.inherit = (since, cause)  # ... what it wakes was ready when it was
+            else:
+                key = getattr(cb, "__func__", cb)  # a plain callback of the program
+                self.inherit, self.cause = None, _WOKEN
+                if id(key) not in names:
+                    names[id(key)] = func_name(key) or "callback"
+            cur = self.cur
+            if key is cur and key is HUB:
+                return handle  # (a task's next step is a switch: it left, ready, and came back)
+            t = now()
+            kid = id(key)
+            if key is HUB:
+                cause = None
+            elif kid not in lanes:
+                since, cause = None, SPAWN
+                file_lane(key)
+            else:
+                due = sleep_due.pop(kid, None) if sleep_due else None
+                if due is not None and cause is not _TIMER and due < since:
+                    since, cause = due, _TIMER  # woken another way (cancelled) after its sleep was due
+                if cause is _TIMER:
+                    note_timer(key, since, t)
+            self.cur = key
+            # Why the lane before left: the common case (a task that yielded) without a call.
+            if cur is HUB:
+                why = None
+            elif cur.__class__ in tasks and cur._fut_waiter is None and not cur.done():
+                why = YIELD
+            else:
+                why = left(cur)
+            write(t, kid, why, since, cause)
+            return handle
+
+        return append, popleft
 
     def _switch(self, key: Any, t: float) -> None:
         cur = self.cur
