@@ -216,9 +216,13 @@ class Hub(HubCompat):
         """
         cur = _getcurrent()
         if why is YIELD:  # (first: sleep(0) is the hottest path)
-            if cur is self.greenlet:  # sleep(0) in a hub callback: no wait, and nothing to yield to (as eventlet)
-                return None
-            self.ready.append(cur.switch)
+            try:
+                self.ready.append(cur._resume)
+            except AttributeError:  # its first yield: keep its bound switch (one made per yield costs an allocation)
+                if cur is self.greenlet:  # sleep(0) in a hub callback (the hub's greenlet gets none): no wait, nothing
+                    return None  # to yield to (as eventlet)
+                cur._resume = cur.switch
+                self.ready.append(cur._resume)
         elif cur is self.greenlet:
             raise BlockingSwitchOutError(
                 "a blocking call (sleep, socket wait, event wait...) was made from inside "
@@ -316,7 +320,7 @@ class Hub(HubCompat):
         # is O(n)) until they reach the top -- unless they pile up: then rebuild.
         self._cancelled += 1
         if self._cancelled > MAX_CANCELLED_TIMERS and self._cancelled > len(self.timers) // 2:
-            self.timers = [e for e in self.timers if not e[2].cancelled]
+            self.timers[:] = [e for e in self.timers if not e[2].cancelled]  # (in place: the loop holds it)
             heapq.heapify(self.timers)
             self._cancelled = 0
 
