@@ -320,7 +320,7 @@ class Hub(HubCompat):
         # is O(n)) until they reach the top -- unless they pile up: then rebuild.
         self._cancelled += 1
         if self._cancelled > MAX_CANCELLED_TIMERS and self._cancelled > len(self.timers) // 2:
-            self.timers[:] = [e for e in self.timers if not e[2].cancelled]  # (in place: the loop holds it)
+            self.timers = [e for e in self.timers if not e[2].cancelled]
             heapq.heapify(self.timers)
             self._cancelled = 0
 
@@ -427,6 +427,7 @@ class Hub(HubCompat):
         poll = self.poller.poll
         readers = self.readers
         writers = self.writers
+        inbox = self._inbox
         internal = len(self._internal_fds)  # (the waker's: no greenthread waits on it)
         while True:
             timers = self.timers  # (_timer_cancelled may have rebuilt it)
@@ -435,8 +436,10 @@ class Hub(HubCompat):
                 self._cancelled -= 1
 
             # ---- phase 1: poll the fds ------------------------------------------
-            if not ready or len(readers) > internal or writers:
-                watched = len(readers) > internal or bool(writers)
+            # (watched: an fd a greenthread waits on, or a call another OS thread rang the waker for:
+            # else two greenthreads that only sleep(0) would keep tpool's results out for as long as they run)
+            if not ready or len(readers) > internal or writers or inbox:
+                watched = len(readers) > internal or bool(writers) or bool(inbox)
                 if ready:
                     timeout = 0.0
                 elif timers:  # (capped: epoll and select overflow on huge timeouts such as sleep(1e10))

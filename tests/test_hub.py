@@ -274,6 +274,25 @@ def test_call_threadsafe_wakes_a_hub_blocked_in_poll(hub):
         hub.keepalive -= 1
 
 
+def test_call_threadsafe_reaches_a_hub_kept_busy_by_sleep0_loops(hub):
+    # Two greenthreads that only ever sleep(0) keep the ready queue non-empty every turn; a call from
+    # another OS thread (a tpool result, call_threadsafe) must still come in, not wait for them to stop.
+    delivered = []
+
+    def spin():
+        give_up = time.monotonic() + 5
+        while not delivered and time.monotonic() < give_up:
+            minievent.sleep(0)
+
+    spinners = [minievent.spawn(spin) for _ in range(2)]
+    t = threading.Thread(target=lambda: (time.sleep(0.02), hub.call_threadsafe(delivered.append, "from thread")))
+    t.start()
+    for gt in spinners:
+        gt.wait()
+    t.join()
+    assert delivered == ["from thread"]  # (the spinners stopped because it came, not because they gave up)
+
+
 def test_keyboard_interrupt_in_greenthread_reaches_main(hub):
     def boom():
         raise KeyboardInterrupt
