@@ -36,6 +36,7 @@ into it rather than sleep forever.
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
 import sys
 import threading
@@ -102,10 +103,13 @@ class Timer:
     __slots__ = ("seconds", "deadline", "fn", "args", "hub", "cancelled", "called")
 
     def __init__(self, seconds: float, fn: Callable[..., Any], *args: Any) -> None:
-        self.seconds, self.fn, self.args = seconds, fn, args
+        self.seconds = seconds
+        self.fn = fn
+        self.args = args
         self.hub: Hub | None = None
         self.deadline = float("inf")  # (until it is scheduled)
-        self.cancelled = self.called = False
+        self.cancelled = False
+        self.called = False
 
     def __call__(self) -> None:
         # Called by the hub's run phase. A timer cancelled after it became due
@@ -149,7 +153,11 @@ class Listener:
     __slots__ = ("evtype", "fd", "cb", "active", "greenlet")
 
     def __init__(self, evtype: int, fd: int, cb: Callable[[], Any]) -> None:
-        self.evtype, self.fd, self.cb, self.active, self.greenlet = evtype, fd, cb, True, _getcurrent()
+        self.evtype = evtype
+        self.fd = fd
+        self.cb = cb
+        self.active = True
+        self.greenlet = _getcurrent()
 
     def __call__(self) -> None:
         if self.active:
@@ -167,7 +175,8 @@ class Hub(HubCompat):
         self.poller = poller if poller is not None else default_poller()
         self.ready: deque[Callable[[], Any]] = deque()
         self.timers: list[tuple[float, int, Timer]] = []  # a heap
-        self._timer_seq = self._cancelled = 0  # (_cancelled: cancelled timers still sitting in the heap)
+        self._timer_seq = 0
+        self._cancelled = 0  # cancelled timers still sitting in the heap
         self.readers: dict[int, Listener] = {}
         self.writers: dict[int, Listener] = {}
         self.keepalive = 0  # >0: something outside (a tpool thread) will wake us
@@ -382,7 +391,7 @@ class Hub(HubCompat):
         """Run ``fn(*args)`` in this hub soon; may be called from any OS thread."""
         # Not schedule(): an instrument's hooks run in the hub's thread only. The
         # doorbell's listener moves the inbox onto the ready queue (deque.append is atomic).
-        self._inbox.append(lambda: fn(*args))
+        self._inbox.append(functools.partial(fn, *args))
         self._waker.wake()
 
     def _drain_inbox(self) -> None:
@@ -548,6 +557,10 @@ def existing_hub() -> Hub | None:
     return getattr(current, "hub", None)
 
 
+def _hub_over(poller: Callable[[], Poller]) -> Hub:
+    return Hub(poller())
+
+
 def use_hub(hub: Hub | Callable[[], Any] | types.ModuleType | str | None = None) -> None:
     """Replace this thread's hub, dropping the old one with its timers and listeners (for tests and tools).
 
@@ -558,7 +571,7 @@ def use_hub(hub: Hub | Callable[[], Any] | types.ModuleType | str | None = None)
     if isinstance(hub, str):
         if hub not in POLLERS:
             raise ValueError(f"use_hub({hub!r}): minievent's hubs differ by poller, one of {sorted(POLLERS)}")
-        hub = lambda poller=POLLERS[hub]: Hub(poller())  # noqa: E731
+        hub = functools.partial(_hub_over, POLLERS[hub])
     current.__dict__.pop("hub", None)
     if isinstance(hub, Hub):
         current.hub = hub

@@ -19,7 +19,9 @@ _ONE = (1).to_bytes(8, sys.byteorder)
 class Waker:
     def __init__(self) -> None:
         if hasattr(os, "eventfd"):
-            self._r = self._w = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)  # (one fd, read and written)
+            self._r = fd
+            self._w = fd
         else:
             self._r, self._w = os.pipe()
             os.set_blocking(self._r, False)

@@ -10,6 +10,7 @@ way most code uses epoll, is green in ``green.selectors``.
 
 from __future__ import annotations
 
+import functools
 import select as _std
 import time as _time
 from collections.abc import Callable, Iterable
@@ -123,4 +124,4 @@ class _Poll:
         # Every fd is watched for reading: a hang-up or an error is reported as that.
         writes = [fd for fd, mask in self._masks.items() if mask & _std.POLLOUT]
         seconds = None if timeout is None or timeout < 0 else timeout / 1000
-        return _wait_for(lambda: self._poll.poll(0), self._masks, writes, seconds) or []
+        return _wait_for(functools.partial(self._poll.poll, 0), self._masks, writes, seconds) or []

@@ -82,12 +82,17 @@ class LockType:
                 if left is not None and left <= 0:
                     return False
                 # (If handed the lock and then killed before it could resume, it passes the lock on.)
-                if self._waiters.wait(left, why=("lock", self), lost=lambda v: v is True and self.release()) is True:
+                if self._waiters.wait(left, why=("lock", self), lost=self._pass_on) is True:
                     return True  # handed over by release(): ours now
             return True
         finally:
             hub.keepalive -= others
             self._pending.discard(me)
+
+    def _pass_on(self, handed: Any) -> None:
+        # A waiter handed the lock (``handed is True``) but killed before it resumed: the next one gets it.
+        if handed is True:
+            self.release()
 
     def release(self) -> None:
         if not self._bit.locked():
@@ -151,11 +156,16 @@ def interrupt_main(signum: int = signal.SIGINT, /) -> None:
             sleep(0)  # (let it happen before we go on, as a kill does)
 
 
+def _release_at_end(_gt: GreenThread, lock: LockType) -> None:
+    if lock.locked():
+        lock.release()
+
+
 def _set_sentinel() -> LockType:
     """A lock (``threading`` acquires it) that is released when this greenthread ends: ``Thread.join`` waits on it."""
     lock = allocate_lock()
     if isinstance(gt := getcurrent(), GreenThread):  # (not a main greenlet: _MainThread's is released at exit)
-        gt.link(lambda _gt: lock.locked() and lock.release())
+        gt.link(_release_at_end, lock)
     return lock
 
 

@@ -23,6 +23,10 @@ from ..originals import original
 from . import thread
 
 
+def _forget(_gt: GreenThread, ident: int) -> None:
+    threading._active.pop(ident, None)  # (its Thread leaves threading's table when it ends)
+
+
 class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
     """The ``Thread`` of a greenthread that ``Thread`` did not start (eventlet's name): daemon, named
     ``GreenThread-N``, its ``ident`` the greenthread's; ``is_alive()`` and ``join()`` follow the greenthread.
@@ -38,7 +42,7 @@ class _GreenThread(threading._DummyThread):  # type: ignore[name-defined]
         self.name = f"GreenThread-{next(self._numbers)}"
         self._tstate_lock = thread._set_sentinel()  # released when the greenthread ends: what join() waits on
         self._tstate_lock.acquire()
-        gt.link(lambda _gt: threading._active.pop(self._ident, None))
+        gt.link(_forget, self._ident)
 
 
 def current_thread() -> threading.Thread:
