@@ -350,6 +350,52 @@ def test_on_minievent_the_metrics_endpoint_holds_report_states_latency_and_the_s
     assert status == 0, err
 
 
+MINIEVENT_YIELDS_THEN_TICKS = """
+import sys, time, minievent
+def yielder():  # a loop of yields (no resume announced): its one long run is found without decoding
+    for i in range(40_000):
+        minievent.sleep(0)
+        if i == 20_000:
+            end = time.monotonic() + 0.4
+            while time.monotonic() < end:
+                pass
+def ticker():  # 200 resumes by its timer, each a schedule latency
+    for _ in range(200):
+        minievent.sleep(0.002)
+minievent.spawn(yielder).wait()
+minievent.spawn(ticker).wait()
+print("done", flush=True)
+minievent.sleep(2.5)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_on_minievent_the_latency_count_is_the_number_of_resumes_and_yields_long_runs_are_held(tmp_path):
+    """Exact however the watchdog reads: every resume counted once (the ticker's 200 timer wakes), a part
+    with only yields read without decoding still counting its one 0.4 s run."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    script, port = tmp_path / "service.py", free_port()
+    script.write_text(MINIEVENT_YIELDS_THEN_TICKS)
+    argv = [sys.executable, *under_flight(tmp_path / "incidents", "--metrics-port", str(port)), str(script)]
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline() == "done\n"
+        time.sleep(1.5)  # (the watchdog's looks and the sidecar's refresh, 0.25 s, are well within it)
+        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        _out, err = child.communicate(timeout=30)
+    finally:
+        child.kill()
+        child.wait()
+    families = {f.name: f for f in text_string_to_metric_families(body)}
+    (counts,) = latency_counts(families, "ticker").values()
+    assert counts["+Inf"] == 200, (counts, err)
+    assert "yielder" not in str(latency_counts(families, "")), body  # (a yield is no wake: no latency)
+    held = {s.labels.get("le"): s.value for s in families["minievent_loop_held_seconds"].samples if "le" in s.labels}
+    assert held["+Inf"] - held["0.25"] == 1, held  # the yielder's 0.4 s run
+    assert child.returncode == 0, err
+
+
 @pytest.mark.parametrize(
     "options, says",
     [

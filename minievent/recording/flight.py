@@ -368,14 +368,20 @@ class FlightRecorder(LoopRecorder):
     def _minievent_news(self, tl: Timeline, now: float) -> tuple[Records, int, int, list] | None:
         """The same from minievent's raw log, which only its loop's thread turns into records: from the park
         the last look ended at to the latest, made into records here only when needed (for the metrics, or a
-        resume in it was later than --stall), else one pass over it at list speed (``HubCapture.late_since``)."""
+        resume in it was later than --stall), else one pass over it at list speed (``HubCapture.late_since``).
+        With the metrics, a part with no resume has no latency to count: its long runs come without decoding."""
         capture = tl.capture
         cut = self._cuts.get(id(tl), tl.t0 or now)
-        last, late = capture.late_since(cut, self.options.stall)  # type: ignore[union-attr]
+        counting = self.metrics_url is not None
+        floor = HELD_FLOOR if counting else None
+        last, late, runs = capture.late_since(cut, self.options.stall, floor)  # type: ignore[union-attr]
         if last is None or last <= cut:
             return None
         self._cuts[id(tl)] = last  # (the next look starts at that park: what runs after it is read then)
-        if not late and self.metrics_url is None:
+        if not late and runs is not None:  # (a loop of yields: no latency, its long runs found without decoding)
+            self.metrics.observe_held_many(runs)
+            return None
+        if not late and not counting:
             return None
         records = capture.window(cut, now)  # type: ignore[union-attr]
         times, kids, _ = records.columns(0, records.switch_count())

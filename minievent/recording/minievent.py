@@ -24,6 +24,7 @@ over time), the main greenlet "main", any other greenlet "greenlet".
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 import time
@@ -257,10 +258,12 @@ class HubRecorder(Instrument):
         out.t1 = until
         return out
 
-    def late_since(self, since: float, by: float) -> tuple[float | None, bool]:
+    def late_since(self, since: float, by: float, held: float | None = None) -> tuple[float | None, bool, Any]:
         """For a watchdog between two looks, without decoding: the time of the latest park from ``since`` on
-        (None: none), and whether a resume before it came more than ``by`` seconds after its timer's deadline
-        or its wake. Any thread; one pass over the new part of the raw log."""
+        (None: none), whether a resume before it came more than ``by`` seconds after its timer's deadline
+        or its wake, and (``held`` given, else None) the runs ``held`` or longer that ``window()`` would find
+        there when it holds no resume (a loop of yields: no schedule latency to count), None when it has
+        one (decode it). Any thread; one pass over the new part of the raw log."""
         raw = self._raw
         n = len(raw) // 3
         part = raw[3 * _first_at(raw, n, since) : 3 * n]
@@ -269,18 +272,38 @@ class HubRecorder(Instrument):
         while last >= 0 and any(mids[last] is x for x in _NOT_PARKS):
             last -= 1
         if last < 0:
-            return None, False
-        mids = mids[:last]
+            return None, False, None
         # (at C speed, by identity, calling no __eq__ or __hash__ of the program's: a loop of yields announces none)
-        if not any(map(operator.is_, mids, itertools.repeat(_RESUMED))):
-            return times[last], False
+        if not any(map(operator.is_, mids[:last], itertools.repeat(_RESUMED))):
+            runs = None if held is None else self._runs(times[: last + 1], mids[: last + 1], held)
+            return times[last], False, runs
         sched = self._scheduled
-        for k in [k for k, m in enumerate(mids) if m is _RESUMED]:
+        for k in [k for k, m in enumerate(mids[:last]) if m is _RESUMED]:
             entry = whats[k]
             due = entry.deadline if type(entry) is Timer else sched.get(entry) if type(entry) is Waiter else None
             if due is not None and times[k] - due > by:
-                return times[last], True
-        return times[last], False
+                return times[last], True, None
+        return times[last], False, None
+
+    def _runs(self, times: list, mids: list, floor: float) -> list[float] | None:
+        """The runs ``floor`` or longer in a part of parks (and polls' events) with no resume, as flush()
+        finds them: a lane a bare switch resumed ran from the park before its own, or from a poll's end
+        if later. None: a stop record in it (decode it)."""
+        if any(map(operator.is_, mids, itertools.repeat(_STOP))):
+            return None
+        if any(map(operator.is_, mids, itertools.repeat(_POLLED))):  # (a zero-timeout poll's events: no park)
+            times = [t for t, m in zip(times, mids, strict=True) if m is not _POLLED]
+        gaps = list(map(operator.sub, times[1:], times[:-1]))
+        if max(gaps, default=0.0) < floor:  # (a run is no longer than the gap between its park and the last)
+            return []
+        ends = [end for _start, end in self.records.polls()]  # (in order: the hub appends them)
+        runs = []
+        for k in [k for k, gap in enumerate(gaps) if gap >= floor]:
+            i = bisect.bisect_right(ends, times[k + 1])
+            ran = times[k + 1] - (max(times[k], ends[i - 1]) if i else times[k])
+            if ran >= floor:
+                runs.append(ran)
+        return runs
 
 
 class HubCapture(Capture):
@@ -319,9 +342,10 @@ class HubCapture(Capture):
         """The records from ``since`` to ``until`` (``HubRecorder.window``)."""
         return self.recorder.window(since, until)
 
-    def late_since(self, since: float, by: float) -> tuple[float | None, bool]:
-        """Whether anything ran late since ``since`` (``HubRecorder.late_since``)."""
-        return self.recorder.late_since(since, by)
+    def late_since(self, since: float, by: float, held: float | None = None) -> tuple[float | None, bool, Any]:
+        """Whether anything ran late since ``since``, and the runs ``held`` or longer when no decoding
+        is needed for the metrics (``HubRecorder.late_since``)."""
+        return self.recorder.late_since(since, by, held)
 
     def lane_name(self, key: Any) -> str:
         if isinstance(key, GreenThread):
