@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import collections
 import importlib.util
-import json
 import math
 import os
 import signal
@@ -43,7 +42,7 @@ from .recording.flight import FlightOptions, FlightRecorder
 from .recording.incident import Stall
 from .recording.program import Target, split
 from .recording.records import clock
-from .recording.timeline import Mark, Span, Timeline, TimerRecord, culprit, late_text
+from .recording.timeline import Recording, Timeline, culprit, late_text, load
 
 __all__ = ["Tracer", "HeldLoop", "Recording", "load", "run", "main"]
 
@@ -166,65 +165,6 @@ class Tracer(FlightRecorder):
             lines.append(f"late (timers and heartbeats that ran over {self.threshold:g} s after they were due):")
             lines += [f"  {late_text(t.lane, t.due, t.fired)}" for t in late[:top]]
         return "\n".join(lines)
-
-
-@dataclass
-class Recording:
-    """A recording read back from a Chrome trace (``load``): enough of a ``Timeline`` for
-    ``spans()``, ``blocked()``, ``lanes``, ``marks``, ``timers`` and ``minievent.plot.swimlanes``."""
-
-    lanes: list[str]
-    duration: float
-    _spans: list[Span]
-    marks: list[Mark]
-    timers: list[TimerRecord]
-    dropped: int = 0
-    _trace: dict = field(default_factory=dict, repr=False)
-    #: the loop recorded ("minievent", "eventlet", "gevent", "asyncio"; "" for a trace that does not say)
-    loop: str = ""
-
-    def spans(self) -> list[Span]:
-        return list(self._spans)
-
-    def to_chrome_trace(self, path: Any = None) -> dict:
-        """The trace it was read from (written to ``path`` if given), as ``Timeline.to_chrome_trace``."""
-        if path is not None:
-            with open(path, "w") as f:
-                f.write(json.dumps(self._trace))
-        return self._trace
-
-    def blocked(self, threshold: float) -> list[Span]:
-        return [s for s in self._spans if s.state == "running" and s.lane != "hub" and s.duration > threshold]
-
-
-def load(trace: Any) -> Recording:
-    """Read a Chrome trace written by ``Timeline.to_chrome_trace`` (a path, or the dict it returned).
-
-    For programs recorded in another process -- ``python -m minievent trace
-    --trace t.json script.py``, an eventlet service in a subprocess -- so that
-    the notebook or tool that draws them never imports their library.
-    """
-    if not isinstance(trace, dict):
-        with open(trace) as f:
-            trace = json.load(f)
-    events = trace["traceEvents"]
-    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
-    spans, marks, timers = [], [], []
-    for e in events:
-        lane = names.get(e.get("tid"))
-        if e["ph"] == "X":
-            start = e["ts"] / 1e6
-            spans.append(Span(lane, start, start + e["dur"] / 1e6, e["cat"], e.get("args", {}).get("why")))
-        elif e["ph"] == "i" and e["name"] == "timer fired":
-            fired = e["ts"] / 1e6
-            timers.append(TimerRecord(lane, fired - e["args"]["lateness_ms"] / 1e3, fired))
-        elif e["ph"] == "i":
-            marks.append(Mark(lane, e["ts"] / 1e6, e["name"]))
-    spans.sort(key=lambda s: (s.start, s.lane))
-    other = trace.get("otherData", {})
-    duration = other.get("recorded_seconds") or max((s.end for s in spans), default=0.0)
-    lanes = [names[t] for t in sorted(names)]
-    return Recording(lanes, duration, spans, marks, timers, other.get("dropped", 0), trace, other.get("loop", ""))
 
 
 class _Progress(watchdog.Watch):

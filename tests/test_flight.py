@@ -17,7 +17,8 @@ import urllib.request
 import pytest
 from support import need_module, run_python
 
-from minievent import flight_sidecar
+from minievent.recording import sidecar_process
+from minievent.recording.sidecar import SIDECAR_MODULE
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
 
@@ -73,7 +74,7 @@ def test_the_incident_names_the_periodic_task_and_how_late_report_state_ran(tmp_
     culprit = re.search(r"^culprit: (\S+)", report, re.M).group(1)
     if backend == "eventlet":  # (on the real oslo.service: the periodic task its run_periodic_tasks ran)
         assert culprit == "ComputeManager._sync_power_states", report
-    title = flight_sidecar.title(trace["otherData"]["incident"])
+    title = sidecar_process.title(trace["otherData"]["incident"])
     assert title.startswith(f"minievent.scenarios.nova_compute: {culprit} held the {backend} loop"), title
 
 
@@ -478,7 +479,7 @@ def sidecars():
     for pid in os.listdir("/proc"):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"minievent.flight_sidecar" in f.read():
+                if SIDECAR_MODULE.encode() in f.read():
                     found.add(int(pid))
         except (OSError, ValueError):
             pass

@@ -25,7 +25,6 @@ OUTSIDE = [
     "trace.py",
     "debug.py",
     "plot.py",
-    "flight_sidecar.py",
     "__main__.py",
     "cli.py",
     "lessons.py",

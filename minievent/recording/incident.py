@@ -250,7 +250,7 @@ def write(incident: Incident, folder: str, timeline: Any = None) -> str:
     """Write the incident's files into a new folder under ``folder``; return that folder.
 
     The trace carries the incident's summary in its ``otherData`` (``Incident.summary()``), from
-    which the sidecar draws the picture (``minievent.flight_sidecar``)."""
+    which the sidecar draws the picture (``minievent.recording.sidecar_process``)."""
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime())
     base = os.path.join(folder, f"{stamp}-{incident.reason}")
     path, n = base, 1

@@ -12,8 +12,8 @@ an incident's picture (matplotlib). The program's process may import neither:
   service under ``--metrics-port`` hung so, scraped while it imported eventlet.) So once the
   program runs, the recorder's threads import nothing.
 
-Those two run in a fresh interpreter, ``python -m minievent.flight_sidecar``, started when the
-recorder is armed. It is handed the metrics endpoint's listening socket (bound when arming, so
+Those two run in a fresh interpreter, ``python -m minievent.recording.sidecar_process``, started
+when the recorder is armed. It is handed the metrics endpoint's listening socket (bound when arming, so
 that a port in use is refused before the program starts) and one end of a socket pair, over
 which the recorder sends, as ``marshal``'d tuples:
 
@@ -44,7 +44,7 @@ from typing import Any
 
 __all__ = ["Sidecar", "SIDECAR_MODULE"]
 
-SIDECAR_MODULE = "minievent.flight_sidecar"
+SIDECAR_MODULE = "minievent.recording.sidecar_process"
 #: the largest message either side sends or reads
 MAX_MESSAGE = 1 << 20
 #: the sidecar's first process forks and exits: arming waits at most this long for it

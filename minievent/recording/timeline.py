@@ -8,7 +8,9 @@
 This module is the *analysis and export*: it reads the raw records
 (``records.py``) that a capture wrote -- minievent's hub (``minievent.py``)
 unless the ``Timeline`` was given another -- and turns them into switches,
-spans, timer and I/O lateness, and a Chrome trace.
+spans, timer and I/O lateness, and a Chrome trace; ``load`` reads such a
+trace back (a ``Recording``), for a program recorded in another process
+(``minievent.trace.load`` is the same function).
 
 Each greenthread's life is a sequence of three states: **running**;
 **waiting** (for a timer, an fd, an event...); and **ready**: what it waited
@@ -26,7 +28,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..hub import READ
@@ -46,6 +48,8 @@ __all__ = [
     "culprit",
     "program_part",
     "late_text",
+    "Recording",
+    "load",
 ]
 
 
@@ -633,3 +637,62 @@ class Timeline:
             with open(path, "w") as f:
                 f.write(text)
         return trace
+
+
+@dataclass
+class Recording:
+    """A recording read back from a Chrome trace (``load``): enough of a ``Timeline`` for
+    ``spans()``, ``blocked()``, ``lanes``, ``marks``, ``timers`` and ``minievent.plot.swimlanes``."""
+
+    lanes: list[str]
+    duration: float
+    _spans: list[Span]
+    marks: list[Mark]
+    timers: list[TimerRecord]
+    dropped: int = 0
+    _trace: dict = field(default_factory=dict, repr=False)
+    #: the loop recorded ("minievent", "eventlet", "gevent", "asyncio"; "" for a trace that does not say)
+    loop: str = ""
+
+    def spans(self) -> list[Span]:
+        return list(self._spans)
+
+    def to_chrome_trace(self, path: Any = None) -> dict:
+        """The trace it was read from (written to ``path`` if given), as ``Timeline.to_chrome_trace``."""
+        if path is not None:
+            with open(path, "w") as f:
+                f.write(json.dumps(self._trace))
+        return self._trace
+
+    def blocked(self, threshold: float) -> list[Span]:
+        return [s for s in self._spans if s.state == "running" and s.lane != "hub" and s.duration > threshold]
+
+
+def load(trace: Any) -> Recording:
+    """Read a Chrome trace written by ``Timeline.to_chrome_trace`` (a path, or the dict it returned).
+
+    For programs recorded in another process -- ``python -m minievent trace
+    --trace t.json script.py``, an eventlet service in a subprocess -- so that
+    the notebook or tool that draws them never imports their library.
+    """
+    if not isinstance(trace, dict):
+        with open(trace) as f:
+            trace = json.load(f)
+    events = trace["traceEvents"]
+    names = {e["tid"]: e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    spans, marks, timers = [], [], []
+    for e in events:
+        lane = names.get(e.get("tid"))
+        if e["ph"] == "X":
+            start = e["ts"] / 1e6
+            spans.append(Span(lane, start, start + e["dur"] / 1e6, e["cat"], e.get("args", {}).get("why")))
+        elif e["ph"] == "i" and e["name"] == "timer fired":
+            fired = e["ts"] / 1e6
+            timers.append(TimerRecord(lane, fired - e["args"]["lateness_ms"] / 1e3, fired))
+        elif e["ph"] == "i":
+            marks.append(Mark(lane, e["ts"] / 1e6, e["name"]))
+    spans.sort(key=lambda s: (s.start, s.lane))
+    other = trace.get("otherData", {})
+    duration = other.get("recorded_seconds") or max((s.end for s in spans), default=0.0)
+    lanes = [names[t] for t in sorted(names)]
+    return Recording(lanes, duration, spans, marks, timers, other.get("dropped", 0), trace, other.get("loop", ""))

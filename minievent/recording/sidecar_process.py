@@ -22,8 +22,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from .recording import metrics as metricsmod
-from .recording.sidecar import MAX_MESSAGE
+from . import metrics as metricsmod
+from .sidecar import MAX_MESSAGE
 
 __all__ = ["draw", "main", "title"]
 
@@ -35,8 +35,8 @@ def draw(folder: str) -> str:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    from . import plot
-    from .trace import load
+    from .. import plot
+    from .timeline import load
 
     with open(os.path.join(folder, "trace.json")) as f:
         trace = json.load(f)
@@ -123,7 +123,7 @@ def _serve(listener: socket.socket, latest: _Latest, say: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="minievent.flight_sidecar")
+    p = argparse.ArgumentParser(prog="minievent.recording.sidecar_process")
     p.add_argument("--channel", type=int, required=True)
     p.add_argument("--listen", type=int)
     p.add_argument("--draw", action="store_true")
