@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 import pytest
-from support import need_module, run_python
+from support import child_env, need_module, run_python
 
 from minievent.recording import sidecar_process
 from minievent.recording.sidecar import SIDECAR_MODULE
@@ -473,17 +473,13 @@ def test_metrics_and_pictures_come_while_the_program_holds_the_import_lock(tmp_p
     assert child.returncode == 0, err
 
 
-def sidecars():
-    """The pids of every flight sidecar running on this machine."""
-    found = set()
-    for pid in os.listdir("/proc"):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if SIDECAR_MODULE.encode() in f.read():
-                    found.add(int(pid))
-        except (OSError, ValueError):
-            pass
-    return found
+def a_sidecar(pid):
+    """Whether ``pid`` runs a flight sidecar (a zombie's command line is empty: not one)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return SIDECAR_MODULE.encode() in f.read()
+    except OSError:
+        return False
 
 
 WAITS_FOR_CHILDREN = """
@@ -504,6 +500,19 @@ def stall():
 eventlet.spawn(stall)
 eventlet.sleep(2.0)  # the incident's picture is drawn meanwhile
 print(children, len(chld), flush=True)
+mark = f"FLIGHT_TEST_RUN={os.environ['FLIGHT_TEST_RUN']}".encode()
+ours = []  # the sidecars running now with this run's environment: this program's
+for pid in os.listdir("/proc"):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            if SIDECAR not in f.read():
+                continue
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            if mark in f.read().split(b"\\0"):
+                ours.append(pid)
+    except (OSError, ValueError):
+        pass
+print(*ours, flush=True)
 """
 
 
@@ -512,17 +521,22 @@ def test_the_sidecar_is_no_child_of_the_program_and_ends_with_it(tmp_path):
     """The pictures and the endpoint come from a process of the recorder's: the program's os.wait() finds no
     child of ours, no SIGCHLD reaches it, and the sidecar ends when the program's process does."""
     script, folder = tmp_path / "p.py", tmp_path / "incidents"
-    script.write_text(WAITS_FOR_CHILDREN)
-    before = sidecars()
-    out = fly(folder, "--stall", "0.5", "--metrics-port", "0", str(script), timeout=50)
+    script.write_text(WAITS_FOR_CHILDREN.replace("SIDECAR", repr(SIDECAR_MODULE.encode())))
+    env = {**child_env(), "FLIGHT_TEST_RUN": str(tmp_path)}
+    cmd = ["-m", "minievent", "flight", "--dir", str(folder), "--stall", "0.5", "--metrics-port", "0", str(script)]
+    out = run_python(*cmd, env=env, timeout=50)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["none", "0"], out.stdout
+    first, ours = out.stdout.splitlines()
+    assert first.split() == ["none", "0"], out.stdout
+    # its sidecar, found while it ran (by SIDECAR_MODULE and this run's environment; another test's is not it)
+    ours = [int(pid) for pid in ours.split()]
+    assert len(ours) == 1, out.stdout
     found = incidents(folder)
     assert len(found) == 1 and os.path.exists(os.path.join(found[0], "timeline.png")), (found, out.stderr)
     deadline = time.monotonic() + 10
-    while sidecars() - before and time.monotonic() < deadline:
+    while a_sidecar(ours[0]) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not sidecars() - before
+    assert not a_sidecar(ours[0]), "the sidecar outlived the program"
 
 
 def test_a_metrics_port_in_use_is_refused_before_the_program_starts(tmp_path):
