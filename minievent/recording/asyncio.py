@@ -210,7 +210,9 @@ class AsyncioCapture(Capture):
         timer_handle, now = asyncio.TimerHandle, clock
         tasks, task_lanes, sleep_due, names = self._tasks, self._task_lanes, self._sleep_due, self.names
         records, lanes, task_lane, left = self.records, self._lanes, self._task_lane, self._left
-        write, file_lane, note_timer = records.switch, records.lane, records.timer
+        file_lane, note_timer, drop = records.lane, records.timer, records.drop
+        sw, room = records.switch_log()
+        add = sw.extend
 
         def append(handle: Any) -> None:
             put(ready, handle)
@@ -252,7 +254,7 @@ class AsyncioCapture(Capture):
             t = now()
             kid = id(key)
             if key is HUB:
-                cause = None
+                since = cause = None
             elif kid not in lanes:
                 since, cause = None, SPAWN
                 file_lane(key)
@@ -270,7 +272,10 @@ class AsyncioCapture(Capture):
                 why = YIELD
             else:
                 why = left(cur)
-            write(t, kid, why, since, cause)
+            if len(sw) < room:  # (Records.switch's five slots, without the call)
+                add((t, kid, why, since, cause))
+            else:
+                drop()
             return handle
 
         return append, popleft

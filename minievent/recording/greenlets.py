@@ -253,14 +253,14 @@ class GreenletCapture(Capture, GreenletTracer):
     def tracer(self) -> Callable[[str, Any], None]:
         # Called by greenlet on every switch, before the target runs: the hot
         # path. The origin is suspended, so its frame says where it parked.
-        # The common switch (no readiness to note) appends its three slots to
-        # the records' flat list itself: a call to ``Records.switch`` would
-        # cost more than the appends (trim() deletes whole switches from the
-        # front of the same list, so the triples stay aligned).
+        # A switch adds its five slots to the records' flat list itself, in
+        # one extend: a call to ``Records.switch`` would cost more (trim()
+        # deletes whole switches from the front of the same list, so they
+        # stay aligned).
         records, hub_g = self.records, self.hub_g
         write, lanes, file_lane = records.switch, records.lane_ids(), records.lane  # type: ignore[union-attr]
         sw, room = records.switch_log()  # type: ignore[union-attr]
-        put = sw.append
+        add = sw.extend
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
         now = clock
         io_pend, armed = self.io_pend, self.armed
@@ -313,12 +313,13 @@ class GreenletCapture(Capture, GreenletTracer):
                             since, cause = None, None
                         else:
                             records.timer(target, since, t)
-                    write(t, kid, why, since, cause)
+                    if len(sw) < room:
+                        add((t, kid, why, since, cause))  # (cause None: since is too)
+                    else:
+                        records.drop()
                     return
                 if len(sw) < room:
-                    put(t)
-                    put(kid)
-                    put(why)
+                    add((t, kid, why, None, None))
                 else:
                     records.drop()
             except Exception:  # a bug here must not take the program down

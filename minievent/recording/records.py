@@ -6,16 +6,16 @@ the methods below and nothing else; the analysis (``timeline.py``) reads them
 back when somebody looks. While a program runs, writing must cost next to
 nothing, so the records are raw:
 
-* **switches**, stored *flat*, three slots a switch: the time, the ``id()``
-  of the lane entered (``lane()`` files the lane key behind it: a
-  GreenThread, a greenlet, a task, ``HUB``), and why the lane that left did
+* **switches**, stored *flat*, ``SLOTS`` (five) slots a switch: the time,
+  the ``id()`` of the lane entered (``lane()`` files the lane key behind it:
+  a GreenThread, a greenlet, a task, ``HUB``), why the lane that left did
   (a park reason, a cheap tuple such as ``("sleep", 0.5)``, made into words
-  only by the analysis; None when the hub left). A tuple per switch would
-  cost more: the garbage collector tracks every new tuple, and leaves
-  floats, ints and strings alone. The lane that left is the one the switch
-  before entered.
-* beside some switches, **since when the lane entered was ready, and why**
-  (a timer's deadline, a poll's end...), by switch number;
+  only by the analysis; None when the hub left), and since when the lane
+  entered was ready and why (a timer's deadline, a poll's end...; None,
+  None: not known to have waited). A tuple per switch, or a dict entry per
+  readiness, would cost more: the garbage collector tracks every tuple
+  kept, and leaves floats, ints and strings alone. The lane that left is
+  the one the switch before entered.
 * **timers** (lane key, due, fired), **I/O** (lane key, fd, READ/WRITE,
   reported, resumed), **polls** (start, end) of waits that could block;
 * **spans** and **marks** of code outside greenthreads (OS threads), which
@@ -41,7 +41,7 @@ from typing import Any
 
 from ..hub import YIELD
 
-__all__ = ["Records", "Capture", "HUB", "HUB_ID", "SPAWN", "EXITED", "DONE", "YIELD", "DEFAULT_CAP", "clock"]
+__all__ = ["Records", "SLOTS", "Capture", "HUB", "HUB_ID", "SPAWN", "EXITED", "DONE", "YIELD", "DEFAULT_CAP", "clock"]
 
 clock = time.monotonic
 _os_lock = _thread.allocate_lock  # bound at import: after monkey_patch() the module attribute is green
@@ -55,6 +55,9 @@ SPAWN = "spawn"
 #: analysis finds the words ("exit", "raised ValueError") when somebody looks.
 DONE = "done"
 EXITED = (DONE, None)
+#: Slots a switch in the flat switch list: time, id of the lane entered, why the one before left,
+#: ready since, why ready (``Records.switch``'s arguments, in its order).
+SLOTS = 5
 #: Default cap on stored records of each kind.
 DEFAULT_CAP = 2_000_000
 _STATES = frozenset({"running", "ready", "waiting"})
@@ -75,8 +78,7 @@ class Records:
         #: The lane running when the recording began (None: none known).
         self.first_key: Any = None
         self._sw: list[Any] = []
-        self._room = 3 * cap
-        self._sw_extra: dict[int, tuple] = {}
+        self._room = SLOTS * cap
         self._timers: list[tuple] = []
         self._io: list[tuple] = []
         self._polls: list[tuple] = []
@@ -113,23 +115,21 @@ class Records:
     def switch(self, t: float, kid: int, why: Any, since: float | None = None, cause: Any = None) -> None:
         """At ``t`` the lane ``kid`` (from ``lane()``) was entered; the one that left did because of ``why``.
 
-        ``since``/``cause``: it was ready since then, because of that (a timer's deadline, "woken").
+        ``since``/``cause``: it was ready since then, because of that (a timer's deadline, "woken");
+        a ``since`` without a cause is not kept.
         """
         sw = self._sw
         if len(sw) >= self._room:
             self.dropped += 1
             return
-        if cause is not None:
-            self._sw_extra[len(sw) // 3] = (since, cause)
-        sw.append(t)
-        sw.append(kid)
-        sw.append(why)
+        sw.extend((t, kid, why, since if cause is not None else None, cause))  # (one C call: no half switch)
 
     def switch_log(self) -> tuple[list[Any], int]:
         """The flat switch list and how many slots it may hold, for a capture's hottest path: a switch
-        with no readiness to note may be appended there as its three slots (time, an id from
-        ``lane()``, why) while ``len(log) < room``, which costs less than a call to ``switch()``.
-        ``trim()`` deletes whole switches from its front, so the triples stay aligned."""
+        may be added there as its ``SLOTS`` slots in one ``extend`` (time, an id from ``lane()``, why,
+        ready since, why ready: ``switch()``'s arguments, since None when the cause is) while
+        ``len(log) < room``, which costs less than a call to ``switch()``. ``trim()`` deletes whole
+        switches from its front, so the switches stay aligned."""
         return self._sw, self._room
 
     def room(self) -> bool:
@@ -188,16 +188,12 @@ class Records:
         horizon. Returns how many switches went.
         """
         sw = self._sw
-        n = len(sw) // 3
-        k = _first_at(sw, n, horizon) - 1
+        n = len(sw) // SLOTS
+        k = _first_at(sw, n, horizon, SLOTS) - 1
         if k < 1:
             return 0
-        first = self._keys.get(sw[3 * k - 2])
-        extra = self._sw_extra
-        moved = {i - k: v for i, v in list(extra.items()) if i >= k}
-        del sw[: 3 * k]
-        extra.clear()
-        extra.update(moved)
+        first = self._keys.get(sw[SLOTS * (k - 1) + 1])
+        del sw[: SLOTS * k]
         self.first_key = first
         self.t0 = sw[0] if sw else horizon
         self.trimmed = True
@@ -212,7 +208,7 @@ class Records:
     def finished_lanes(self, over: Any) -> list[int]:
         """The ids of the lanes that can never run again (``over(key)``: a dead greenlet, a done task)
         and that no kept switch enters: what ``forget`` may let go of. Any thread."""
-        keep = set(self._sw[1::3])
+        keep = set(self._sw[1::SLOTS])
         keep.update((HUB_ID, id(self.first_key)))
         return [kid for kid, key in list(self._keys.items()) if kid not in keep and over(key)]
 
@@ -232,11 +228,10 @@ class Records:
         """
         out = Records(self.cap)
         sw = list(self._sw)
-        n = len(sw) // 3  # (the last switch may be half written)
-        k = max(0, _first_at(sw, n, since) - 1)
-        out.first_key = self._keys.get(sw[3 * k - 2]) if k > 0 else self.first_key
-        out._sw = sw[3 * k : 3 * n]
-        out._sw_extra = {i - k: v for i, v in dict(self._sw_extra).items() if k <= i < n}
+        n = len(sw) // SLOTS
+        k = max(0, _first_at(sw, n, since, SLOTS) - 1)
+        out.first_key = self._keys.get(sw[SLOTS * (k - 1) + 1]) if k > 0 else self.first_key
+        out._sw = sw[SLOTS * k : SLOTS * n]
         out._timers = [r for r in list(self._timers) if r[2] >= since]
         out._io = [r for r in list(self._io) if r[4] >= since]
         out._polls = [r for r in list(self._polls) if r[1] >= since]
@@ -246,16 +241,16 @@ class Records:
         out.dropped = self.dropped
         out.thread = self.thread
         out.trimmed = self.trimmed
-        out.t0 = sw[3 * k] if k > 0 and out._sw else (self.t0 if self.t0 is not None else since)
+        out.t0 = sw[SLOTS * k] if k > 0 and out._sw else (self.t0 if self.t0 is not None else since)
         out.t1 = until
         return out
 
     def switch_after(self, t: float) -> float | None:
         """The time of the first switch after ``t`` (None: none yet). Any thread."""
         sw = self._sw
-        n = len(sw) // 3
-        k = _first_at(sw, n, t + 1e-9)
-        return sw[3 * k] if k < n else None
+        n = len(sw) // SLOTS
+        k = _first_at(sw, n, t + 1e-9, SLOTS)
+        return sw[SLOTS * k] if k < n else None
 
     # ------------------------------------------------------------ reading
     def latest(self) -> tuple[int, float, int | None]:
@@ -264,33 +259,37 @@ class Records:
         Cheap, and safe from another OS thread (a watchdog's): it reads, never converts.
         """
         sw = self._sw
-        n = len(sw) // 3  # switches appended completely
+        n = len(sw) // SLOTS  # switches appended completely
         if n:
-            return (n, sw[3 * n - 3], sw[3 * n - 2])
+            return (n, sw[SLOTS * (n - 1)], sw[SLOTS * (n - 1) + 1])
         return (0, self.t0 or 0.0, id(self.first_key) if self.first_key is not None else None)
 
     def switch_count(self) -> int:
-        return len(self._sw) // 3
+        return len(self._sw) // SLOTS
 
     def switches(self, start: int = 0) -> Any:
         """Switch records from number ``start`` on: (number, t, lane key, why, ready since, cause)."""
-        sw, keys, extra, nothing = self._sw, self._keys, self._sw_extra, (None, None)
-        for n in range(start, len(sw) // 3):
-            since, cause = extra.get(n, nothing)
-            yield n, sw[3 * n], keys[sw[3 * n + 1]], sw[3 * n + 2], since, cause
+        sw, keys = self._sw, self._keys
+        for n in range(start, len(sw) // SLOTS):
+            at = SLOTS * n
+            yield n, sw[at], keys[sw[at + 1]], sw[at + 2], sw[at + 3], sw[at + 4]
 
     def columns(self, start: int, end: int) -> tuple[list[float], list[int], list[tuple | None]]:
         """Switches ``start`` .. ``end - 1`` as columns: their times, the ids of the lanes entered, and
         (ready since, cause) or None for each. Sliced at C speed, for a reader in another thread that
         must keep up with a busy loop (the flight recorder's watchdog) without a tuple a switch."""
-        sw, get = self._sw, self._sw_extra.get
-        end = min(end, len(sw) // 3)
-        return sw[3 * start : 3 * end : 3], sw[3 * start + 1 : 3 * end : 3], [get(i) for i in range(start, end)]
+        sw = self._sw
+        a, b = SLOTS * start, SLOTS * min(end, len(sw) // SLOTS)
+        ready = [
+            None if cause is None else (since, cause)
+            for since, cause in zip(sw[a + 3 : b : SLOTS], sw[a + 4 : b : SLOTS], strict=True)
+        ]
+        return sw[a:b:SLOTS], sw[a + 1 : b : SLOTS], ready
 
     def entered(self, start: int = 0) -> list[Any]:
         """The lane key of each switch from number ``start`` on."""
         keys = self._keys
-        return [keys[kid] for kid in self._sw[3 * start + 1 :: 3]]
+        return [keys[kid] for kid in self._sw[SLOTS * start + 1 :: SLOTS]]
 
     def timers(self, start: int = 0) -> list[tuple]:
         """(lane key, due, fired) of each timer from number ``start`` on."""
@@ -362,12 +361,13 @@ class Capture:
         return {}
 
 
-def _first_at(sw: list[Any], n: int, t: float) -> int:
-    """The number of the first of the ``n`` flat switch records at or after ``t`` (n: none)."""
+def _first_at(sw: list[Any], n: int, t: float, slots: int = 3) -> int:
+    """The number of the first of the ``n`` flat records of ``slots`` slots at or after ``t`` (n: none); the
+    time is each one's first slot (``SLOTS`` in ``Records``' switches, three in minievent's raw log)."""
     lo, hi = 0, n
     while lo < hi:
         mid = (lo + hi) // 2
-        if sw[3 * mid] < t:
+        if sw[slots * mid] < t:
             lo = mid + 1
         else:
             hi = mid

@@ -1,0 +1,73 @@
+"""The raw records: what a capture writes, trim() and window() keep, and every reader gives back the same facts.
+
+Each switch's readiness (since when the lane entered was ready, and why) lives beside its time, lane and
+why-left; cutting the front off (trim) or copying a part (window) must keep each readiness with its own switch.
+"""
+
+from __future__ import annotations
+
+from minievent.recording.records import HUB_ID, SLOTS, Records
+
+
+def _written(n: int = 40) -> tuple[Records, list[object], list[tuple]]:
+    """n switches at t = 1, 2, ...: the even ones into a lane ready since t - 0.5 ("woken"), the odd ones
+    into the hub; a cap of the records' own kind (filled the way a capture's hot path adds them)."""
+    records = Records(cap=1000)
+    records.begin()
+    keys = [object() for _ in range(4)]
+    kids = [records.lane(k) for k in keys]
+    rows = []
+    log, room = records.switch_log()
+    for i in range(n):
+        t = float(i + 1)
+        if i % 2 == 0:
+            row = (t, kids[i % 4 // 2], ("sleep", i), t - 0.5, "woken")
+        else:
+            row = (t, HUB_ID, None, None, None)
+        if i % 4 == 0:  # (half of them through the call, half as a capture's inline extend)
+            records.switch(*row)
+        else:
+            assert len(log) < room
+            log.extend(row)
+        rows.append(row)
+    return records, keys, rows
+
+
+def _facts(records: Records) -> list[tuple]:
+    keys = records.lane_ids()
+    return [(t, id(keys[id(key)]), why, since, cause) for _n, t, key, why, since, cause in records.switches()]
+
+
+def test_every_reader_gives_each_switch_its_own_readiness():
+    records, _keys, rows = _written()
+    assert _facts(records) == rows
+    times, kids, ready = records.columns(3, 9)
+    assert times == [r[0] for r in rows[3:9]]
+    assert kids == [r[1] for r in rows[3:9]]
+    assert ready == [None if r[4] is None else (r[3], r[4]) for r in rows[3:9]]
+    assert records.latest() == (40, 40.0, HUB_ID)
+    assert records.switch_after(10.0) == 11.0
+
+
+def test_trim_and_window_keep_each_readiness_with_its_switch():
+    records, _keys, rows = _written()
+    window = records.window(10.2, 30.0)
+    assert _facts(window) == rows[9:]  # (from the switch before 10.2: who ran then)
+    assert window.t0 == 10.0 and window.t1 == 30.0
+    went = records.trim(20.5)
+    assert went == 19  # (the switch at 20 stays: who ran at the horizon)
+    assert _facts(records) == rows[19:]
+    assert records.columns(0, 2)[2] == [None, (20.5, "woken")]
+    assert records.t0 == 20.0 and records.trimmed
+
+
+def test_a_since_without_a_cause_is_not_kept_and_the_cap_counts_the_rest():
+    records = Records(cap=2)
+    records.begin()
+    records.switch(1.0, HUB_ID, None, 0.5, None)
+    records.switch(2.0, HUB_ID, None, 1.5, "woken")
+    records.switch(3.0, HUB_ID, None, 2.5, "woken")
+    assert [r[4:] for r in records.switches()] == [(None, None), (1.5, "woken")]
+    assert records.dropped == 1 and not records.room()
+    log, room = records.switch_log()
+    assert room == len(log) == 2 * SLOTS
