@@ -14,7 +14,7 @@ hub. The hub runs in a greenlet of its own and loops over three phases:
 
 Three single points carry all scheduling, so an instrument (the recorder,
 ``minievent.instrument``) has exactly three places to hook, and costs one
-``is None`` check at each when none is installed:
+falsy check at each (``False``) when none is installed:
 
 * ``schedule(entry)``: the one way anything becomes ready;
 * ``park(why)``: the one place a greenthread switches to the hub, saying why
@@ -276,17 +276,19 @@ class Hub(HubCompat):
         self._rebuild_hooks()
 
     def _rebuild_hooks(self) -> None:
-        # Per hook, the bound methods of the instruments that override it (none: one falsy check), in
-        # new lists, never changed in place: a loop over the old ones (a hook removing an instrument)
-        # runs to its end, and whoever reads the hub's lists next sees the new ones.
-        def overriding(name: str) -> list[Any]:
-            return [i for i in self.instruments if getattr(type(i), name) is not getattr(Instrument, name)]
+        # Per hook, the bound methods of the instruments that override it, in new lists, never changed
+        # in place: a loop over the old ones (a hook removing an instrument) runs to its end, and whoever
+        # reads the hub's lists next sees the new ones. No hook: False, the cheapest falsy test (an empty
+        # list's costs a length call, twice a switch).
+        def hooks(name: str) -> list[Any] | bool:
+            overriding = (i for i in self.instruments if getattr(type(i), name) is not getattr(Instrument, name))
+            return [getattr(i, name) for i in overriding] or False
 
-        self._on_scheduled = [i.scheduled for i in overriding("scheduled")]
-        self._on_before_poll = [i.before_poll for i in overriding("before_poll")]
-        self._on_after_poll = [i.after_poll for i in overriding("after_poll")]
-        self._on_parked = [i.parked for i in overriding("parked")]
-        self._on_resumed = [i.resumed for i in overriding("resumed")]
+        self._on_scheduled = hooks("scheduled")
+        self._on_before_poll = hooks("before_poll")
+        self._on_after_poll = hooks("after_poll")
+        self._on_parked = hooks("parked")
+        self._on_resumed = hooks("resumed")
 
     def _call_hooks(self, name: str, hooks: Any, *args: Any) -> None:
         """Call each of ``hooks(*args)``; one that raises is removed (its instrument with it), with a warning."""
