@@ -434,7 +434,6 @@ class Hub(HubCompat):
         """
         ready = self.ready
         popleft = ready.popleft
-        heappop = heapq.heappop
         poll = self.poller.poll
         readers = self.readers
         writers = self.writers
@@ -443,14 +442,14 @@ class Hub(HubCompat):
         while True:
             timers = self.timers  # (_timer_cancelled may have rebuilt it)
             while timers and timers[0][2].cancelled:  # only live timers count, below
-                heappop(timers)
+                heapq.heappop(timers)
                 self._cancelled -= 1
 
             # ---- phase 1: poll the fds ------------------------------------------
             # (watched: an fd a greenthread waits on, or a call another OS thread rang the waker for:
             # else two greenthreads that only sleep(0) would keep tpool's results out for as long as they run)
-            if not ready or len(readers) > internal or writers or inbox:
-                watched = len(readers) > internal or bool(writers) or bool(inbox)
+            watched = len(readers) > internal or writers or inbox
+            if not ready or watched:
                 if ready:
                     timeout = 0.0
                 elif timers:  # (capped: epoll and select overflow on huge timeouts such as sleep(1e10))
