@@ -45,18 +45,22 @@ class _ReadyQueue(collections.deque):
     """The loop's ``_ready`` while recording: beside each handle, since when it was ready, and why.
 
     Its ``append`` and ``popleft`` are the capture's closures, set on the instance (``_run_once`` and
-    ``call_soon`` look them up there first): the hot path, with what it reads bound once."""
+    ``call_soon`` look them up there first): the hot path, with what it reads bound once. ``since`` keeps
+    one entry a handle: the time alone when the handle was woken (the common case: a task's next step),
+    else a (since, why) pair."""
 
     def __init__(self, capture: AsyncioCapture) -> None:
         super().__init__()
         self.since: collections.deque = collections.deque()
-        self.cause: collections.deque = collections.deque()
         self.append, self.popleft = capture._queue_ops(self)  # type: ignore[method-assign]
 
     def clear(self) -> None:
         collections.deque.clear(self)
         self.since.clear()
-        self.cause.clear()
+
+    def readiness(self) -> list[tuple]:
+        """(since, why) of each handle, in the queue's order."""
+        return [s if s.__class__ is tuple else (s, _WOKEN) for s in list(self.since)]
 
 
 class AsyncioCapture(Capture):
@@ -68,8 +72,9 @@ class AsyncioCapture(Capture):
         self.loop: Any = None  # the loop being recorded now
         self.on = False
         self.cur: Any = None  # the lane running now
-        self.inherit: tuple | None = None  # (since, cause) of the loop-internal callback running now
-        self.cause: Any = _WOKEN
+        # What a handle queued now was ready by: None, woken now (a task's or callback's doing); a cause,
+        # ready now for it (a poll's end); a (since, cause) pair, a loop-internal callback's passed on.
+        self.mark: Any = None
         self._lock = threading.Lock()
         self._tasks = (asyncio.Task, asyncio.tasks._PyTask)
         self._sleep_code = asyncio.sleep.__code__
@@ -134,7 +139,7 @@ class AsyncioCapture(Capture):
         def timed_select(timeout: float | None = None) -> Any:
             if not self.on:
                 return select(timeout)
-            self.inherit, self.cause = None, _IO  # what the poll reports is ready from its end
+            self.mark = _IO  # what the poll reports is ready from its end
             if timeout == 0:  # work is ready: a poll that cannot block (the hub's lane skips it)
                 return select(timeout)
             start = clock()
@@ -177,7 +182,7 @@ class AsyncioCapture(Capture):
         keys = self.records.lane_ids()
         ready = loop._ready
         if isinstance(ready, _ReadyQueue):
-            for handle, since, cause in zip(list(ready), list(ready.since), list(ready.cause), strict=False):
+            for handle, (since, cause) in zip(list(ready), ready.readiness(), strict=False):
                 owner = getattr(handle._callback, "__self__", None)
                 if id(owner) in keys and not handle._cancelled:
                     self._due.setdefault(owner, (since, cause))
@@ -205,8 +210,7 @@ class AsyncioCapture(Capture):
         """``ready``'s ``append`` and ``popleft``: they note since when and why each handle was ready, and
         ``popleft``, as ``_run_once`` is about to run a handle, enters the lane of its task (or callback)."""
         put, take = collections.deque.append, collections.deque.popleft
-        since_q, cause_q = ready.since, ready.cause
-        put_since, put_cause, take_since, take_cause = since_q.append, cause_q.append, since_q.popleft, cause_q.popleft
+        put_since, take_since = ready.since.append, ready.since.popleft
         timer_handle, now = asyncio.TimerHandle, clock
         tasks, task_lanes, sleep_due, names = self._tasks, self._task_lanes, self._sleep_due, self.names
         records, lanes, task_lane, left = self.records, self._lanes, self._task_lane, self._left
@@ -217,20 +221,23 @@ class AsyncioCapture(Capture):
         def append(handle: Any) -> None:
             put(ready, handle)
             if type(handle) is timer_handle:  # moved here by _run_once once due
-                put_since(handle._when)
-                put_cause(_TIMER)
+                put_since((handle._when, _TIMER))
                 return
-            inherit = self.inherit
-            if inherit is not None:  # a loop-internal callback passes its readiness on
-                put_since(inherit[0])
-                put_cause(inherit[1])
+            mark = self.mark
+            if mark is None:
+                put_since(now())  # (the common case: the time alone)
+            elif mark.__class__ is tuple:  # a loop-internal callback passes its readiness on
+                put_since(mark)
             else:
-                put_since(now())
-                put_cause(self.cause)
+                put_since((now(), mark))
 
         def popleft() -> Any:
             handle = take(ready)
-            since, cause = take_since(), take_cause()
+            since = take_since()
+            if since.__class__ is tuple:
+                since, cause = since
+            else:
+                cause = _WOKEN
             if handle._cancelled or not self.on:
                 return handle
             cb = handle._callback
@@ -239,13 +246,13 @@ class AsyncioCapture(Capture):
                 key = task_lanes.get(id(owner))
                 if key is None:
                     key = task_lane(owner)
-                self.inherit, self.cause = None, _WOKEN
+                self.mark = None
             elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
                 key = HUB  # the loop's own machinery: a sleep's timer, a transport's reader
-                self.inherit = (since, cause)  # ... what it wakes was ready when it was
+                self.mark = (since, cause)  # ... what it wakes was ready when it was
             else:
                 key = getattr(cb, "__func__", cb)  # a plain callback of the program
-                self.inherit, self.cause = None, _WOKEN
+                self.mark = None
                 if id(key) not in names:
                     names[id(key)] = func_name(key) or "callback"
             cur = self.cur
