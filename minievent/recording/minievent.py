@@ -60,59 +60,95 @@ class HubRecorder(Instrument):
         self._raw: list[Any] = []  # flat, 3 slots a record: (t, lane, why), (t, _RESUMED, entry), (t, _POLLED, events)
         self._scheduled: dict[Any, float] = {}  # entry -> when it was made ready
         self._fd_seen: dict[int, float] = {}  # fd -> when a poll last reported it
-        self._poll_start = 0.0
         # flush() state: where the raw records stand, as of the last flush.
         first = records.first_key
         self._entered: Any = None if first is HUB else first  # who has the CPU (None: the hub)
         self._prev_t = records.t0  # when the hub last let go of it
         self._pending: tuple | None = None  # a resume whose lane is not known yet: (t, since, cause, row)
         self._polls_seen = 0
-        self._room = 3 * records.cap  # (slots in _raw)
+        self._hooks()
 
     # ------------------------------------------------------------ the hooks
+    # The class's methods say what each hook does; __init__ replaces each on the instance (what the hub
+    # calls: it takes the instance's attribute) by the same code as a closure from _hooks(), which reads
+    # what it writes to from its cells rather than from self: parked() runs at every switch.
     def parked(self, g: Any, why: Any) -> None:
-        raw = self._raw
-        if len(raw) < self._room:  # (three appends: cheaper than building a tuple to extend by)
-            raw.append(clock())
-            try:
-                raw.append(g.gt)  # the greenthread a worker greenlet runs
-            except AttributeError:
-                raw.append(g)  # the main greenlet, or a plain one
-            raw.append(why)
-        else:
-            self.records.drop(2 if why is YIELD else 1)  # (a yield's resume is a switch too)
+        """Append (time, the greenthread a worker greenlet runs -- or the greenlet --, why)."""
 
     def scheduled(self, entry: Any) -> None:
-        # (Listeners are not announced: one is ready since its poll reported the fd, which
-        # after_poll notes.) A bare switch (a worker told to end) never reaches resumed().
-        if type(entry) is not _SWITCH:
-            self._scheduled[entry] = clock()
+        """Note when ``entry`` was made ready (not a listener: after_poll notes its fd; not a bare switch)."""
 
     def before_poll(self, timeout: float | None) -> None:
-        self._poll_start = clock() if timeout != 0.0 else 0.0
+        """Note when a poll that may block starts."""
 
     def after_poll(self, events: list[tuple[int, int]]) -> None:
-        end = clock()
-        if self._poll_start:
-            self.records.poll(self._poll_start, end)
-        if events:  # when each fd was reported: flush() reads it at the listener's resume
-            raw = self._raw
-            if len(raw) < self._room:
-                raw.extend((end, _POLLED, events))
-            else:
-                self.records.drop()
+        """File the poll, and append (its end, _POLLED, the fds it reported) when it reported some."""
 
     def resumed(self, entry: Any) -> None:
-        # (Not called for a bare switch, a yield's resume: its park says it.)
-        raw = self._raw
-        if len(raw) < self._room:
-            raw.append(clock())
-            raw.append(_RESUMED)
-            # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects kept
-            # by the hundred thousand slow every collection down.
-            raw.append((entry.fd, entry.evtype) if type(entry) is Listener else entry)
-        else:
-            self.records.drop()
+        """Append (time, _RESUMED, the entry: a listener as (fd, READ|WRITE)). Not for a yield's resume."""
+
+    def _hooks(self) -> None:
+        raw, records, ready_at = self._raw, self.records, self._scheduled
+        append, drop, cap = raw.append, records.drop, records.cap
+        # Records this recorder may still append before it counts the room again: one next() a record
+        # (len() of a long list makes a new int each time, and takes longer). Room that trim() frees
+        # is found when this runs out, so the raw log never holds more than ``cap`` records.
+        left = itertools.repeat(True, cap)
+        poll_start = 0.0
+
+        def room() -> bool:
+            nonlocal left
+            free = cap - len(raw) // 3
+            left = itertools.repeat(True, free - 1)
+            return free > 0
+
+        def parked(self: HubRecorder, g: Any, why: Any) -> None:
+            try:
+                next(left)  # (cheaper than next(left, False), measured)
+            except StopIteration:
+                if not room():
+                    drop(2 if why is YIELD else 1)  # (a yield's resume is a switch too)
+                    return
+            append(clock())  # (three appends: cheaper than building a tuple to extend by)
+            try:
+                append(g.gt)  # the greenthread a worker greenlet runs
+            except AttributeError:
+                append(g)  # the main greenlet, or a plain one
+            append(why)
+
+        def scheduled(self: HubRecorder, entry: Any) -> None:
+            # (Listeners are not announced: one is ready since its poll reported the fd, which
+            # after_poll notes.) A bare switch (a worker told to end) never reaches resumed().
+            if type(entry) is not _SWITCH:
+                ready_at[entry] = clock()
+
+        def before_poll(self: HubRecorder, timeout: float | None) -> None:
+            nonlocal poll_start
+            poll_start = clock() if timeout != 0.0 else 0.0
+
+        def after_poll(self: HubRecorder, events: list[tuple[int, int]]) -> None:
+            end = clock()
+            if poll_start:
+                records.poll(poll_start, end)
+            if events:  # when each fd was reported: flush() reads it at the listener's resume
+                if next(left, False) or room():
+                    raw.extend((end, _POLLED, events))
+                else:
+                    drop()
+
+        def resumed(self: HubRecorder, entry: Any) -> None:
+            # (Not called for a bare switch, a yield's resume: its park says it.)
+            if next(left, False) or room():
+                append(clock())
+                append(_RESUMED)
+                # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects kept
+                # by the hundred thousand slow every collection down.
+                append((entry.fd, entry.evtype) if type(entry) is Listener else entry)
+            else:
+                drop()
+
+        for hook in (parked, scheduled, before_poll, after_poll, resumed):  # (bound: the hub names the
+            setattr(self, hook.__name__, MethodType(hook, self))  # instrument of a hook that fails by __self__)
 
     def finish(self, current: Any) -> None:
         """Recording stops: the lane still running is the one that calls ``stop()`` (settled on flush)."""
