@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import math
 import operator
 import time
 from types import MethodType
@@ -66,6 +67,7 @@ class HubRecorder(Instrument):
         self._prev_t = records.t0  # when the hub last let go of it
         self._pending: tuple | None = None  # a resume whose lane is not known yet: (t, since, cause, row)
         self._polls_seen = 0
+        self._resumed_at = -math.inf  # when the resumed hook appended the latest resume
         self._hooks()
 
     # ------------------------------------------------------------ the hooks
@@ -139,7 +141,8 @@ class HubRecorder(Instrument):
         def resumed(self: HubRecorder, entry: Any) -> None:
             # (Not called for a bare switch, a yield's resume: its park says it.)
             if next(left, False) or room():
-                append(clock())
+                self._resumed_at = t = clock()  # (late_since's cue: a resume to read since then)
+                append(t)
                 append(_RESUMED)
                 # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects kept
                 # by the hundred thousand slow every collection down.
@@ -299,10 +302,21 @@ class HubRecorder(Instrument):
         (None: none), whether a resume before it came more than ``by`` seconds after its timer's deadline
         or its wake, and (``held`` given, else None) the runs ``held`` or longer that ``window()`` would find
         there when it holds no resume (a loop of yields: no schedule latency to count), None when it has
-        one (decode it). Any thread; one pass over the new part of the raw log."""
+        one (decode it). Any thread; one pass over the new part of the raw log -- none when no resume
+        was appended since ``since`` (the resumed hook notes the time of the latest)."""
         raw = self._raw
-        n = len(raw) // 3
-        part = raw[3 * _first_at(raw, n, since) : 3 * n]
+        n = len(raw) // 3  # (before reading _resumed_at: a resume before a park counted here was noted)
+        start = _first_at(raw, n, since)
+        if self._resumed_at < since:  # (a loop of yields: no resume to read, no copy of the part)
+            last = n - 1
+            while last >= start and any(raw[3 * last + 1] is x for x in _NOT_PARKS):
+                last -= 1
+            if last < start:
+                return None, False, None
+            stop = 3 * last + 1
+            runs = None if held is None else self._runs(raw[3 * start : stop : 3], raw[3 * start + 1 : stop : 3], held)
+            return raw[3 * last], False, runs
+        part = raw[3 * start : 3 * n]
         times, mids, whats = part[0::3], part[1::3], part[2::3]
         last = len(mids) - 1
         while last >= 0 and any(mids[last] is x for x in _NOT_PARKS):
