@@ -65,11 +65,7 @@ class EventletCapture(GreenletCapture):
 
         def timed_wait(seconds: Any = None) -> Any:
             if seconds == 0:  # (a poll that cannot block: not a wait, no clock; every loop turn has one)
-                try:
-                    return wait(0)
-                finally:
-                    if polled:
-                        polled.clear()
+                return wait(0)
             start = clock()
             try:
                 return wait(seconds)
@@ -91,7 +87,10 @@ class EventletCapture(GreenletCapture):
 
         def noted_add_timer(timer: Any) -> Any:
             due = add_timer(timer)
-            cb, args, _ = getattr(timer, "tpl", _NO_TPL)
+            try:  # (read directly: cheaper than getattr with a default; a timer made now has it)
+                cb, args, _ = timer.tpl
+            except AttributeError:  # (a timer already called or cancelled)
+                cb, args = None, ()
             if timer.seconds <= 0:  # (spawn, a send, sleep(0): ready now, not at a deadline)
                 if not args:  # g.switch, no args: sleep(0), g yields at its next park (read by the tracer)
                     self.yielder = getattr(cb, "__self__", None)
@@ -113,7 +112,8 @@ class EventletCapture(GreenletCapture):
                     return do_poll(seconds)
                 finally:
                     self.poll_end = now = clock()
-                    polled.append(now)
+                    if seconds != 0:  # (inside a timed wait: its end; a zero poll is no wait)
+                        polled.append(now)
 
             hub.do_poll = timed_do_poll
         # Event.send wakes each waiter through a 0 s timer: note when it was
