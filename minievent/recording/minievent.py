@@ -67,7 +67,8 @@ class HubRecorder(Instrument):
         self._prev_t = records.t0  # when the hub last let go of it
         self._pending: tuple | None = None  # a resume whose lane is not known yet: (t, since, cause, row)
         self._polls_seen = 0
-        self._resumed_at = -math.inf  # when the resumed hook appended the latest resume
+        self._resumed_at = -math.inf  # when the resumed hook appended the latest resume,
+        self._due_resumed_at = -math.inf  # ... the latest of a Timer or a Waiter (late_since's cues)
         self._hooks()
 
     # ------------------------------------------------------------ the hooks
@@ -141,12 +142,17 @@ class HubRecorder(Instrument):
         def resumed(self: HubRecorder, entry: Any) -> None:
             # (Not called for a bare switch, a yield's resume: its park says it.)
             if next(left, False) or room():
-                self._resumed_at = t = clock()  # (late_since's cue: a resume to read since then)
+                self._resumed_at = t = clock()  # (late_since's cues: a resume since then,
+                cls = type(entry)
+                if cls is Listener:
+                    # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects
+                    # kept by the hundred thousand slow every collection down.
+                    entry = (entry.fd, entry.evtype)
+                elif cls is Timer or cls is Waiter:
+                    self._due_resumed_at = t  # one that had a deadline or a wake-up to be late for)
                 append(t)
                 append(_RESUMED)
-                # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects kept
-                # by the hundred thousand slow every collection down.
-                append((entry.fd, entry.evtype) if type(entry) is Listener else entry)
+                append(entry)
             else:
                 drop()
 
@@ -302,19 +308,22 @@ class HubRecorder(Instrument):
         (None: none), whether a resume before it came more than ``by`` seconds after its timer's deadline
         or its wake, and (``held`` given, else None) the runs ``held`` or longer that ``window()`` would find
         there when it holds no resume (a loop of yields: no schedule latency to count), None when it has
-        one (decode it). Any thread; one pass over the new part of the raw log -- none when no resume
-        was appended since ``since`` (the resumed hook notes the time of the latest)."""
+        one (decode it). Any thread; one pass over the new part of the raw log -- none when no timer's or
+        waiter's resume was appended since ``since`` (the resumed hook notes when the latest was; I/O and
+        yields have no deadline to be late for), but to find the runs of a part with no resume at all."""
         raw = self._raw
-        n = len(raw) // 3  # (before reading _resumed_at: a resume before a park counted here was noted)
+        n = len(raw) // 3  # (before reading the cues: a resume before a park counted here was noted)
         start = _first_at(raw, n, since)
-        if self._resumed_at < since:  # (a loop of yields: no resume to read, no copy of the part)
+        if self._due_resumed_at < since:  # (nothing can be late: no copy of the part)
             last = n - 1
             while last >= start and any(raw[3 * last + 1] is x for x in _NOT_PARKS):
                 last -= 1
             if last < start:
                 return None, False, None
-            stop = 3 * last + 1
-            runs = None if held is None else self._runs(raw[3 * start : stop : 3], raw[3 * start + 1 : stop : 3], held)
+            runs = None
+            if held is not None and self._resumed_at < since:  # (a loop of yields)
+                stop = 3 * last + 1
+                runs = self._runs(raw[3 * start : stop : 3], raw[3 * start + 1 : stop : 3], held)
             return raw[3 * last], False, runs
         part = raw[3 * start : 3 * n]
         times, mids, whats = part[0::3], part[1::3], part[2::3]
