@@ -88,7 +88,7 @@ class HubRecorder(Instrument):
         """File the poll, and append (its end, _POLLED, the fds it reported) when it reported some."""
 
     def resumed(self, entry: Any) -> None:
-        """Append (time, _RESUMED, the entry: a listener as (fd, READ|WRITE)). Not for a yield's resume."""
+        """Append (time, _RESUMED, the entry: a listener as fd << 2 | READ or WRITE). Not for a yield's resume."""
 
     def _hooks(self) -> None:
         raw, records, ready_at = self._raw, self.records, self._scheduled
@@ -145,9 +145,10 @@ class HubRecorder(Instrument):
                 self._resumed_at = t = clock()  # (late_since's cues: a resume since then,
                 cls = type(entry)
                 if cls is Listener:
-                    # A listener as (fd, READ|WRITE): numbers cost the garbage collector nothing, objects
-                    # kept by the hundred thousand slow every collection down.
-                    entry = (entry.fd, entry.evtype)
+                    # A listener as one int, fd << 2 | READ or WRITE (1, 2): numbers cost the garbage
+                    # collector nothing, objects kept by the hundred thousand slow every collection down,
+                    # and an fd under 64 makes one of the ints Python keeps made (no allocation).
+                    entry = entry.fd << 2 | entry.evtype
                 elif cls is Timer or cls is Waiter:
                     self._due_resumed_at = t  # one that had a deadline or a wake-up to be late for)
                 append(t)
@@ -167,8 +168,8 @@ class HubRecorder(Instrument):
     def _resume_info(self, entry: Any, t: float) -> tuple[Any, Any, Any, tuple | None]:
         """What a resumed entry was, for flush(): (since when ready, what made it ready, its lane, row)."""
         cls = type(entry)
-        if cls is tuple:  # a listener, as the hub writes it: (fd, READ|WRITE)
-            fd, evtype = entry
+        if cls is int:  # a listener, as the hook writes it: fd << 2 | READ or WRITE
+            fd, evtype = entry >> 2, entry & 3
             since = self._fd_seen.get(fd, t)
             return since, ("fd", fd), None, ("io", fd, evtype, since, t)
         if cls is Timer:
