@@ -25,7 +25,7 @@ import collections
 import threading
 from typing import Any
 
-from .records import EXITED, HUB, SPAWN, YIELD, Capture, Records, clock, func_name, thread_ident
+from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, func_name, thread_ident
 
 __all__ = ["AsyncioCapture"]
 
@@ -243,23 +243,26 @@ class AsyncioCapture(Capture):
             cb = handle._callback
             owner = getattr(cb, "__self__", None)
             if isinstance(owner, tasks):  # a step (or wakeup) of a task
-                key = task_lanes.get(id(owner))
+                kid = id(owner)
+                key = task_lanes.get(kid)
                 if key is None:
                     key = task_lane(owner)
+                if key is HUB:
+                    kid = HUB_ID
                 self.mark = None
             elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
-                key = HUB  # the loop's own machinery: a sleep's timer, a transport's reader
+                key, kid = HUB, HUB_ID  # the loop's own machinery: a sleep's timer, a transport's reader
                 self.mark = (since, cause)  # ... what it wakes was ready when it was
             else:
                 key = getattr(cb, "__func__", cb)  # a plain callback of the program
+                kid = id(key)
                 self.mark = None
-                if id(key) not in names:
-                    names[id(key)] = func_name(key) or "callback"
+                if kid not in names:
+                    names[kid] = func_name(key) or "callback"
             cur = self.cur
             if key is cur and key is HUB:
                 return handle  # (a task's next step is a switch: it left, ready, and came back)
             t = now()
-            kid = id(key)
             if key is HUB:
                 since = cause = None
             elif kid not in lanes:
