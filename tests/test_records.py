@@ -71,3 +71,36 @@ def test_a_since_without_a_cause_is_not_kept_and_the_cap_counts_the_rest():
     assert records.dropped == 1 and not records.room()
     log, room = records.switch_log()
     assert room == len(log) == 2 * SLOTS
+
+
+def test_a_lane_that_starts_and_ends_while_the_watchdog_looks_is_not_let_go_of():
+    """The watchdog asks ``finished_lanes`` while the loop's thread runs on: a greenthread may be filed,
+    switched into and end between the watchdog's two looks (the lanes over, the switches kept). Let go
+    of, its switch in the log named no lane: every reader after failed (KeyError), and the flight
+    recorder stood down in a busy eventlet service. Here the loop's thread runs when the switches are read."""
+
+    class Greenlet:
+        dead = False
+
+    records = Records(cap=1000)
+    records.begin()
+    old = Greenlet()
+    records.switch(1.0, records.lane(old), None, None, None)
+    old.dead = True
+    late = Greenlet()
+
+    class LoopRunsMeanwhile(list):
+        """The switch log, whose reading lets the loop's thread run once: ``late`` starts, runs, ends."""
+
+        def __getitem__(self, i):
+            got = super().__getitem__(i)
+            if late.dead is False and isinstance(i, slice):
+                self.extend((2.0, records.lane(late), None, None, None))
+                late.dead = True
+            return got
+
+    records._sw = LoopRunsMeanwhile(records._sw)
+    gone = records.finished_lanes(lambda key: getattr(key, "dead", False))
+    assert late.dead, "the loop's thread ran while the lanes were looked at"
+    records.forget(gone)
+    assert records.entered()[-2:] == [old, late]  # (a lane let go of: KeyError)

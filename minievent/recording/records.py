@@ -207,10 +207,15 @@ class Records:
 
     def finished_lanes(self, over: Any) -> list[int]:
         """The ids of the lanes that can never run again (``over(key)``: a dead greenlet, a done task)
-        and that no kept switch enters: what ``forget`` may let go of. Any thread."""
+        and that no kept switch enters: what ``forget`` may let go of. Any thread.
+
+        The lanes over are found first, the switches kept after: the loop's thread writes meanwhile, and a
+        greenthread that starts, runs and ends between the two looks would otherwise be let go of with its
+        switches still in the log (a KeyError for every reader after). One over before can't run again."""
+        over_now = [kid for kid, key in list(self._keys.items()) if over(key)]
         keep = set(self._sw[1::SLOTS])
         keep.update((HUB_ID, id(self.first_key)))
-        return [kid for kid, key in list(self._keys.items()) if kid not in keep and over(key)]
+        return [kid for kid in over_now if kid not in keep]
 
     def forget(self, kids: Any) -> None:
         """Let go of these lanes (from ``finished_lanes``): their keys may be freed, their ids reused.
