@@ -225,7 +225,7 @@ def _heartbeat(args: argparse.Namespace) -> int:
         print(f"picture     {picture.path}")
     if trace is not None:
         if result.timeline is not None:
-            result.timeline.to_chrome_trace(trace.path)
+            result.timeline.write_chrome_trace(trace.path)
             print(f"trace       {trace.path} (open in https://ui.perfetto.dev)")
         else:
             trace.discard()

@@ -101,7 +101,15 @@ class Tracer(FlightRecorder):
     def _observe(self, tl: Timeline, now: float) -> None:
         """Nothing while it runs: the report reads the late timers from the whole recording, at exit."""
 
-    def _write(self, reason: str, tl: Timeline | None, stall: Stall | None, now: float, late: Sequence = ()) -> None:
+    def _write(
+        self,
+        reason: str,
+        tl: Timeline | None,
+        stall: Stall | None,
+        now: float,
+        late: Sequence = (),
+        wait: bool = False,
+    ) -> None:
         """A stall the flight recorder would write as an incident: kept for the report, its stacks with it."""
         if tl is not None and stall is not None:
             self.stalls.setdefault(id(tl), []).append(stall)
@@ -204,7 +212,7 @@ def _outputs(tracer: Tracer, plot: Output | None, trace: Output | None, name: st
             root, ext = os.path.splitext(trace.path)
             path = root + suffix + ext
             progress.step = f"writing the trace {path}"
-            tl.to_chrome_trace(path)
+            tl.write_chrome_trace(path)
             trace.written = True  # type: ignore[attr-defined]
             written.append(f"trace      {path} (open in https://ui.perfetto.dev)")
         if plot is not None:

@@ -113,3 +113,31 @@ def test_the_measure_catches_a_quadratic_step_in_c():
     small.spans(), big.spans()
     ratio = work_of(lambda: lanes_in_a_list(big)) / work_of(lambda: lanes_in_a_list(small))
     assert ratio > 4.6 * 2, ratio
+
+
+def test_the_trace_is_written_a_batch_at_a_time_not_held_whole(tmp_path):
+    """The flight recorder writes an incident's trace inside the service: building all its events and
+    their text at once held some 30 MB of a busy window, and the service kept them (its RSS does not
+    come down). ``write_chrome_trace`` holds a batch; it writes what ``to_chrome_trace`` returns."""
+    import json
+    import tracemalloc
+
+    tl = recording(3000)
+    tl.spans()  # (worked out once and kept by the stopped recording: not the writing's)
+    path = tmp_path / "t.json"
+    tracemalloc.start()
+    try:
+        tl.write_chrome_trace(str(path), {"incident": {"reason": "signal"}})
+        written_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        whole = tl.to_chrome_trace()
+        whole_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    size = path.stat().st_size
+    assert len(whole["traceEvents"]) > 50 * 256, "enough events for many batches"
+    # (not the events whole, nor the text whole: what grows with the trace is a few lists of references)
+    assert written_peak < whole_peak / 4 and written_peak < size / 2, (written_peak, size, whole_peak)
+    back = json.loads(path.read_text())
+    assert back["traceEvents"] == whole["traceEvents"]
+    assert back["otherData"] == {**whole["otherData"], "incident": {"reason": "signal"}}

@@ -32,6 +32,7 @@ It runs on the recording package's ``LoopRecorder`` (which loop appears) and its
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import math
 import os
@@ -51,7 +52,7 @@ from .records import HUB_ID, Records, clock
 from .sidecar import Sidecar
 from .signals import SharedSignal, signal_number
 from .timeline import Timeline, program_part
-from .watchdog import Hold, Watch
+from .watchdog import Hold, Watch, real_thread_functions
 
 __all__ = ["FlightOptions", "FlightRecorder", "arm", "check_options", "DEFAULT_DIR"]
 
@@ -63,6 +64,9 @@ _OURS = (
     *(os.path.join(_PKG, f) for f in ("trace.py", "debug.py")),
     os.path.join(os.path.dirname(os.__file__), "runpy.py"),
 )
+# Incidents are written in a thread of their own, a real one (see watchdog.py: the program never sees it).
+_start_thread, _allocate_lock, _ = real_thread_functions()
+
 #: The sidecar gets the metrics at most this often (seconds), when they moved.
 METRICS_EVERY = 0.25
 #: After a stall ends, wait this long before writing, so the lanes it delayed have run (and say how late).
@@ -147,7 +151,13 @@ class _FlightWatch(Watch):
 
     def tick(self, now: float) -> None:
         flight = self.flight
-        if flight.failed is not None or not self.tl.recording:
+        if not self.tl.recording:
+            return
+        if flight.failed is not None:
+            # Stood down, the capture may still write: a greenlet tracer comes off only in the loop's own
+            # thread (at the end). Keep nothing of it, or memory would grow up to the records' cap.
+            with contextlib.suppress(Exception):
+                flight._trim(self.tl, now, keep=0.0)
             return
         try:
             for stall in list(self.ended):
@@ -186,6 +196,7 @@ class _TurnWatch(Watch):
         if flight.failed is not None:
             return
         try:
+            flight._announce()
             flight._tend(now)
             if flight._asked:  # (the handler only notes it)
                 flight._asked = False
@@ -220,6 +231,9 @@ class FlightRecorder(LoopRecorder):
         self._sent_at = 0.0
         self._sidecar_said = 0  # errors of the sidecar reported so far
         self.written: list[str] = []
+        self._jobs: list[tuple] = []  # incidents being written (see _write)
+        self._done: list[tuple[str, str, bool]] = []  # (reason, folder, drawn) written, not announced yet
+        self._writing = _allocate_lock()  # held by the thread writing one
         self.failed: str | None = None
         self._signal: SharedSignal | None = None
         self._asked = False
@@ -264,9 +278,11 @@ class FlightRecorder(LoopRecorder):
                 for stall in w.unwritten(now):
                     if self.failed is None:
                         try:
-                            self._write("stall", w.tl, stall, now)
+                            self._write("stall", w.tl, stall, now, wait=True)
                         except Exception as e:
                             self._stand_down(e)
+        self._wait_for_writers()
+        self._announce()
         if self._signal is not None:
             self._signal.disarm()
         if self.sidecar is not None:
@@ -436,11 +452,12 @@ class FlightRecorder(LoopRecorder):
 
         return name
 
-    def _trim(self, tl: Timeline, now: float) -> None:
-        """Drop records older than the window from the live recording."""
-        if math.isinf(self.window):
+    def _trim(self, tl: Timeline, now: float, keep: float | None = None) -> None:
+        """Drop records older than the window (or than ``keep`` seconds) from the live recording."""
+        keep = self.window if keep is None else keep
+        if math.isinf(keep):
             return
-        horizon = now - self.window - self.window / 8
+        horizon = now - keep - keep / 8
         if tl.loop == "minievent":  # (its raw log: nothing is flushed while it runs, see _window)
             tl.capture.trim(horizon)  # type: ignore[union-attr]
             return
@@ -471,8 +488,18 @@ class FlightRecorder(LoopRecorder):
 
     # ------------------------------------------------------------ incidents
     def _write(
-        self, reason: str, tl: Timeline | None, stall: Stall | None, now: float, late: Sequence[Late] = ()
+        self,
+        reason: str,
+        tl: Timeline | None,
+        stall: Stall | None,
+        now: float,
+        late: Sequence[Late] = (),
+        wait: bool = False,
     ) -> None:
+        """Write the incident of ``now``: the window is copied (and its lanes named) here, then analysed and
+        written in a thread of its own unless ``wait``: a busy service's window takes a second or so to turn
+        into a report and a trace, and the watchdog must trim on meanwhile, or the records would grow by
+        all that the service does in that second (some 50 MB an incident, measured on eventlet)."""
         snap = _window(tl, max(tl.t0 or now, now - self.window), now) if tl is not None else None
         inc = Incident(
             reason=reason,
@@ -486,20 +513,51 @@ class FlightRecorder(LoopRecorder):
             heartbeats=self.options.heartbeats,
         )
         if snap is not None:
-            _analyse(inc, snap, stall, self.options)
+            snap.lanes  # noqa: B018 (names them now: the live capture may let go of a name while it is written)
             reach = now - (snap.t0 or now)
-            whole = tl.t0 is not None and now - self.window <= tl.t0 and not tl.trimmed
+            whole = tl.t0 is not None and now - self.window <= tl.t0 and not tl.trimmed  # type: ignore[union-attr]
             inc.window_line = f"reaches back {reach:.1f} s" + (
                 " (to the start of recording)" if whole else f" (window {self.window:g} s)"
             )
         else:
             inc.window_line = "no loop recorded yet"
-        path = incidents.write(inc, self.folder, snap)
-        self.written.append(path)
-        self.metrics.incident(reason)
-        if snap is not None and self.sidecar is not None and self.sidecar.draw:
-            self.sidecar.send("draw", path)  # (drawn in the sidecar: matplotlib is never imported here)
-        _say(f"minievent flight: incident ({reason}) written to {path}")
+        job = (inc, snap, stall)
+        self._jobs.append(job)
+        if wait:
+            self._finish(job)
+        else:
+            _start_thread(self._finish, (job,))
+
+    def _finish(self, job: tuple[Incident, Timeline | None, Stall | None]) -> None:
+        """Analyse and write one incident (in a thread of our own, one at a time); the watchdog announces it."""
+        inc, snap, stall = job
+        with self._writing:
+            try:
+                if self.failed is None:
+                    if snap is not None:
+                        _analyse(inc, snap, stall, self.options)
+                    self._done.append((inc.reason, incidents.write(inc, self.folder, snap), snap is not None))
+            except Exception as e:
+                self._stand_down(e)
+            finally:
+                self._jobs.remove(job)
+
+    def _announce(self) -> None:
+        """Say what was written (the watchdog's thread, or the end's): metrics, the sidecar's picture, stderr."""
+        while self._done:
+            reason, path, drawn = self._done.pop(0)
+            self.written.append(path)
+            self.metrics.incident(reason)
+            if drawn and self.sidecar is not None and self.sidecar.draw:
+                self.sidecar.send("draw", path)  # (drawn in the sidecar: matplotlib is never imported here)
+            _say(f"minievent flight: incident ({reason}) written to {path}")
+
+    def _wait_for_writers(self, timeout: float = 60.0) -> None:
+        """Until every incident asked for is written (at the end: Ctrl-C loses none)."""
+        deadline = clock() + timeout
+        while self._jobs and clock() < deadline:
+            if self._writing.acquire(True, 0.05):
+                self._writing.release()
 
 
 def _window(tl: Timeline, since: float, until: float) -> Timeline:

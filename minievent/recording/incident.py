@@ -19,7 +19,6 @@ of a variable: a service's memory holds passwords.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -261,19 +260,14 @@ def write(incident: Incident, folder: str, timeline: Any = None) -> str:
         except FileExistsError:
             n += 1
             path = f"{base}-{n}"
-    _write_private(os.path.join(path, "report.txt"), incident.text().encode())
+    with _private(os.path.join(path, "report.txt")) as f:
+        f.write(incident.text())
     if timeline is not None:
-        trace = timeline.to_chrome_trace()
-        trace.setdefault("otherData", {})["incident"] = incident.summary()
-        _write_private(os.path.join(path, "trace.json"), json.dumps(trace).encode())
+        with _private(os.path.join(path, "trace.json")) as f:
+            timeline.write_chrome_trace(f, {"incident": incident.summary()})  # (streamed: see its docstring)
     return path
 
 
-def _write_private(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
+def _private(path: str) -> Any:
+    """A new text file only its owner can read."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8")

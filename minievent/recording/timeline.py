@@ -25,6 +25,7 @@ greenthreads it saw alive until it is dropped.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -93,7 +94,7 @@ class IORecord:
         return self.resumed - self.reported
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Span:
     """``lane`` was in ``state`` ("running", "ready" or "waiting") from ``start`` to ``end``."""
 
@@ -109,7 +110,7 @@ class Span:
         return self.end - self.start
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Mark:
     """A point in time on a lane, from ``Timeline.event`` (for code outside greenthreads)."""
 
@@ -118,7 +119,7 @@ class Mark:
     label: str
 
 
-@dataclass
+@dataclass(slots=True)
 class _LaneState:
     state: str
     since: float
@@ -129,6 +130,8 @@ class _LaneState:
 #: Packages whose frames are the loop's or the service framework's machinery: never what a held run is named after.
 MACHINERY = ("eventlet", "gevent", "greenlet", "oslo_service", "oslo_utils", "futurist", "asyncio", "minievent")
 _STDLIB = os.path.dirname(os.__file__)
+#: the events ``write_chrome_trace`` encodes at once
+_BATCH = 256  # (json.dumps holds about 1.5 KB an event while it encodes: 256 of them, ~0.4 MB)
 _SCENARIOS = os.sep + os.path.join("minievent", "scenarios") + os.sep  # (the course's services: program code)
 
 
@@ -581,16 +584,45 @@ class Timeline:
         Each lane is a "thread" of one process; each span a complete event
         ("X") named after its state, with the reason in ``args``; marks and
         late timers are instant events ("i"). Times are microseconds.
+        ``write_chrome_trace`` writes the same without holding it all.
         """
+        trace = {"traceEvents": list(self._chrome_events()), "displayTimeUnit": "ms", "otherData": self._other_data()}
+        if path is not None:
+            text = json.dumps(trace)  # (dumps is the C encoder; dump to a file is pure Python, ten times slower)
+            with open(path, "w") as f:
+                f.write(text)
+        return trace
+
+    def write_chrome_trace(self, out: Any, other: dict | None = None) -> None:
+        """Write ``to_chrome_trace()``'s trace to ``out`` (a path or a text file), ``other`` added to its
+        ``otherData``: a batch of events at a time, so that the memory it takes is a batch's, not the
+        trace's (a flight recorder's incident is written inside the service, and its window can hold
+        100,000 spans: their dicts and text at once would be tens of MB the service keeps)."""
+        if not hasattr(out, "write"):
+            with open(out, "w") as f:
+                self.write_chrome_trace(f, other)
+            return
+        events = self._chrome_events()
+        out.write('{"traceEvents": [')
+        sep = ""
+        while batch := list(itertools.islice(events, _BATCH)):
+            out.write(sep + json.dumps(batch)[1:-1])  # (the C encoder a batch at a time)
+            sep = ", "
+        out.write(f'], "displayTimeUnit": "ms", "otherData": {json.dumps({**self._other_data(), **(other or {})})}}}')
+
+    def _other_data(self) -> dict:
+        return {"dropped": self.dropped, "recorded_seconds": self.duration, "loop": self.loop}
+
+    def _chrome_events(self) -> Iterator[dict]:
         # The thread's code outside asyncio's loop is not the loop's: one thread, one lane (the loop's).
         outside = self.outside_lane
         spans = [s for s in self.spans() if s.lane != outside]
         lanes = [lane for lane in self.lanes if lane != outside]
         tid = {lane: i + 1 for i, lane in enumerate(dict.fromkeys([*lanes, *(s.lane for s in spans)]))}
-        events: list[dict] = [{"ph": "M", "pid": 1, "tid": 0, "name": "process_name", "args": {"name": "minievent"}}]
+        yield {"ph": "M", "pid": 1, "tid": 0, "name": "process_name", "args": {"name": "minievent"}}
         for lane, i in tid.items():
-            events.append({"ph": "M", "pid": 1, "tid": i, "name": "thread_name", "args": {"name": lane}})
-            events.append({"ph": "M", "pid": 1, "tid": i, "name": "thread_sort_index", "args": {"sort_index": i}})
+            yield {"ph": "M", "pid": 1, "tid": i, "name": "thread_name", "args": {"name": lane}}
+            yield {"ph": "M", "pid": 1, "tid": i, "name": "thread_sort_index", "args": {"sort_index": i}}
         own = {lane for lane, *_ in self.records.spans()}  # (lanes of code outside the loop: add_span's)
         for s in spans:
             # A span of add_span() is named after what it ran; a lane of the loop after its state (a
@@ -607,36 +639,21 @@ class Timeline:
             }
             if s.why:
                 ev["args"] = {"why": s.why}
-            events.append(ev)
+            yield ev
         for m in self.marks:
-            if m.lane not in tid:
-                continue
-            events.append(
-                {"ph": "i", "s": "t", "pid": 1, "tid": tid[m.lane], "name": m.label, "ts": round(m.time * 1e6, 3)}
-            )
+            if m.lane in tid:
+                yield {"ph": "i", "s": "t", "pid": 1, "tid": tid[m.lane], "name": m.label, "ts": round(m.time * 1e6, 3)}
         for tm in self.timers:
             if tm.lane in tid:
-                events.append(
-                    {
-                        "ph": "i",
-                        "s": "t",
-                        "pid": 1,
-                        "tid": tid[tm.lane],
-                        "name": "timer fired",
-                        "ts": round(tm.fired * 1e6, 3),
-                        "args": {"due": round(tm.due, 6), "lateness_ms": round(tm.lateness * 1e3, 3)},
-                    }
-                )
-        trace = {
-            "traceEvents": events,
-            "displayTimeUnit": "ms",
-            "otherData": {"dropped": self.dropped, "recorded_seconds": self.duration, "loop": self.loop},
-        }
-        if path is not None:
-            text = json.dumps(trace)  # (dumps is the C encoder; dump to a file is pure Python, ten times slower)
-            with open(path, "w") as f:
-                f.write(text)
-        return trace
+                yield {
+                    "ph": "i",
+                    "s": "t",
+                    "pid": 1,
+                    "tid": tid[tm.lane],
+                    "name": "timer fired",
+                    "ts": round(tm.fired * 1e6, 3),
+                    "args": {"due": round(tm.due, 6), "lateness_ms": round(tm.lateness * 1e3, 3)},
+                }
 
 
 @dataclass
@@ -660,9 +677,21 @@ class Recording:
     def to_chrome_trace(self, path: Any = None) -> dict:
         """The trace it was read from (written to ``path`` if given), as ``Timeline.to_chrome_trace``."""
         if path is not None:
-            with open(path, "w") as f:
-                f.write(json.dumps(self._trace))
+            self.write_chrome_trace(path)
         return self._trace
+
+    def write_chrome_trace(self, out: Any, other: dict | None = None) -> None:
+        """The trace it was read from, to ``out`` (a path or a text file), as ``Timeline.write_chrome_trace``."""
+        if not hasattr(out, "write"):
+            with open(out, "w") as f:
+                self.write_chrome_trace(f, other)
+            return
+        trace = (
+            self._trace
+            if other is None
+            else {**self._trace, "otherData": {**self._trace.get("otherData", {}), **other}}
+        )
+        out.write(json.dumps(trace))
 
     def blocked(self, threshold: float) -> list[Span]:
         return [s for s in self._spans if s.state == "running" and s.lane != "hub" and s.duration > threshold]
