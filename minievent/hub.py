@@ -239,12 +239,12 @@ class Hub(HubCompat):
             )
         elif cur is self.main:
             self.main_why = why
-        if self._on_parked:
-            for hook in self._on_parked:  # (inline, not _call_hooks: the hottest hook, one frame less a switch)
-                try:
-                    hook(cur, why)
-                except Exception:
-                    self._hook_failed("parked", hook)
+        if self._on_parked:  # (the hottest hook: one call, no loop; several instruments: _rebuild_hooks)
+            hook = self._on_parked
+            try:
+                hook(cur, why)
+            except Exception:
+                self._hook_failed("parked", hook)
         try:
             return self.greenlet.switch()
         except BaseException:
@@ -287,7 +287,10 @@ class Hub(HubCompat):
         self._on_scheduled = hooks("scheduled")
         self._on_before_poll = hooks("before_poll")
         self._on_after_poll = hooks("after_poll")
-        self._on_parked = hooks("parked")
+        parked = hooks("parked")  # (park calls it directly: the one hook, or one that calls each of several)
+        self._on_parked = parked and (
+            parked[0] if len(parked) == 1 else functools.partial(self._call_hooks, "parked", parked)
+        )
         self._on_resumed = hooks("resumed")
 
     def _call_hooks(self, name: str, hooks: Any, *args: Any) -> None:
@@ -300,6 +303,8 @@ class Hub(HubCompat):
 
     def _hook_failed(self, name: str, hook: Any) -> None:
         # An observer that fails must not break the program it observes: its instrument goes, with a warning.
+        if type(hook) is functools.partial:  # (park's caller of several hooks: it removed the one that failed,
+            raise  # and what got out is its warning, made an error by a warnings filter)
         if hook.__self__ in self.instruments:
             self.remove_instrument(hook.__self__)
         message = f"minievent: instrument {hook.__self__!r} raised in {name}(), so it was removed:\n"

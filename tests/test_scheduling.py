@@ -269,6 +269,29 @@ def test_a_failing_hook_removes_its_instrument_and_the_others_keep_going(hub, pa
     assert later.calls == healthy.calls and later.why == healthy.why, "the one after the failing one missed hooks"
 
 
+def test_a_parked_hook_failing_under_a_warnings_error_filter_raises_that_warning(hub):
+    # Park calls one hook directly; with several, one that calls each. Warnings made errors, the
+    # warning of a failing hook is what gets out of park -- the same with one instrument or several.
+    class Broken(Counting):
+        def parked(self, g, why):
+            raise ZeroDivisionError("broken instrument")
+
+    for others in (0, 1):
+        installed = [Counting() for _ in range(others)] + [Broken()]
+        for inst in installed:
+            hub.add_instrument(inst)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                gt = minievent.spawn(minievent.sleep, 0.001)
+                with pytest.raises(RuntimeWarning, match="raised in parked"):
+                    gt.wait()
+            assert hub.instruments == tuple(installed[:-1]), "the failing instrument was not removed"
+        finally:
+            for inst in hub.instruments:
+                hub.remove_instrument(inst)
+
+
 def test_only_the_hooks_an_instrument_overrides_are_called(hub, pair, monkeypatch):
     # The base class's no-op hooks, made to count: an instrument that overrides only parked
     # must cost the hub nothing at the other points (it does not call them at all).
