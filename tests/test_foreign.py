@@ -114,6 +114,31 @@ def test_asyncio_loop_already_running_is_recorded_when_passed() -> None:
     assert "ticker" in out["lanes"] and out["n"] >= 4, out
 
 
+def test_asyncio_switches_into_a_task_write_one_lane_id_object() -> None:
+    # Memory: a recorded switch keeps its five slots; the lane id is the task's own int, written by every switch
+    # into it (an id() taken a step would be a new 32-byte int kept each switch: a third of what one costs).
+    src = textwrap.dedent("""
+        import asyncio, json
+        import minievent
+        from minievent.recording.records import SLOTS
+        async def yielder():
+            for _ in range(200):
+                await asyncio.sleep(0)
+        async def main():
+            await asyncio.gather(yielder(), yielder())
+        with minievent.record(loop="asyncio") as tl:
+            asyncio.run(main())
+        log, _room = tl.records.switch_log()
+        by_lane = {}
+        for kid in log[1::SLOTS]:
+            if tl.capture.names.get(kid) == "yielder":
+                by_lane.setdefault(kid, set()).add(id(kid))
+        print(json.dumps(sorted(len(objects) for objects in by_lane.values())))
+    """)
+    objects = run_program("asyncio", src)
+    assert objects == [1, 1], objects  # two yielders (lanes): every switch into each writes its one int object
+
+
 def test_bad_loop_name_is_a_value_error() -> None:
     import minievent
 

@@ -80,7 +80,7 @@ class AsyncioCapture(Capture):
         self._sleep_code = asyncio.sleep.__code__
         self._asyncio_dir = asyncio.__path__[0]
         self._orig_run_forever: Any = None
-        self._task_lanes: dict[int, Any] = {}  # id(task) -> its lane key
+        self._task_lanes: dict[int, int] = {}  # id(task) -> that id (one int object a lane), HUB_ID: the hub's
         self._due: dict[Any, tuple] = {}  # task -> (ready since, why) when its loop stopped, had it not run
         self._sleep_due: dict[int, float] = {}  # id(task) -> when its asyncio.sleep is due
         self._internal: list[Any] = []
@@ -243,12 +243,10 @@ class AsyncioCapture(Capture):
             cb = handle._callback
             owner = getattr(cb, "__self__", None)
             if isinstance(owner, tasks):  # a step (or wakeup) of a task
-                kid = id(owner)
-                key = task_lanes.get(kid)
-                if key is None:
-                    key = task_lane(owner)
-                if key is HUB:
-                    kid = HUB_ID
+                kid = task_lanes.get(id(owner))  # (the lane's own id object: the log keeps no new int a step)
+                if kid is None:
+                    kid = task_lane(owner)
+                key = HUB if kid is HUB_ID else owner
                 self.mark = None
             elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
                 key, kid = HUB, HUB_ID  # the loop's own machinery: a sleep's timer, a transport's reader
@@ -296,21 +294,23 @@ class AsyncioCapture(Capture):
             self.cur = key
             self.records.switch(t, self.records.lane(key), self._left(cur))
 
-    def _task_lane(self, task: Any) -> Any:
+    def _task_lane(self, task: Any) -> int:
         # A task's lane is the task, named after it (or its coroutine, when
         # asyncio named it "Task-N"); asyncio's own tasks (asyncio.run's
-        # shutdown steps) are the loop's work: the hub lane. Decided once a task.
+        # shutdown steps) are the loop's work: the hub lane. Decided once a
+        # task; its lane id, the one int object every switch into it writes
+        # (an id() a step would be a new int kept in the log: 32 bytes).
+        kid = id(task)
         coro = task.get_coro()
         code = getattr(coro, "cr_code", None)
         if code is not None and code.co_filename.startswith(self._asyncio_dir):
-            key = HUB
+            self._task_lanes[kid] = HUB_ID
             self._internal.append(task)  # (alive while recording, so that its id stays its own)
-        else:
-            key = task
-            name = task.get_name()
-            self.names[id(task)] = func_name(coro) or name if name.startswith("Task-") else name
-        self._task_lanes[id(task)] = key
-        return key
+            return HUB_ID
+        name = task.get_name()
+        self.names[kid] = func_name(coro) or name if name.startswith("Task-") else name
+        self._task_lanes[kid] = kid
+        return kid
 
     def _left(self, lane: Any) -> Any:
         if lane is HUB or isinstance(lane, _Main):
