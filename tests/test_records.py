@@ -104,3 +104,39 @@ def test_a_lane_that_starts_and_ends_while_the_watchdog_looks_is_not_let_go_of()
     assert late.dead, "the loop's thread ran while the lanes were looked at"
     records.forget(gone)
     assert records.entered()[-2:] == [old, late]  # (a lane let go of: KeyError)
+
+
+def test_a_trimmed_hub_log_keeps_its_latest_records_at_the_cap():
+    """The flight recorder's watchdog trims minievent's raw log by age (``window`` seconds) while the hub
+    writes it; the hooks refuse what is beyond the cap. A loop busy enough to fill the cap within the
+    window (2,000,000 records: ~2 s of sleep(0)) was recorded no further -- its latest seconds, a stall's,
+    missing from the window -- until the first records aged out, and every switch meanwhile paid a refusal.
+    Near the cap, trim() lets the oldest go: the hub's latest switches are in the window."""
+    import minievent
+    from minievent.recording.minievent import HubCapture
+    from minievent.recording.timeline import Timeline
+
+    cap = 800
+    tl = Timeline(cap, HubCapture()).start()
+    raw = tl.capture.recorder._raw
+    last: list[float] = []  # when each spinner yields for the last time
+
+    def spin():
+        for i in range(3000):
+            if i == 2999:
+                last.append(minievent.hub.clock())
+            minievent.sleep(0)
+            if i % 50 == 0:  # (the watchdog's looks, a trim each: nothing is older than the window here)
+                tl.capture.trim(-1.0)
+                assert len(raw) // 3 <= cap
+
+    a, b = minievent.spawn(spin), minievent.spawn(spin)
+    a.wait()
+    b.wait()
+    end = minievent.hub.clock()
+    kept = tl.capture.window(-1.0, end)
+    times = [t for _n, t, *_rest in kept.switches()]
+    tl.stop()
+    assert tl.records.trimmed
+    assert times[-1] >= max(last), "the latest switches are kept"
+    assert tl.records.dropped < 6000 // 4, tl.records.dropped

@@ -268,12 +268,20 @@ class HubRecorder(Instrument):
     def trim(self, horizon: float) -> int:
         """Drop the raw records older than ``horizon``, and the entries made ready before it that never ran.
         For a recording nobody flushes while it runs (the flight recorder's, read through ``window()``).
+        Near the cap the oldest go too, down to 3/4 of it: the hooks refuse what is beyond the cap, and a
+        flight recorder keeps the latest. A chunk at a time (an eighth of the log at least): each cut
+        moves what stays, and at every look of a busy loop's watchdog that was the whole log.
         Returns how many records went."""
         raw = self._raw
-        k = _first_at(raw, len(raw) // 3, horizon)
-        if k:
+        n, cap = len(raw) // 3, self.records.cap
+        k = _first_at(raw, n, horizon)
+        if n > cap - cap // 8:
+            k = max(k, n - (cap - cap // 4))
+        if k and 8 * k >= n:
             del raw[: 3 * k]  # (one statement: the hub's appends go on after it)
             self.records.trimmed = True
+        else:
+            k = 0
         for entry, since in list(self._scheduled.items()):
             if since < horizon:
                 self._scheduled.pop(entry, None)
@@ -290,7 +298,7 @@ class HubRecorder(Instrument):
         i = 0
         while i < n and any(raw[3 * i + 1] is x for x in _NOT_PARKS):
             i += 1
-        out = Records(self.records.cap)
+        out = Records(2 * self.records.cap)  # (up to two switches a raw record: a yield, or a resume and its park)
         out.t0 = raw[3 * i] if i < n else since
         out.thread = self.records.thread
         out.first_key = HUB
