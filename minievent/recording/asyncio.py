@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
+from collections.abc import Iterable
 from typing import Any
 
-from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, func_name, thread_ident
+from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, func_name, pop_each, thread_ident
 
 __all__ = ["AsyncioCapture"]
 
@@ -157,14 +158,14 @@ class AsyncioCapture(Capture):
     def outside(self) -> Any:
         return self.main
 
-    def over(self, key: Any) -> bool:
-        return isinstance(key, self._tasks) and key.done()
+    def over_among(self, keys: list) -> Iterable[bool]:
+        tasks = self._tasks
+        return [isinstance(key, tasks) and key.done() for key in keys]
 
-    def forget(self, kids: Any) -> None:
+    def forget(self, kids: list) -> None:
         super().forget(kids)
-        for kid in kids:
-            self._task_lanes.pop(kid, None)
-            self._sleep_due.pop(kid, None)
+        pop_each(self._task_lanes, kids)
+        pop_each(self._sleep_due, kids)
         # asyncio's own tasks are the hub's lane, never a key: let go of those that are done too
         for task in [task for task in self._internal if task.done()]:
             self._task_lanes.pop(id(task), None)  # (first: the list keeps it alive, its id its own)

@@ -29,7 +29,7 @@ from typing import Any
 
 import greenlet
 
-from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, thread_ident
+from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, pop_each, thread_ident
 
 __all__ = ["GreenletTracer", "GreenletCapture", "HubSpotter", "LatestSwitch", "TIMER", "IO"]
 
@@ -166,12 +166,11 @@ class GreenletCapture(Capture, GreenletTracer):
         self.uninstall_tracer()
         self._remove_hub_hooks()
 
-    def forget(self, kids: Any) -> None:
+    def forget(self, kids: list) -> None:
         super().forget(kids)
-        for kid in kids:
-            self.pend.pop(kid, None)
-            self.io_pend.pop(kid, None)
-            self.unnamed.discard(kid)
+        pop_each(self.pend, kids)
+        pop_each(self.io_pend, kids)
+        self.unnamed.difference_update(kids)
 
     def ready_at_end(self, end: float) -> dict[Any, tuple]:
         lanes = self.records.lane_ids()  # type: ignore[union-attr]

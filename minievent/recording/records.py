@@ -32,16 +32,33 @@ when the recording ended.
 from __future__ import annotations
 
 import _thread
+import bisect
+import operator
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from itertools import compress, filterfalse, repeat
 from types import MappingProxyType
 from typing import Any
 
 from ..hub import YIELD
 
-__all__ = ["Records", "SLOTS", "Capture", "HUB", "HUB_ID", "SPAWN", "EXITED", "DONE", "YIELD", "DEFAULT_CAP", "clock"]
+__all__ = [
+    "Records",
+    "SLOTS",
+    "Capture",
+    "HUB",
+    "HUB_ID",
+    "SPAWN",
+    "EXITED",
+    "DONE",
+    "YIELD",
+    "DEFAULT_CAP",
+    "clock",
+    "pop_each",
+]
 
 clock = time.monotonic
 _os_lock = _thread.allocate_lock  # bound at import: after monkey_patch() the module attribute is green
@@ -61,6 +78,20 @@ SLOTS = 5
 #: Default cap on stored records of each kind.
 DEFAULT_CAP = 2_000_000
 _STATES = frozenset({"running", "ready", "waiting"})
+#: Lanes a watchdog lets go of in one call into C (a loop over them in Python would hand the GIL to the
+#: loop's busy thread every 5 ms and wait as long to get it back: 10-20 times the work in time, and a
+#: recorder that falls behind a service's churn). Between two chunks the loop's thread may run.
+CHUNK = 4096
+
+
+def _chunks(seq: list) -> Iterable[list]:
+    return (seq[i : i + CHUNK] for i in range(0, len(seq), CHUNK))
+
+
+def pop_each(table: dict, kids: list) -> None:
+    """``table.pop(kid, None)`` for each of ``kids``, a chunk at a time in C (see ``CHUNK``)."""
+    for part in _chunks(kids):
+        deque(map(table.pop, part, repeat(None)), maxlen=0)
 
 
 class Records:
@@ -205,26 +236,32 @@ class Records:
         """Drop the polls that ended before ``horizon`` (a capture that keeps its switches raw trims those)."""
         _drop_before(self._polls, 1, horizon)
 
-    def finished_lanes(self, over: Any) -> list[int]:
-        """The ids of the lanes that can never run again (``over(key)``: a dead greenlet, a done task)
-        and that no kept switch enters: what ``forget`` may let go of. Any thread.
+    def finished_lanes(self, over_among: Callable[[list], Iterable[bool]]) -> list[int]:
+        """The ids of the lanes that can never run again (``over_among(keys)``: for each, a dead greenlet, a
+        done task) and that no kept switch enters: what ``forget`` may let go of. Any thread.
 
         The lanes over are found first, the switches kept after: the loop's thread writes meanwhile, and a
         greenthread that starts, runs and ends between the two looks would otherwise be let go of with its
-        switches still in the log (a KeyError for every reader after). One over before can't run again."""
-        over_now = [kid for kid, key in list(self._keys.items()) if over(key)]
-        keep = set(self._sw[1::SLOTS])
-        keep.update((HUB_ID, id(self.first_key)))
-        return [kid for kid in over_now if kid not in keep]
+        switches still in the log (a KeyError for every reader after). One over before can't run again.
+        A chunk of lanes (switches) at a time, each in one call into C (see ``CHUNK``)."""
+        lanes = self._keys.copy()  # (one C call: the loop's thread may file a lane meanwhile)
+        kids, keys = list(lanes), list(lanes.values())
+        over_now: list[int] = []
+        for i in range(0, len(kids), CHUNK):
+            over_now += compress(kids[i : i + CHUNK], over_among(keys[i : i + CHUNK]))
+        sw = self._sw
+        n = len(sw) // SLOTS
+        keep = {HUB_ID, id(self.first_key)}
+        for i in range(0, n, CHUNK):
+            keep.update(sw[SLOTS * i + 1 : SLOTS * min(n, i + CHUNK) : SLOTS])
+        return list(filterfalse(keep.__contains__, over_now))
 
-    def forget(self, kids: Any) -> None:
+    def forget(self, kids: list) -> None:
         """Let go of these lanes (from ``finished_lanes``): their keys may be freed, their ids reused.
 
         A long-running service starts and ends greenthreads for ever: a window keeps only the
         lanes it still shows, or memory would grow by every greenthread that ever ran."""
-        keys = self._keys
-        for kid in kids:
-            keys.pop(kid, None)
+        pop_each(self._keys, kids)
 
     def window(self, since: float, until: float) -> Records:
         """A copy of the records from ``since`` to ``until``, ended at ``until``. Any thread, while it writes.
@@ -351,15 +388,15 @@ class Capture:
         """The lane key of the code that runs outside the loop in its thread (asyncio's), or None."""
         return None
 
-    def over(self, key: Any) -> bool:
-        """Whether the lane of ``key`` can never run again: a dead greenlet (or GreenThread)."""
-        return getattr(key, "dead", False) is True
+    def over_among(self, keys: list) -> Iterable[bool]:
+        """For each of ``keys``, whether its lane can never run again: a dead greenlet (or GreenThread).
+        (``getattr(key, "dead", False) is True``, in C: ``Records.finished_lanes``.)"""
+        return map(operator.is_, map(getattr, keys, repeat("dead"), repeat(False)), repeat(True))
 
-    def forget(self, kids: Any) -> None:
+    def forget(self, kids: list) -> None:
         """The records let go of these lanes (``Records.forget``): drop what this capture keeps by their ids
         (before the ids can be reused). Any thread: what the loop's thread writes here is for live lanes."""
-        for kid in kids:
-            self.names.pop(kid, None)
+        pop_each(self.names, kids)
 
     def ready_at_end(self, end: float) -> dict[Any, tuple]:
         """Lanes known ready (since, why) by ``end`` that had not run again: key -> (since, cause)."""
@@ -380,11 +417,8 @@ def _first_at(sw: list[Any], n: int, t: float, slots: int = 3) -> int:
 
 
 def _drop_before(rows: list[tuple], at: int, horizon: float) -> None:
-    """Drop the leading ``rows`` whose time in slot ``at`` is before ``horizon``."""
-    drop = 0
-    while drop < len(rows) and rows[drop][at] < horizon:
-        drop += 1
-    del rows[:drop]
+    """Drop the leading ``rows`` whose time in slot ``at`` is before ``horizon`` (they are in time order)."""
+    del rows[: bisect.bisect_left(rows, horizon, key=operator.itemgetter(at))]
 
 
 def thread_ident() -> int:
