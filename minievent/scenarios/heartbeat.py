@@ -813,14 +813,20 @@ def _run_loop(main: Callable[[], Any]) -> None:
     try:
         loop.run_until_complete(main())
     finally:
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
         try:
-            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
             for task in pending:
                 task.cancel()
             if pending:
                 loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
+            # After a Ctrl-C the main task wakes with the KeyboardInterrupt and raises it again out of
+            # the loop above: mark what each task raised as seen (it is on its way out already), or the
+            # collector logs its traceback later, into whatever runs then.
+            for task in pending:
+                if task.done() and not task.cancelled():
+                    task.exception()
             asyncio.set_event_loop(None)
             loop.close()
 
