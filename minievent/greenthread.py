@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 import greenlet
 
-from .hub import YIELD, Timer, current, get_hub, os_thread_id, report
+from .hub import YIELD, Timer, get_hub, os_thread_id, report
 from .waiter import WaitQueue
 
 __all__ = [
@@ -46,14 +46,15 @@ def sleep(seconds: float = 0) -> None:
 
     This is the only way a CPU-bound greenthread lets the heartbeat in.
     """
+    cur = _getcurrent()
     try:
-        hub = current.hub
-    except AttributeError:
+        hub = cur.hub  # a worker greenlet carries its hub (_work): no look-up of the thread's
+    except AttributeError:  # the main greenlet, or a greenlet made by hand
         hub = get_hub()
     if seconds <= 0:
-        hub.park(YIELD)  # the hot path: to the back of the ready queue, no timer
+        hub.park(YIELD, cur)  # the hot path: to the back of the ready queue, no timer
         return
-    timer = hub.schedule_call(seconds, _getcurrent().switch)
+    timer = hub.schedule_call(seconds, cur.switch)
     try:
         hub.park(("sleep", seconds))
     finally:
@@ -75,7 +76,7 @@ def _work() -> None:
     # The first greenthread comes in worker.gt, not as an argument: greenlet
     # keeps run's arguments alive for as long as it runs, i.e. forever.
     gt = worker.gt
-    hub = gt._hub
+    hub = worker.hub = gt._hub  # (sleep finds it here)
     idle = hub.idle_workers
     while True:
         worker.gt = gt

@@ -211,7 +211,7 @@ class Hub(HubCompat):
         if self._on_scheduled and type(entry) is not Listener:  # (after_poll announces those)
             self._call_hooks("scheduled", self._on_scheduled, entry)
 
-    def park(self, why: Any = None) -> Any:
+    def park(self, why: Any = None, cur: greenlet.greenlet | None = None) -> Any:
         """Switch from the current greenthread to the hub until an entry resumes it; the one way out.
 
         ``why`` is what it waits for, as a cheap tuple (``("sleep", 0.5)``,
@@ -221,9 +221,11 @@ class Hub(HubCompat):
         entry that is not made ready by ``schedule``: a yield is ready from the
         moment it parks, which ``parked`` already says). Returns what the
         greenthread is resumed with. From the hub itself (a callback) a wait
-        is a ``BlockingSwitchOutError``; a yield just returns.
+        is a ``BlockingSwitchOutError``; a yield just returns. ``cur``: the
+        current greenlet, from a caller that has it at hand already.
         """
-        cur = _getcurrent()
+        if cur is None:
+            cur = _getcurrent()
         if why is YIELD:  # (first: sleep(0) is the hottest path)
             try:
                 self.ready.append(cur._resume)
@@ -484,7 +486,7 @@ class Hub(HubCompat):
             # can't starve I/O; a long backlog is cut into slices so due timers are not held up.
             left = len(ready)
             rest = left - ndue  # entries behind the due timers
-            while left:
+            while left > 0:  # (not `while left`: a comparison of two ints has a fast path, an int's truth not)
                 left -= 1
                 entry = popleft()
                 if self._on_resumed and type(entry) is not _SWITCH:  # (a yield's resume: its park says it)
@@ -531,8 +533,8 @@ class Hub(HubCompat):
         )
 
 
-#: This OS thread's slot: ``current.hub`` is its hub, once ``get_hub()`` has made one. The two
-#: hottest paths (``sleep``, green socket waits) read it directly; everything else calls ``get_hub()``.
+#: This OS thread's slot: ``current.hub`` is its hub, once ``get_hub()`` has made one. Green socket
+#: waits read it directly; ``sleep`` asks the worker greenlet it runs on; everything else calls ``get_hub()``.
 current = threading.local()
 
 
