@@ -227,6 +227,25 @@ def need_server(var: str, what: str) -> str:
     return value
 
 
+# ---------------------------------------------------------------- code for children
+def beats_while_code(sleep: str = "minievent.sleep") -> str:
+    """Child code (dedented) that defines ``beats_while(fn)``: fn() run in the main greenlet while a greenthread
+    ticks every 10 ms by ``sleep`` (a patched program ticks by its own ``time.sleep``); (how many ticks, what fn
+    returned). No ticks means fn held the hub. The child imports minievent (and what ``sleep`` names) itself."""
+    return textwrap.dedent(f"""
+        def beats_while(fn):
+            ticks = []
+            def tick():
+                while True:
+                    {sleep}(0.01)
+                    ticks.append(1)
+            beat = minievent.spawn(tick)
+            out = fn()
+            beat.kill()
+            return len(ticks), out
+    """)
+
+
 # ---------------------------------------------------------------- one service on each loop
 # The lessons' story in small, as a child program: a heartbeat every 0.1 s, and a task that holds
 # the loop for 1 s without yielding. test_foreign records it, test_trace_cli traces it; a program

@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import textwrap
 
-from support import run_child
+from support import beats_while_code, run_child
 
-SERVER = """
+SERVER = (
+    textwrap.dedent("""
     import json, sys, time
     import minievent
-
-    def beats_while(fn):
-        # Run fn() while a greenthread ticks every 10 ms: how many ticks happened, and what fn returned.
-        ticks = []
-        def tick():
-            while True:
-                minievent.sleep(0.01)
-                ticks.append(1)
-        beat = minievent.spawn(tick)
-        out = fn()
-        beat.kill()
-        return len(ticks), out
-
+""")
+    + beats_while_code()
+    + textwrap.dedent("""
     in_flight = [0, 0]  # now, most at once
 
     def slow_server(server, seconds):
@@ -44,12 +35,13 @@ SERVER = """
         httpd = server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
         minievent.spawn(httpd.serve_forever, 0.05)
         return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
-"""
+""")
+)
 
 
 def test_green_urllib_and_http_packages_are_concurrent_and_leave_the_stdlib_alone():
     out = run_child(
-        textwrap.dedent(SERVER)
+        SERVER
         + textwrap.dedent("""
         before = {name: sys.modules.get(name) for name in ("http", "http.client", "urllib.request", "socketserver")}
         from minievent.green.http import client, server, cookies
@@ -123,7 +115,7 @@ def test_a_failed_lookup_holds_no_reference_to_its_arguments():
 
 def test_green_socketserver_ftplib_and_cookiejar_are_eventlets_spellings():
     out = run_child(
-        textwrap.dedent(SERVER)
+        SERVER
         + textwrap.dedent("""
         import ftplib as std_ftplib, http.cookiejar as std_cookiejar, socketserver as std_socketserver
         from minievent.green import ftplib, socketserver

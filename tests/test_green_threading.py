@@ -9,30 +9,18 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from support import last_json, run_child, run_python
+from support import beats_while_code, last_json, run_child, run_python
 
-PRELUDE = """
+PRELUDE = textwrap.dedent("""
     import json, os, sys, threading, time, queue, _thread
     import minievent
     from minievent import patcher
     minievent.monkey_patch()
-
-    def beats_while(fn):
-        # Run fn() in the main greenlet while a greenthread ticks every 10 ms: how many ticks happened.
-        ticks = []
-        def tick():
-            while True:
-                time.sleep(0.01)
-                ticks.append(1)
-        hb = minievent.spawn(tick)
-        out = fn()
-        hb.kill()
-        return len(ticks), out
-"""
+""") + beats_while_code("time.sleep")
 
 
 def child(code: str, timeout: float = 60) -> dict:
-    return run_child(textwrap.dedent(PRELUDE) + textwrap.dedent(code), timeout=timeout)
+    return run_child(PRELUDE + textwrap.dedent(code), timeout=timeout)
 
 
 def test_lock_repro_from_the_issue_returns_at_once():
