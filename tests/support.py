@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import http.server
 import importlib
+import importlib.util
 import json
 import os
 import ssl
@@ -208,12 +209,23 @@ def missing(message: str) -> NoReturn:
     pytest.skip(message, allow_module_level=True)
 
 
+def need_installed(name: str, install: str = "") -> None:
+    """``name`` can be imported; where not, ``missing`` says how to install it (``install``, the test extra by
+    default). Found, not imported: for a test whose children import it, this process stays clean of it."""
+    if importlib.util.find_spec(name) is None:
+        missing(_not_installed(name, install))
+
+
 def need_module(name: str, install: str = "") -> ModuleType:
-    """``import name``; where it is not installed, ``missing`` says so (``install``: how, the test extra by default)."""
+    """``import name``; where it is not installed, ``missing`` says so (``install`` as for ``need_installed``)."""
     try:
         return importlib.import_module(name)
     except ImportError:
-        missing(f"{name} is not installed ({install or 'pip install ' + name + ', or the test extra'})")
+        missing(_not_installed(name, install))
+
+
+def _not_installed(name: str, install: str) -> str:
+    return f"{name} is not installed ({install or 'pip install ' + name + ', or the test extra'})"
 
 
 def need_server(var: str, what: str) -> str:

@@ -10,13 +10,12 @@ oslo.service, traced: its lanes are ``FixedIntervalLoopingCall(report_state)`` a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import textwrap
 
 import pytest
-from support import missing, run_child, run_python
+from support import need_installed, run_child, run_python
 
 from minievent import trace
 
@@ -33,77 +32,25 @@ HOLDER = """
         print(json.dumps({"lanes": tl.lanes, "ready": ready, "late": late}))
 """
 
-#: (loop, how the waiter waits) -> the program; the waiter's lane is "waiter".
-WAITS = {
-    ("eventlet", "Event.wait(timeout)"): """
-        import eventlet, eventlet.event, minievent
-        def waiter():
-            eventlet.event.Event().wait(0.1)
-        def holder():
-            eventlet.sleep(0.05); spin(0.4)
-        with minievent.record(loop="eventlet") as tl:
-            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
-            a.wait(); b.wait()
-    """,
-    ("eventlet", "Timeout"): """
-        import eventlet, eventlet.event, minievent
-        def waiter():
-            with eventlet.Timeout(0.1, False):
-                eventlet.event.Event().wait()
-        def holder():
-            eventlet.sleep(0.05); spin(0.4)
-        with minievent.record(loop="eventlet") as tl:
-            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
-            a.wait(); b.wait()
-    """,
-    ("eventlet", "a sleep inside a sooner Timeout"): """
+#: How each loop runs the waiter beside the holder, recorded (the holder takes the loop from 0.05 s to 0.45 s).
+RUN = {
+    "eventlet": """
         import eventlet, minievent
-        def waiter():
-            with eventlet.Timeout(0.1, False):
-                eventlet.sleep(5)
         def holder():
             eventlet.sleep(0.05); spin(0.4)
         with minievent.record(loop="eventlet") as tl:
             a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
             a.wait(); b.wait()
     """,
-    ("eventlet", "oslo's EventletEvent.wait(timeout)"): """
-        import eventlet, minievent
-        from oslo_utils import eventletutils
-        def waiter():
-            eventletutils.EventletEvent().wait(0.1)
-        def holder():
-            eventlet.sleep(0.05); spin(0.4)
-        with minievent.record(loop="eventlet") as tl:
-            a, b = eventlet.spawn(waiter), eventlet.spawn(holder)
-            a.wait(); b.wait()
-    """,
-    ("gevent", "Event.wait(timeout)"): """
-        import gevent, gevent.event, minievent
-        def waiter():
-            gevent.event.Event().wait(0.1)
+    "gevent": """
+        import gevent, minievent
         def holder():
             gevent.sleep(0.05); spin(0.4)
         with minievent.record(loop="gevent") as tl:
             gevent.joinall([gevent.spawn(waiter), gevent.spawn(holder)])
     """,
-    ("gevent", "Timeout"): """
-        import gevent, gevent.event, minievent
-        def waiter():
-            with gevent.Timeout(0.1, False):
-                gevent.event.Event().wait()
-        def holder():
-            gevent.sleep(0.05); spin(0.4)
-        with minievent.record(loop="gevent") as tl:
-            gevent.joinall([gevent.spawn(waiter), gevent.spawn(holder)])
-    """,
-    ("asyncio", "wait_for(Event.wait(), timeout)"): """
+    "asyncio": """
         import asyncio, minievent
-        async def waiter():
-            try:
-                await asyncio.wait_for(asyncio.Event().wait(), 0.1)
-            except asyncio.TimeoutError:
-                pass
         async def holder():
             await asyncio.sleep(0.05); spin(0.4)
         async def main():
@@ -113,20 +60,55 @@ WAITS = {
     """,
 }
 
-
-def need_module(name: str, install: str = "") -> None:
-    # (found, not imported: the children import the loops, this process stays clean of them)
-    if importlib.util.find_spec(name) is None:
-        missing(f"{name} is not installed ({install or 'pip install ' + name + ', or the test extra'})")
+#: (loop, how the waiter waits) -> the waiter, whose deadline falls at 0.1 s; its lane is "waiter".
+WAITS = {
+    **{
+        (lib, "Event.wait(timeout)"): f"""
+        import {lib}.event
+        def waiter():
+            {lib}.event.Event().wait(0.1)
+    """
+        for lib in ("eventlet", "gevent")
+    },
+    **{
+        (lib, "Timeout"): f"""
+        import {lib}, {lib}.event
+        def waiter():
+            with {lib}.Timeout(0.1, False):
+                {lib}.event.Event().wait()
+    """
+        for lib in ("eventlet", "gevent")
+    },
+    ("eventlet", "a sleep inside a sooner Timeout"): """
+        import eventlet
+        def waiter():
+            with eventlet.Timeout(0.1, False):
+                eventlet.sleep(5)
+    """,
+    ("eventlet", "oslo's EventletEvent.wait(timeout)"): """
+        from oslo_utils import eventletutils
+        def waiter():
+            eventletutils.EventletEvent().wait(0.1)
+    """,
+    ("asyncio", "wait_for(Event.wait(), timeout)"): """
+        import asyncio
+        async def waiter():
+            try:
+                await asyncio.wait_for(asyncio.Event().wait(), 0.1)
+            except asyncio.TimeoutError:
+                pass
+    """,
+}
 
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize(("loop", "wait"), list(WAITS), ids=[f"{a}-{b}" for a, b in WAITS])
 def test_a_due_timeout_is_ready_from_its_due_time_until_it_runs(loop, wait):
-    need_module(loop)
+    need_installed(loop)
     if "oslo" in wait:
-        need_module("oslo_utils", "pip install 'oslo.service[threading]', or the test extra")
-    program = textwrap.dedent(HOLDER) + textwrap.dedent(WAITS[loop, wait]) + "report(tl, 'waiter')\n"
+        need_installed("oslo_utils", "pip install 'oslo.service[threading]', or the test extra")
+    parts = (HOLDER, WAITS[loop, wait], RUN[loop])
+    program = "".join(textwrap.dedent(part) for part in parts) + "report(tl, 'waiter')\n"
     got = run_child(program)
     assert "waiter" in got["lanes"], got
     # ready from its deadline (0.1 s after it parked, near the start) until the holder let go (~0.45 s)
@@ -142,7 +124,7 @@ def test_a_due_timeout_is_ready_from_its_due_time_until_it_runs(loop, wait):
 @pytest.mark.parametrize("loop", ["eventlet", "gevent"])
 def test_a_timeout_cancelled_before_it_is_due_makes_nothing_ready(loop):
     # The event comes at once: the waiter's deadline never matters, and nothing shows it ready at 0.1 s.
-    need_module(loop)
+    need_installed(loop)
     lib = "eventlet" if loop == "eventlet" else "gevent"
     program = textwrap.dedent(HOLDER) + textwrap.dedent(f"""
         import {lib}, {lib}.event, minievent
@@ -165,8 +147,8 @@ def test_a_timeout_cancelled_before_it_is_due_makes_nothing_ready(loop):
 
 # ---------------------------------------------------------------- the real oslo.service
 def _trace_nova(tmp_path, backend: str) -> tuple[trace.Recording, str]:
-    need_module("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
-    need_module(backend)
+    need_installed("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
+    need_installed(backend)
     out = tmp_path / "t.json"
     proc = run_python(
         "-W",
@@ -277,8 +259,8 @@ def test_a_service_installed_in_site_packages_is_the_programs_own_code():
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("backend", ["eventlet", "gevent", "asyncio"])
 def test_the_flight_incident_sees_the_heartbeat_ready_from_the_capture_and_one_lane_a_task(tmp_path, backend):
-    need_module("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
-    need_module(backend)
+    need_installed("oslo_service", "pip install 'oslo.service[threading]', or the test extra")
+    need_installed(backend)
     from minievent.scenarios import nova_compute
     from minievent.scenarios.nova_compute import ServiceParams
 
