@@ -1,5 +1,5 @@
 """The suite's fixtures: every test gets a fresh hub; hub-level tests run under both pollers; socket pairs;
-slow HTTP(S) servers.
+slow HTTP(S) servers; the thread pool stopped.
 
 Fixtures live here, what a test calls by name lives in ``support.py`` (see its docstring).
 """
@@ -14,7 +14,7 @@ import warnings
 import pytest
 from support import SlowHTTPServer
 
-from minievent import greenio
+from minievent import greenio, tpool
 from minievent import hub as hubmod
 from minievent.poller import POLLERS
 
@@ -144,3 +144,10 @@ def slow_http():
         srv.shutdown()
         srv.server_close()
         thread.join(10)
+
+
+@pytest.fixture
+def stop_tpool():
+    """The thread pool's threads stopped after the test, so none a test started runs on into the next."""
+    yield
+    tpool.killall()

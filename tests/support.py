@@ -1,5 +1,6 @@
-"""What the tests share, written once: fds, a CPU spin, what a hub has left behind, an echo handler,
-a slow HTTP(S) server, fresh interpreters to run children in, the one service written for each loop.
+"""What the tests share, written once: fds, a CPU spin, a ticking greenthread, what a hub has left behind, an
+echo handler, a slow HTTP(S) server, fresh interpreters to run children in (and code and commands for them), the
+one service written for each loop.
 
 The suite's two homes, one for each kind of thing: the fixtures (what pytest hands a test by
 its argument's name: a fresh hub, every poller, socket pairs, slow HTTP servers) are in
@@ -60,6 +61,20 @@ def echo(conn, addr=None) -> None:
         if not data:
             return
         conn.sendall(data)
+
+
+def ticking(seconds: float = 0.01) -> list[float]:
+    """A greenthread that notes the time every ``seconds``: proof that the hub ran meanwhile (it runs until the
+    test's hub is closed)."""
+    ticks: list[float] = []
+
+    def tick() -> None:
+        while True:
+            ticks.append(time.monotonic())
+            minievent.sleep(seconds)
+
+    minievent.spawn(tick)
+    return ticks
 
 
 def pending_timers(hub) -> list:

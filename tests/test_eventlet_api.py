@@ -19,12 +19,6 @@ from minievent import debug, tpool
 pytestmark = pytest.mark.usefixtures("poller")
 
 
-@pytest.fixture
-def stop_tpool():
-    yield
-    tpool.killall()
-
-
 # ---------------------------------------------------------------- tpool.Proxy
 class Blocking:
     """Stands for a C driver's connection: its calls block the OS thread they run in."""

@@ -14,26 +14,13 @@ import struct
 import time
 
 import pytest
-from support import collect, open_fds, run_child
+from support import collect, open_fds, run_child, ticking
 
 import minievent
 from minievent.green import select as gselect
 from minievent.green import selectors as gselectors
 from minievent.green import socket as gsocket
 from minievent.green import time as gtime
-
-
-def ticking(seconds: float = 0.01) -> list[float]:
-    """A greenthread that notes the time every ``seconds``: proof that the hub ran meanwhile."""
-    ticks: list[float] = []
-
-    def tick() -> None:
-        while True:
-            ticks.append(time.monotonic())
-            minievent.sleep(seconds)
-
-    minievent.spawn(tick)
-    return ticks
 
 
 def fd_blocking(sock: socket.socket) -> bool:

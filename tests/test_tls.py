@@ -15,7 +15,7 @@ import time
 
 import pytest
 import trustme
-from support import collect, last_json, open_fds, run_child, run_python
+from support import collect, last_json, open_fds, run_child, run_python, ticking
 
 import minievent
 from minievent.green import socket as gsocket
@@ -38,18 +38,6 @@ def contexts(ca):
     ca.configure_trust(client)
     server.sslsocket_class = client.sslsocket_class = GreenSSLSocket
     return server, client
-
-
-def ticking() -> list[int]:
-    ticks: list[int] = []
-
-    def tick() -> None:
-        while True:
-            ticks.append(1)
-            minievent.sleep(0.01)
-
-    minievent.spawn(tick)
-    return ticks
 
 
 def tls_pair(contexts, **client_kw):

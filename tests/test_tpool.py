@@ -11,13 +11,7 @@ import pytest
 import minievent
 from minievent import tpool
 
-pytestmark = pytest.mark.usefixtures("poller")
-
-
-@pytest.fixture(autouse=True)
-def stop_pool():
-    yield
-    tpool.killall()
+pytestmark = pytest.mark.usefixtures("poller", "stop_tpool")
 
 
 def test_heartbeat_stays_on_time_while_a_blocking_call_runs():

@@ -59,7 +59,7 @@ def test_every_park_site_of_the_core_has_words():
     assert not missing, f"park reasons without words: {missing}"
 
 
-def test_each_primitive_s_wait_in_words_as_a_recording_shows_it():
+def test_each_primitive_s_wait_in_words_as_a_recording_shows_it(socketpairs):
     ev = minievent.Event()
     sem = minievent.Semaphore(0)
     full = minievent.Queue(1)
@@ -71,7 +71,7 @@ def test_each_primitive_s_wait_in_words_as_a_recording_shows_it():
     pool.get()  # (the only item: the next get waits)
     lock = green_thread.allocate_lock()
     lock.acquire()
-    r, w = green_socket.socketpair()
+    r, w = socketpairs(green_socket.socketpair)
     sleeper = minievent.spawn(minievent.sleep, 0.2)
 
     def reader():
@@ -104,8 +104,6 @@ def test_each_primitive_s_wait_in_words_as_a_recording_shows_it():
         w.send(b"!")
         for gt in waits.values():
             gt.wait()
-    r.close()
-    w.close()
     said = {s.lane: s.why for s in tl.spans() if s.state == "waiting" and s.lane in waits}
     expect = {
         "event": "an Event (id 0x",
