@@ -319,18 +319,27 @@ def test_a_thousand_greenthreads_raising_at_once(capsys):
     assert_hub_clean(hub)
 
 
+def linked(*callbacks):
+    """A greenthread about to end with ``callbacks`` linked to it in this order, and one that waits for it."""
+    gt = minievent.spawn(minievent.sleep, 0.001)
+    for callback in callbacks:
+        gt.link(callback)
+    return gt, minievent.spawn(gt.wait)
+
+
+def raising(error: BaseException):
+    """A link callback that raises ``error``."""
+
+    def bad(gt):
+        raise error
+
+    return bad
+
+
 def test_exception_in_a_link_callback_is_printed_once_and_the_rest_still_run(capsys):
     hub = minievent.get_hub()
-    gt = minievent.spawn(minievent.sleep, 0.001)
     calls = []
-
-    def bad(g):
-        raise RuntimeError("link broke")
-
-    gt.link(calls.append)
-    gt.link(bad)
-    gt.link(calls.append)
-    waiter = minievent.spawn(gt.wait)
+    gt, waiter = linked(calls.append, raising(RuntimeError("link broke")), calls.append)
     assert waiter.wait() is None
     assert calls == [gt, gt]
     err = capsys.readouterr().err
@@ -341,15 +350,8 @@ def test_exception_in_a_link_callback_is_printed_once_and_the_rest_still_run(cap
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, SystemExit, GreenletExit])
 def test_base_exception_in_a_link_callback_still_wakes_every_waiter(exc):
     hub = minievent.get_hub()
-    gt = minievent.spawn(minievent.sleep, 0.001)
     calls = []
-
-    def bad(g):
-        raise exc("from link")
-
-    gt.link(bad)
-    gt.link(calls.append)
-    waiter = minievent.spawn(gt.wait)
+    gt, waiter = linked(raising(exc("from link")), calls.append)
     if exc is GreenletExit:  # not the main greenlet's business: printed like any other error
         minievent.sleep(0.01)
     else:
@@ -467,12 +469,6 @@ def _still_works(s: SockBlocked, how: str):
     else:
         assert s.job_done.wait(5)
         assert tpool.execute(lambda: "next") == "next"
-
-
-@pytest.fixture
-def stop_tpool():
-    yield
-    tpool.killall()
 
 
 @pytest.mark.parametrize("how", sorted(SOCK_BLOCKERS))

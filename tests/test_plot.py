@@ -103,20 +103,24 @@ def test_heartbeat_plot_shows_the_gap_crossing_the_down_line(late):
     assert ax.get_ylim()[1] > late.max_gap
 
 
-def test_heartbeat_plot_of_a_healthy_run_says_so():
-    r = heartbeat.HeartbeatResult(
+def healthy(beats: list[float], duration: float, **more) -> heartbeat.HeartbeatResult:
+    """A made-up run (no service runs) beating every 1 s, never near its 6 s down time; a task at 2.5-3.5 s."""
+    return heartbeat.HeartbeatResult(
         interval=1.0,
         task_seconds=3.0,
-        kind="cpu",
-        fix="sleep0",
         backend="minievent",
         service_down_time=6.0,
-        duration=5.0,
+        duration=duration,
         task_at=2.5,
-        beats=[0.0, 1.0, 2.0, 3.01, 4.0],
+        beats=beats,
         task_start=2.5,
         task_end=3.5,
+        **more,
     )
+
+
+def test_heartbeat_plot_of_a_healthy_run_says_so():
+    r = healthy([0.0, 1.0, 2.0, 3.01, 4.0], 5.0, kind="cpu", fix="sleep0")
     ax = plot.heartbeat(r)
     assert "never down" in ax.get_title()
 
@@ -128,20 +132,7 @@ def age_line(ax):
 
 def test_a_healthy_run_never_shows_the_age_above_the_interval():
     # The run ended 1.5 intervals after the last beat; the service had stopped at 5.0 s.
-    r = heartbeat.HeartbeatResult(
-        interval=1.0,
-        task_seconds=3.0,
-        kind="green",
-        fix=None,
-        backend="minievent",
-        service_down_time=6.0,
-        duration=5.5,
-        task_at=2.5,
-        beats=[0.0, 1.0, 2.0, 3.0, 4.0],
-        task_start=2.5,
-        task_end=3.5,
-        service_end=5.0,
-    )
+    r = healthy([0.0, 1.0, 2.0, 3.0, 4.0], 5.5, kind="green", fix=None, service_end=5.0)
     ax = plot.heartbeat(r)
     xs, ys = age_line(ax)
     assert max(ys) == pytest.approx(1.0) and max(xs) == pytest.approx(5.0), "the line stops at the service's end"
