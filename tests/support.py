@@ -213,6 +213,27 @@ def run_case(case: str, *args: str, timeout: float = 60) -> Any:
     return last_json(run_python(os.path.join(ROOT, "tests", "real_clients.py"), case, *args, timeout=timeout))
 
 
+def write_program(folder: str | os.PathLike[str], code: str, name: str = "prog.py") -> str:
+    """``code`` (dedented) written as ``folder/name``, a program for a child to run; its path."""
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(textwrap.dedent(code))
+    return path
+
+
+#: How the trace command's tests run it: no warnings in what they read, pictures drawn with no display.
+TRACE_ENV = child_env(PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
+
+
+def trace_cmd(
+    *args: str, timeout: float = 120, env: dict[str, str] | None = None, cwd: str | os.PathLike[str] = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """``python -m minievent trace *args``, run to its end (in ``TRACE_ENV`` unless ``env``)."""
+    return run_python(
+        "-m", "minievent", "trace", *args, timeout=timeout, env=TRACE_ENV if env is None else env, cwd=cwd
+    )
+
+
 # ---------------------------------------------------------------- what this machine may lack
 def missing(message: str) -> NoReturn:
     """What this machine lacks: skipped here, saying what to install; failed under CI, which must run every test.

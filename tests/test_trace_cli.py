@@ -13,11 +13,9 @@ import textwrap
 import time
 
 import pytest
-from support import COMMON, PROGRAMS, ROOT, check_chrome_trace, child_env, run_python
+from support import COMMON, PROGRAMS, ROOT, TRACE_ENV, check_chrome_trace, trace_cmd, write_program
 
 from minievent import trace
-
-ENV = child_env(PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
 
 
 def script(tmp_path, loop: str, tail: str = "run()\nprint('done', sys.argv[1:])\n") -> str:
@@ -33,10 +31,6 @@ def spin_lines(path: str) -> set[int]:
     return {i, i + 1}
 
 
-def trace_cmd(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return run_python("-m", "minievent", "trace", *args, timeout=timeout, env=ENV)
-
-
 def interrupt_trace(path, js, first_line: str, after: float) -> str:
     """Run ``path`` under ``trace --trace js``, Ctrl-C it ``after`` s past its first line; its stderr."""
     # (SIGINT back to its default in the child: a shell that started pytest in the background has it
@@ -46,7 +40,7 @@ def interrupt_trace(path, js, first_line: str, after: float) -> str:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=TRACE_ENV,
         cwd=ROOT,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -101,16 +95,17 @@ def test_exit_status_and_outputs_on_sys_exit(tmp_path) -> None:
 
 def test_ctrl_c_still_writes_the_outputs(tmp_path) -> None:
     # A service that would run for a minute: interrupted, it leaves its recording behind.
-    path = tmp_path / "forever.py"
-    path.write_text(
-        textwrap.dedent("""
+    path = write_program(
+        tmp_path,
+        """
         import asyncio
         async def beat():
             while True:
                 await asyncio.sleep(0.05)
         print("started", flush=True)
         asyncio.run(asyncio.wait_for(beat(), 60))
-    """)
+        """,
+        "forever.py",
     )
     js = tmp_path / "t.json"
     err = interrupt_trace(path, js, "started", 0.5)
@@ -162,9 +157,9 @@ def test_ctrl_c_on_a_stuck_asyncio_service_shows_the_heartbeat_ready(tmp_path) -
     # Ctrl-C while a task holds the loop: asyncio.run's handler cancels the tasks, which run (to be
     # cancelled) once the task lets go. The heartbeat's sleep was due long before it was cancelled:
     # ready from the deadline, not "woken" at the Ctrl-C.
-    path = tmp_path / "stuck.py"
-    path.write_text(
-        textwrap.dedent("""
+    path = write_program(
+        tmp_path,
+        """
         import asyncio, time
         async def beat():
             while True:
@@ -178,7 +173,8 @@ def test_ctrl_c_on_a_stuck_asyncio_service_shows_the_heartbeat_ready(tmp_path) -
         async def main():
             await asyncio.gather(beat(), hog())
         asyncio.run(main())
-    """)
+        """,
+        "stuck.py",
     )
     js = tmp_path / "t.json"
     interrupt_trace(path, js, "stuck", 0.7)

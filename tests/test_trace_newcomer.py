@@ -10,11 +10,9 @@ import os
 import textwrap
 
 import pytest
-from support import child_env, run_python
+from support import TRACE_ENV, run_python, trace_cmd, write_program
 
 from minievent import trace
-
-ENV = child_env(PYTHONWARNINGS="ignore", MPLBACKEND="Agg")
 
 #: A greenthread holds the hub for 0.3 s while another beats every 50 ms.
 HELD = """
@@ -33,16 +31,6 @@ HELD = """
 """
 
 
-def program(tmp_path, code: str, name: str = "prog.py") -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(code))
-    return str(path)
-
-
-def trace_cmd(*args: str, cwd=None, env=None):
-    return run_python("-m", "minievent", "trace", *args, env=ENV if env is None else env, cwd=cwd or os.getcwd())
-
-
 def test_a_module_runs_with_dash_m(tmp_path):
     (tmp_path / "service_mod.py").write_text(
         textwrap.dedent(HELD) + "import sys\nprint('argv', sys.argv[1:], __name__)\n"
@@ -59,7 +47,7 @@ def test_a_module_runs_with_dash_m(tmp_path):
 def test_a_bad_picture_path_is_refused_before_the_program_runs(tmp_path, plot):
     # An unknown format, no extension, a folder: exit status 2 and one line, before the program runs,
     # and nothing written (the old command ran the program, then wrote out.png and printed "picture out").
-    path = program(tmp_path, HELD)
+    path = write_program(tmp_path, HELD)
     before = set(os.listdir(tmp_path))
     proc = trace_cmd("--plot", str(tmp_path / plot), path)
     assert proc.returncode == 2, proc.stderr
@@ -87,7 +75,7 @@ def test_no_program_is_one_clear_line():
 def test_the_tracer_imports_nothing_the_programs_patch_must_see_first(tmp_path):
     # What the program finds imported when it starts: not logging (its module lock and handlers are
     # RLocks), not asyncio (which imports logging), not matplotlib (which does too).
-    path = program(
+    path = write_program(
         tmp_path,
         "import json, sys\nprint(json.dumps([m in sys.modules for m in ('logging', 'asyncio', 'matplotlib')]))\n",
     )
@@ -98,7 +86,7 @@ def test_the_tracer_imports_nothing_the_programs_patch_must_see_first(tmp_path):
 
 def test_an_eventlet_programs_monkey_patch_greens_every_lock(tmp_path):
     pytest.importorskip("eventlet")
-    path = program(
+    path = write_program(
         tmp_path,
         """
         import eventlet
@@ -114,41 +102,25 @@ def test_an_eventlet_programs_monkey_patch_greens_every_lock(tmp_path):
     )
     # (eventlet is silent under pytest; matplotlib, imported before the program, made locks that only a
     # default backend's search leaves unreachable: as a newcomer runs it, with neither set)
-    env = {k: v for k, v in ENV.items() if k not in ("PYTEST_CURRENT_TEST", "MPLBACKEND")}
+    env = {k: v for k, v in TRACE_ENV.items() if k not in ("PYTEST_CURRENT_TEST", "MPLBACKEND")}
     proc = trace_cmd("--plot", str(tmp_path / "p.png"), path, env=env)
     assert proc.returncode == 0 and "ran" in proc.stdout, proc.stderr
     assert "not greened" not in proc.stderr, proc.stderr
     assert "recorded eventlet" in proc.stderr
 
 
+#: A sleeper killed 0.05 s into its 0.3 s sleep, on each library (``lib``).
 KILLED = {
-    "minievent": """
-        import minievent as lib
+    loop: f"""
+        import {loop} as lib
         def sleeper():
             lib.sleep(0.3)
         gt = lib.spawn(sleeper)
         lib.sleep(0.05)
         gt.kill()
         lib.sleep(0.05)
-    """,
-    "eventlet": """
-        import eventlet as lib
-        def sleeper():
-            lib.sleep(0.3)
-        gt = lib.spawn(sleeper)
-        lib.sleep(0.05)
-        gt.kill()
-        lib.sleep(0.05)
-    """,
-    "gevent": """
-        import gevent as lib
-        def sleeper():
-            lib.sleep(0.3)
-        gt = lib.spawn(sleeper)
-        lib.sleep(0.05)
-        gt.kill()
-        lib.sleep(0.05)
-    """,
+    """
+    for loop in ("minievent", "eventlet", "gevent")
 }
 
 
@@ -157,7 +129,7 @@ def test_a_killed_sleepers_timer_is_not_late_by_a_negative_time(tmp_path, loop):
     if loop != "minievent":
         pytest.importorskip(loop)
     js = tmp_path / "t.json"
-    proc = trace_cmd("--trace", str(js), program(tmp_path, KILLED[loop]))
+    proc = trace_cmd("--trace", str(js), write_program(tmp_path, KILLED[loop]))
     assert proc.returncode == 0, proc.stderr
     rec = trace.load(str(js))
     assert "sleeper" in rec.lanes
@@ -168,7 +140,7 @@ def test_a_killed_sleepers_timer_is_not_late_by_a_negative_time(tmp_path, loop):
 
 
 def test_the_culprits_line_is_in_the_trace(tmp_path):
-    path = program(tmp_path, HELD)
+    path = write_program(tmp_path, HELD)
     js = tmp_path / "t.json"
     proc = trace_cmd("--trace", str(js), "--threshold", "0.2", path)
     assert proc.returncode == 0, proc.stderr
@@ -221,7 +193,7 @@ ASYNCIO = """
 
 def drawn(tmp_path, code: str) -> dict:
     proc = run_python(
-        "-c", textwrap.dedent(PICTURE), "--plot", str(tmp_path / "p.png"), program(tmp_path, code), env=ENV
+        "-c", textwrap.dedent(PICTURE), "--plot", str(tmp_path / "p.png"), write_program(tmp_path, code), env=TRACE_ENV
     )
     assert proc.returncode == 0, proc.stderr
     status, pictures = json.loads(proc.stdout.strip().splitlines()[-1])
