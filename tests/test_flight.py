@@ -88,6 +88,17 @@ def test_a_healthy_service_writes_nothing(tmp_path, backend):
     assert "minievent flight" not in r.stderr
 
 
+#: Then a heartbeat, the signal sent to itself half a second before the end, exit status 3.
+GREEN_WITH_HANDLER = """def beat():
+    while True:
+        {lib}.sleep(0.05)
+{lib}.spawn(beat)
+{lib}.sleep(0.3)
+os.kill(os.getpid(), signal.SIGUSR2)
+{lib}.sleep(0.5)
+print("handler ran", seen == [signal.SIGUSR2], "previous", {previous})
+sys.exit(3)
+"""
 PROGRAMS_WITH_HANDLER = {
     # each takes SIGUSR2 for itself, as oslo.reports' Guru Meditation Report does, in its library's way
     "eventlet": """
@@ -97,16 +108,8 @@ eventlet.monkey_patch()
 seen = []
 previous = signal.signal(signal.SIGUSR2, lambda signum, frame: seen.append(signum))
 assert signal.getsignal(signal.SIGUSR2) is not previous
-def beat():
-    while True:
-        eventlet.sleep(0.05)
-eventlet.spawn(beat)
-eventlet.sleep(0.3)
-os.kill(os.getpid(), signal.SIGUSR2)
-eventlet.sleep(0.5)
-print("handler ran", seen == [signal.SIGUSR2], "previous", previous == signal.SIG_DFL)
-sys.exit(3)
-""",
+"""
+    + GREEN_WITH_HANDLER.format(lib="eventlet", previous="previous == signal.SIG_DFL"),
     "gevent": """
 import os, signal, sys
 from gevent import monkey
@@ -114,16 +117,8 @@ monkey.patch_all()
 import gevent
 seen = []
 watcher = gevent.signal_handler(signal.SIGUSR2, lambda: seen.append(signal.SIGUSR2))
-def beat():
-    while True:
-        gevent.sleep(0.05)
-gevent.spawn(beat)
-gevent.sleep(0.3)
-os.kill(os.getpid(), signal.SIGUSR2)
-gevent.sleep(0.5)
-print("handler ran", seen == [signal.SIGUSR2], "previous", True)
-sys.exit(3)
-""",
+"""
+    + GREEN_WITH_HANDLER.format(lib="gevent", previous="True"),
     "asyncio": """
 import asyncio, os, signal, sys
 seen = []
@@ -319,19 +314,23 @@ def test_the_metrics_endpoint_parses_and_holds_report_states_latency(tmp_path, b
     assert status == 0
 
 
-MINIEVENT_METRICS_SERVICE = """
+def minievent_service(beat: float, hold_at: float, hold: float, run_for: float) -> str:
+    """nova-compute in small on minievent: ``report_state`` beats every ``beat`` s, ``_sync_power_states`` holds
+    the loop for ``hold`` s from ``hold_at`` s (its loop on lines 9-10: an incident's stack names them), the
+    program ends at ``run_for`` s."""
+    return f"""
 import time, minievent
 def report_state():
     while True:
-        minievent.sleep(0.1)
+        minievent.sleep({beat})
 def _sync_power_states():
-    minievent.sleep(0.6)
-    end = time.monotonic() + 1.0
+    minievent.sleep({hold_at})
+    end = time.monotonic() + {hold}
     while time.monotonic() < end:
-        pass
+        sum(range(100))
 minievent.spawn(report_state)
 minievent.spawn(_sync_power_states)
-minievent.sleep(4.0)
+minievent.sleep({run_for})
 """
 
 
@@ -340,7 +339,7 @@ def test_on_minievent_the_metrics_endpoint_holds_report_states_latency_and_the_s
     """minievent's capture keeps a raw log only its loop's thread flushes: the metrics are made from it by the
     watchdog (before, the endpoint served no latency and no held run on minievent)."""
     script, port = tmp_path / "service.py", free_port()
-    script.write_text(MINIEVENT_METRICS_SERVICE)
+    script.write_text(minievent_service(beat=0.1, hold_at=0.6, hold=1.0, run_for=4.0))
     argv = [sys.executable, *under_flight(tmp_path / "incidents", "--metrics-port", str(port)), str(script)]
     families, err, status = scrape_after_the_stall(argv, port)
     (counts,) = latency_counts(families, "report_state").values()
@@ -816,28 +815,12 @@ def test_a_heartbeat_late_with_no_one_holder_is_an_incident_that_says_who_ran_me
         assert len(re.findall(r"worker(#\d)? +ran +\d\.\d\d s in \d runs?", kept)) == 4, report
 
 
-MINIEVENT_SERVICE = """
-import time, minievent
-def report_state():
-    while True:
-        minievent.sleep(0.05)
-def _sync_power_states():
-    minievent.sleep(0.3)
-    end = time.monotonic() + 0.9
-    while time.monotonic() < end:
-        sum(range(100))
-minievent.spawn(report_state)
-minievent.spawn(_sync_power_states)
-minievent.sleep(1.8)
-"""
-
-
 @pytest.mark.timeout(60)
 def test_on_minievent_the_incident_names_what_held_the_loop_its_stack_who_was_ready_and_how_late(tmp_path):
     """minievent's capture keeps a raw log only its loop's thread flushes; the incident is made from a copy of it
     (before, it said only what held the loop: no one ready, nothing late, no trace, no picture)."""
     script = tmp_path / "service.py"
-    script.write_text(MINIEVENT_SERVICE)
+    script.write_text(minievent_service(beat=0.05, hold_at=0.3, hold=0.9, run_for=1.8))
     folder = tmp_path / "incidents"
     out = fly(folder, "--stall", "0.5", str(script), timeout=50)
     assert out.returncode == 0, out.stderr

@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from support import last_json, need_module, run_python
+from support import need_module, run_child
 
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
@@ -57,25 +57,26 @@ def test_a_healthy_service_reports_every_interval(backend):
 
 
 @pytest.mark.timeout(60)
-def test_the_eventlet_service_runs_on_oslo_service_itself(tmp_path):
+def test_the_eventlet_service_runs_on_oslo_service_itself():
     """The lanes are oslo's: a FixedIntervalLoopingCall and a DynamicLoopingCall in a ThreadGroup."""
-    probe = tmp_path / "probe.py"
-    probe.write_text(
-        "import gc, json\n"
-        "from minievent.scenarios import nova_compute as nc\n"
-        "seen = set()\n"
-        "original = nc._Work.report_state\n"
-        "def report_state(self, service=None):\n"
-        "    import eventlet\n"
-        "    from oslo_service.backend._eventlet.loopingcall import LoopingCallBase\n"
-        "    seen.update(type(o).__name__ for o in gc.get_objects() if isinstance(o, LoopingCallBase))\n"
-        "    seen.add(type(eventlet.getcurrent()).__name__)\n"
-        "    original(self, service)\n"
-        "nc._Work.report_state = report_state\n"
-        "nc.serve(nc.ServiceParams(duration=0.3, sync_seconds=0), 'eventlet')\n"
-        "print(json.dumps(sorted(seen)))\n"
+    seen = run_child(
+        """
+        import gc, json
+        from minievent.scenarios import nova_compute as nc
+        seen = set()
+        original = nc._Work.report_state
+        def report_state(self, service=None):
+            import eventlet
+            from oslo_service.backend._eventlet.loopingcall import LoopingCallBase
+            seen.update(type(o).__name__ for o in gc.get_objects() if isinstance(o, LoopingCallBase))
+            seen.add(type(eventlet.getcurrent()).__name__)
+            original(self, service)
+        nc._Work.report_state = report_state
+        nc.serve(nc.ServiceParams(duration=0.3, sync_seconds=0), 'eventlet')
+        print(json.dumps(sorted(seen)))
+        """,
+        timeout=50,
     )
-    seen = last_json(run_python(str(probe), timeout=50))
     assert seen == ["DynamicLoopingCall", "FixedIntervalLoopingCall", "GreenThread"]
 
 
