@@ -17,7 +17,10 @@ import urllib.request
 import pytest
 from support import child_env, need_module, run_python
 
+import minievent
 from minievent.recording import sidecar_process
+from minievent.recording.flight import FlightOptions, FlightRecorder
+from minievent.recording.records import clock
 from minievent.recording.sidecar import SIDECAR_MODULE
 from minievent.scenarios import nova_compute
 from minievent.scenarios.nova_compute import ServiceParams
@@ -748,6 +751,23 @@ def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path, loop)
     assert max(later) - at_2s < 16 * 1024, (at_2s, later, written)
     stood_down = [line for line in out.stderr.splitlines() if "stands down" in line]
     assert not stood_down, out.stderr
+
+
+@pytest.mark.timeout(60)
+def test_an_incident_asked_for_while_one_is_written_waits_uncopied_and_is_written_after(tmp_path):
+    """One copy of the window at a time: each held while another incident was written was one window more
+    (with every lane kept alive in it), and a slow writer with SIGUSR2 asked again grew memory with each."""
+    recorder = FlightRecorder(FlightOptions(dir=str(tmp_path / "inc"), signal=None, picture=False))
+    with minievent.record() as tl:
+        for _ in range(20):
+            minievent.sleep(0)
+    with recorder._writing:  # (an incident being written: the writer thread waits for it)
+        for _ in range(3):
+            recorder._write("signal", tl, None, clock())
+        copies = [snap for _inc, snap, _stall in recorder._jobs]
+        assert len(copies) == 1, copies
+    recorder.disarm()  # (the end writes what waited)
+    assert len(recorder.written) == 3 and len(os.listdir(tmp_path / "inc")) == 3, recorder.written
 
 
 # Four workers of 0.3 s each (under --stall), in turn, three rounds: the heartbeat waits for all of them.

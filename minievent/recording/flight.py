@@ -71,6 +71,8 @@ _start_thread, _allocate_lock, _ = real_thread_functions()
 METRICS_EVERY = 0.25
 #: After a stall ends, wait this long before writing, so the lanes it delayed have run (and say how late).
 SETTLE = 0.3
+#: Incidents asked for while one is written that wait their turn (uncopied); one more is not written, and said so.
+WAITING = 8
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,7 @@ class _TurnWatch(Watch):
             return
         try:
             flight._announce()
+            flight._write_waiting(now)
             flight._tend(now)
             if flight._asked:  # (the handler only notes it)
                 flight._asked = False
@@ -232,6 +235,7 @@ class FlightRecorder(LoopRecorder):
         self._sidecar_said = 0  # errors of the sidecar reported so far
         self.written: list[str] = []
         self._jobs: list[tuple] = []  # incidents being written (see _write)
+        self._waiting: list[tuple] = []  # (reason, timeline, stall, late) asked for meanwhile, not copied yet
         self._done: list[tuple[str, str, bool]] = []  # (reason, folder, drawn) written, not announced yet
         self._writing = _allocate_lock()  # held by the thread writing one
         self.failed: str | None = None
@@ -282,6 +286,7 @@ class FlightRecorder(LoopRecorder):
                         except Exception as e:
                             self._stand_down(e)
         self._wait_for_writers()
+        self._write_waiting(clock(), wait=True)
         self._announce()
         if self._signal is not None:
             self._signal.disarm()
@@ -303,6 +308,7 @@ class FlightRecorder(LoopRecorder):
 
     def _stand_down(self, e: BaseException) -> None:
         self.failed = f"{type(e).__name__}: {e}"
+        self._waiting.clear()  # (nothing more is written)
         where = traceback.extract_tb(e.__traceback__)[-1:]
         at = f" at {os.path.basename(where[0].filename)}:{where[0].lineno}" if where else ""
         _say(f"{self.who}: the recorder failed ({self.failed}{at}) and stands down; the program runs on")
@@ -498,7 +504,17 @@ class FlightRecorder(LoopRecorder):
         """Write the incident of ``now``: the window is copied (and its lanes named) here, then analysed and
         written in a thread of its own unless ``wait``: a busy service's window takes a second or so to turn
         into a report and a trace, and the watchdog must trim on meanwhile, or the records would grow by
-        all that the service does in that second (some 50 MB an incident, measured on eventlet)."""
+        all that the service does in that second (some 50 MB an incident, measured on eventlet).
+
+        One window copy at a time: asked for while another is written, the incident waits uncopied
+        (``_write_waiting``). Each copy held meanwhile was one more window, with every lane kept alive in
+        it (11-26 MB on the gevent churn: a writer slowed down in a busy service, SIGUSR2 asked again)."""
+        if self._jobs and not wait:
+            if len(self._waiting) < WAITING:
+                self._waiting.append((reason, tl, stall, tuple(late)))
+            else:
+                _say(f"{self.who}: an incident ({reason}) is not written: {WAITING} wait for the one being written")
+            return
         snap = _window(tl, max(tl.t0 or now, now - self.window), now) if tl is not None else None
         inc = Incident(
             reason=reason,
@@ -526,6 +542,16 @@ class FlightRecorder(LoopRecorder):
             self._finish(job)
         else:
             _start_thread(self._finish, (job,))
+
+    def _write_waiting(self, now: float, wait: bool = False) -> None:
+        """Write the incident that waited longest, once none is being written (the watchdog's, or the end's, with
+        ``wait`` all of them): its window is the one before ``now``, which still holds when it was asked for
+        unless the wait was longer than the window (the report says how far back it reaches)."""
+        while self._waiting and not self._jobs and self.failed is None:
+            reason, tl, stall, late = self._waiting.pop(0)
+            self._write(reason, tl, stall, now, late, wait)
+            if not wait:
+                return
 
     def _finish(self, job: tuple[Incident, Timeline | None, Stall | None]) -> None:
         """Analyse and write one incident (in a thread of our own, one at a time); the watchdog announces it."""
