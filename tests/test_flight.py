@@ -682,7 +682,7 @@ pool = gevent.pool.Pool(50)
 """,
 }
 CHURN_GREEN = """
-import sys, time
+import os, signal, sys, time
 def rss_kb():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * 4
@@ -696,8 +696,18 @@ def server():
         i += 1
         if i % 50 == 0:
             sleep(0.001)
+def incidents():
+    for at in (1.0, 3.0, 5.0):
+        while time.monotonic() - start < at:
+            sleep(0.05)
+        if MODE == "broken" and at == 1.0:
+            os.rmdir(sys.argv[1])
+            open(sys.argv[1], "w").close()  # where incidents go is a file now: writing one fails
+        os.kill(os.getpid(), signal.SIGUSR2)  # an incident, written while the churn goes on
 spawn(server)
 sizes, start = [], time.monotonic()
+if MODE != "quiet":
+    spawn(incidents)
 for seconds in (2.0, 4.0, 6.0):
     while time.monotonic() - start < seconds:
         sleep(0.05)
@@ -705,7 +715,7 @@ for seconds in (2.0, 4.0, 6.0):
 print(*sizes)
 """
 CHURN["asyncio"] = """
-import asyncio, time
+import asyncio, os, signal, sys, time
 def rss_kb():
     with open('/proc/self/statm') as f:
         return int(f.read().split()[1]) * 4
@@ -719,9 +729,19 @@ async def server():
         i += 1
         if i % 50 == 0:
             await asyncio.sleep(0.001)
+async def incidents(start):
+    for at in (1.0, 3.0, 5.0):
+        while time.monotonic() - start < at:
+            await asyncio.sleep(0.05)
+        if MODE == "broken" and at == 1.0:
+            os.rmdir(sys.argv[1])
+            open(sys.argv[1], "w").close()  # where incidents go is a file now: writing one fails
+        os.kill(os.getpid(), signal.SIGUSR2)  # an incident, written while the churn goes on
 async def main():
     serving = asyncio.create_task(server())
     sizes, start = [], time.monotonic()
+    if MODE != "quiet":
+        asyncio.create_task(incidents(start))
     for seconds in (2.0, 4.0, 6.0):
         while time.monotonic() - start < seconds:
             await asyncio.sleep(0.05)
@@ -734,14 +754,18 @@ asyncio.run(main())
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
+@pytest.mark.parametrize("mode", ["quiet", "broken"])
 @pytest.mark.parametrize("loop", ["minievent", "eventlet", "gevent", "asyncio"])
-def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path, loop):
+def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path, loop, mode):
     """Tens of thousands of greenthreads (tasks) a second start and end; the window is half a second. Before,
     the records kept every lane that ever ran: about 15 MB more every second (60 MB from 2 s to 6 s).
-    An incident a late timer writes on a loaded machine is listed in the message (what writing one may
-    take: test_export_linear)."""
+    Broken (the first incident, SIGUSR2 at 1 s, can't be written): the recorder stands down, and keeps
+    nothing of what its capture still writes (before, the records grew up to their cap: 100 MB in 4 s on
+    eventlet), nor a second copy of the window for the SIGUSR2 at 3 s while the first is still written (a
+    writer slowed down by a busy machine: 93 -> 124 MB on gevent in CI). What an incident itself may take:
+    test_export_linear (the trace) and the note of 2026-12-07."""
     script = tmp_path / "churn.py"
-    script.write_text(CHURN[loop] + (CHURN_GREEN if loop != "asyncio" else ""))
+    script.write_text(f"MODE = {mode!r}\n" + CHURN[loop] + (CHURN_GREEN if loop != "asyncio" else ""))
     folder = tmp_path / "inc"
     out = fly(folder, "--window", "0.5", "--stall", "0.5", str(script), str(folder), timeout=100)
     assert out.returncode == 0, out.stderr
@@ -750,7 +774,7 @@ def test_memory_stays_flat_over_a_long_churn_with_a_short_window(tmp_path, loop)
     # (RSS moves by a few MB with what the window holds at the moment: the margin is for that)
     assert max(later) - at_2s < 16 * 1024, (at_2s, later, written)
     stood_down = [line for line in out.stderr.splitlines() if "stands down" in line]
-    assert not stood_down, out.stderr
+    assert len(stood_down) == (mode == "broken"), out.stderr
 
 
 @pytest.mark.timeout(60)
