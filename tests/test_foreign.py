@@ -139,6 +139,30 @@ def test_asyncio_switches_into_a_task_write_one_lane_id_object() -> None:
     assert objects == [1, 1], objects  # two yielders (lanes): every switch into each writes its one int object
 
 
+def test_an_asyncio_loops_selector_is_left_as_compact_as_it_was() -> None:
+    # The capture times the loop's waits through an instance attribute of its selector, taken off when the
+    # loop stops. Reading the selector's __dict__ to do it (CPython 3.11) would move its attributes from the
+    # compact layout into a dict of their own, which the garbage collector then sees as one referent, and
+    # each self.x of the selector would be looked up the slow way while the loop lives on.
+    src = textwrap.dedent("""
+        import asyncio, gc, json
+        import minievent
+        loop = asyncio.new_event_loop()
+        sel = loop._selector
+        def in_a_dict():
+            return any(isinstance(r, dict) and "_fd_to_key" in r for r in gc.get_referents(sel))
+        before = in_a_dict()
+        with minievent.record(loop="asyncio"):
+            loop.run_until_complete(asyncio.sleep(0))
+        print(json.dumps([before, in_a_dict(), sel.select.__func__ is type(sel).select]))
+        loop.close()
+    """)
+    out = run_program("asyncio", src)
+    if out[0]:
+        pytest.skip("this Python keeps no instance attributes out of a dict")
+    assert out == [False, False, True]
+
+
 def test_bad_loop_name_is_a_value_error() -> None:
     import minievent
 

@@ -203,7 +203,13 @@ class AsyncioCapture(Capture):
         ready = loop._ready
         if isinstance(ready, _ReadyQueue):
             loop._ready = collections.deque(ready)
-        loop._selector.__dict__.pop("select", None)
+        # (del, never through the selector's ``__dict__``: on CPython 3.11 reading an object's ``__dict__``
+        # moves its attributes out of the compact layout its class's bytecode is specialised for, and each
+        # ``self.x`` of the selector is looked up the slow way for the rest of the loop's life.)
+        try:
+            del loop._selector.select
+        except AttributeError:  # (not timed: never attached)
+            pass
         with self._lock:
             self.loop = None
 
