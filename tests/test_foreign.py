@@ -139,6 +139,29 @@ def test_asyncio_switches_into_a_task_write_one_lane_id_object() -> None:
     assert objects == [1, 1], objects  # two yielders (lanes): every switch into each writes its one int object
 
 
+def test_the_recorded_asyncio_ready_queue_holds_handles_as_the_loops_own_does() -> None:
+    # While recording, the loop's ready queue keeps since when and why beside each handle (one triple an
+    # entry); what the program can see of it (iterating, indexing, the deque left after) is handles.
+    src = textwrap.dedent("""
+        import asyncio, json
+        import minievent
+        def cb():
+            pass
+        async def main():
+            loop = asyncio.get_running_loop()
+            loop.call_soon(cb)
+            loop.call_soon(cb)
+            seen = [type(h).__name__ for h in loop._ready] + [type(loop._ready[-1]).__name__]
+            await asyncio.sleep(0)
+            return seen, loop
+        with minievent.record(loop="asyncio") as tl:
+            seen, loop = asyncio.run(main())
+        print(json.dumps({"seen": seen, "after": type(loop._ready).__name__, "cb": "cb" in tl.lanes}))
+    """)
+    out = run_program("asyncio", src)
+    assert out == {"seen": ["Handle", "Handle", "Handle"], "after": "deque", "cb": True}, out
+
+
 def test_an_asyncio_loops_selector_is_left_as_compact_as_it_was() -> None:
     # The capture times the loop's waits through an instance attribute of its selector, taken off when the
     # loop stops. Reading the selector's __dict__ to do it (CPython 3.11) would move its attributes from the

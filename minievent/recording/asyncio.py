@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, func_name, pop_each, thread_ident
@@ -43,25 +43,27 @@ class _Main:
 
 
 class _ReadyQueue(collections.deque):
-    """The loop's ``_ready`` while recording: beside each handle, since when it was ready, and why.
+    """The loop's ``_ready`` while recording: each entry a (handle, since, why) triple.
 
-    Its ``append`` and ``popleft`` are the capture's closures, set on the instance (``_run_once`` and
-    ``call_soon`` look them up there first): the hot path, with what it reads bound once. ``since`` keeps
-    one entry a handle: the time alone when the handle was woken (the common case: a task's next step),
-    else a (since, why) pair."""
+    A capture's queue is of a subclass made for it (``AsyncioCapture._queue_type``) whose ``append`` and
+    ``popleft`` are the capture's closures: the hot path, with what it reads bound once. Methods of the
+    class, not attributes of the instance, so that ``_run_once``'s ``self._ready.popleft()`` stays a
+    specialised method load, as on the loop's own deque. ``popleft`` hands the loop the handle alone,
+    and iterating the queue gives the handles: the triples are the capture's. (One deque of triples,
+    not a second deque of readiness beside it: a tuple made and unpacked costs less than a second
+    deque's push and pop.)"""
 
-    def __init__(self, capture: AsyncioCapture) -> None:
-        super().__init__()
-        self.since: collections.deque = collections.deque()
-        self.append, self.popleft = capture._queue_ops(self)  # type: ignore[method-assign]
+    __slots__ = ()
 
-    def clear(self) -> None:
-        collections.deque.clear(self)
-        self.since.clear()
+    def __iter__(self) -> Iterator[Any]:
+        return (entry[0] for entry in collections.deque.__iter__(self))
+
+    def __getitem__(self, i: Any) -> Any:
+        return collections.deque.__getitem__(self, i)[0]
 
     def readiness(self) -> list[tuple]:
         """(since, why) of each handle, in the queue's order."""
-        return [s if s.__class__ is tuple else (s, _WOKEN) for s in list(self.since)]
+        return [(since, why) for _, since, why in collections.deque.__iter__(self)]
 
 
 class AsyncioCapture(Capture):
@@ -130,7 +132,7 @@ class AsyncioCapture(Capture):
         self.loop = loop
         self.records.thread = thread_ident()
         self.main.name = threading.current_thread().name  # the lane of the code outside this loop
-        ready = _ReadyQueue(self)
+        ready = self._queue_type()()
         old = loop._ready
         while old:
             ready.append(old.popleft())
@@ -213,43 +215,38 @@ class AsyncioCapture(Capture):
         with self._lock:
             self.loop = None
 
-    def _queue_ops(self, ready: _ReadyQueue) -> tuple[Any, Any]:
-        """``ready``'s ``append`` and ``popleft``: they note since when and why each handle was ready, and
-        ``popleft``, as ``_run_once`` is about to run a handle, enters the lane of its task (or callback)."""
+    def _queue_type(self) -> type[_ReadyQueue]:
+        """The ready queue's class for this capture: its ``append`` and ``popleft`` note since when and why
+        each handle was ready, and ``popleft``, as ``_run_once`` is about to run a handle, enters the lane
+        of its task (or callback)."""
         put, take = collections.deque.append, collections.deque.popleft
-        put_since, take_since = ready.since.append, ready.since.popleft
-        timer_handle, now = asyncio.TimerHandle, clock
+        timer_handle, now, c_task = asyncio.TimerHandle, clock, asyncio.Task
         tasks, task_lanes, sleep_due, names = self._tasks, self._task_lanes, self._sleep_due, self.names
         records, lanes, task_lane, left = self.records, self._lanes, self._task_lane, self._left
         file_lane, note_timer, drop = records.lane, records.timer, records.drop
         sw, room = records.switch_log()
+        c_done = c_task.done
         add = sw.extend
 
-        def append(handle: Any) -> None:
-            put(ready, handle)
+        def append(ready: _ReadyQueue, handle: Any) -> None:
             if type(handle) is timer_handle:  # moved here by _run_once once due
-                put_since((handle._when, _TIMER))
+                put(ready, (handle, handle._when, _TIMER))
                 return
             mark = self.mark
             if mark is None:
-                put_since(now())  # (the common case: the time alone)
+                put(ready, (handle, now(), _WOKEN))  # (the common case)
             elif mark.__class__ is tuple:  # a loop-internal callback passes its readiness on
-                put_since(mark)
+                put(ready, (handle, *mark))
             else:
-                put_since((now(), mark))
+                put(ready, (handle, now(), mark))
 
-        def popleft() -> Any:
-            handle = take(ready)
-            since = take_since()
-            if since.__class__ is tuple:
-                since, cause = since
-            else:
-                cause = _WOKEN
+        def popleft(ready: _ReadyQueue) -> Any:
+            handle, since, cause = take(ready)
             if handle._cancelled or not self.on:
                 return handle
             cb = handle._callback
             owner = getattr(cb, "__self__", None)
-            if isinstance(owner, tasks):  # a step (or wakeup) of a task
+            if owner.__class__ is c_task or isinstance(owner, tasks):  # a step (or wakeup) of a task
                 kid = task_lanes.get(id(owner))  # (the lane's own id object: the log keeps no new int a step)
                 if kid is None:
                     kid = task_lane(owner)
@@ -272,7 +269,9 @@ class AsyncioCapture(Capture):
                 since = cause = None
             elif kid not in lanes:
                 since, cause = None, SPAWN
-                file_lane(key)
+                kid = file_lane(key)
+                if key is owner:  # a task: from now on its lane id is the very int the lanes are keyed by,
+                    task_lanes[kid] = kid  # ... so that ``kid in lanes`` matches it by identity, no compare
             else:
                 due = sleep_due.pop(kid, None) if sleep_due else None
                 if due is not None and cause is not _TIMER and due < since:
@@ -283,6 +282,8 @@ class AsyncioCapture(Capture):
             # Why the lane before left: the common case (a task that yielded) without a call.
             if cur is HUB:
                 why = None
+            elif cur.__class__ is c_task:  # (its methods through the class: a specialised call)
+                why = YIELD if cur._fut_waiter is None and not c_done(cur) else left(cur)
             elif cur.__class__ in tasks and cur._fut_waiter is None and not cur.done():
                 why = YIELD
             else:
@@ -293,7 +294,7 @@ class AsyncioCapture(Capture):
                 drop()
             return handle
 
-        return append, popleft
+        return type("_ReadyQueue", (_ReadyQueue,), {"__slots__": (), "append": append, "popleft": popleft})
 
     def _switch(self, key: Any, t: float) -> None:
         cur = self.cur
