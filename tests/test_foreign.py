@@ -162,6 +162,60 @@ def test_the_recorded_asyncio_ready_queue_holds_handles_as_the_loops_own_does() 
     assert out == {"seen": ["Handle", "Handle", "Handle"], "after": "deque", "cb": True}, out
 
 
+def test_the_asyncio_capture_lets_go_of_many_tasks_running_no_python_line_a_lane() -> None:
+    # The capture finds a task's lane by the task itself (an exact asyncio.Task: no int made a step) or by its
+    # id (any other task). The watchdog's thread lets go of the lanes over, both kinds, while the loop runs on:
+    # in C (a Python line a lane would hand the GIL to the busy loop every 5 ms: see test_records).
+    import asyncio
+    import sys
+
+    from minievent.recording.asyncio import AsyncioCapture
+    from minievent.recording.records import Records
+
+    hashed = []
+
+    class MyTask(asyncio.Task):  # (asyncio itself hashes its tasks: they are counted only while letting go)
+        def __hash__(self) -> int:
+            hashed.append(self)
+            return id(self) // 16
+
+    async def nothing() -> None:
+        pass
+
+    loop = asyncio.new_event_loop()
+    try:
+        # (the subclass's first: popped from a table still holding the others, a key would be hashed)
+        tasks = [MyTask(nothing(), loop=loop) for _ in range(3000)]
+        tasks += [loop.create_task(nothing()) for _ in range(3000)]
+        loop.run_until_complete(asyncio.gather(*tasks))
+    finally:
+        loop.close()
+    records, capture = Records(cap=100_000), AsyncioCapture()
+    records.begin()
+    capture.records, capture._lanes = records, records.lane_ids()
+    for task in tasks:
+        capture._task_lanes[capture._task_key(task)] = records.lane(task)
+    assert len(capture._task_lanes) == len(tasks)
+    lines = []
+
+    def count(frame, event, arg):
+        lines.append(event)
+        return count
+
+    gone = records.finished_lanes(capture.over_among)
+    hashed.clear()
+    sys.settrace(count)
+    try:
+        capture.forget(gone)
+        records.forget(gone)
+    finally:
+        sys.settrace(None)
+    assert len(gone) == len(tasks)
+    assert capture._task_lanes == {}
+    assert not hashed, "the capture ran the program's own __hash__"
+    assert len(lines) < 300, len(lines)
+
+
 def test_an_asyncio_loops_selector_is_left_as_compact_as_it_was() -> None:
     # The capture times the loop's waits through an instance attribute of its selector, taken off when the
     # loop stops. Reading the selector's __dict__ to do it (CPython 3.11) would move its attributes from the

@@ -24,6 +24,8 @@ import asyncio
 import collections
 import threading
 from collections.abc import Iterable, Iterator
+from itertools import compress, repeat
+from operator import is_
 from typing import Any
 
 from .records import EXITED, HUB, HUB_ID, SPAWN, YIELD, Capture, Records, clock, func_name, pop_each, thread_ident
@@ -83,7 +85,10 @@ class AsyncioCapture(Capture):
         self._sleep_code = asyncio.sleep.__code__
         self._asyncio_dir = asyncio.__path__[0]
         self._orig_run_forever: Any = None
-        self._task_lanes: dict[int, int] = {}  # id(task) -> that id (one int object a lane), HUB_ID: the hub's
+        # A task's lane id (one int object a lane; HUB_ID: the hub's), by _task_key(task): an exact
+        # asyncio.Task by itself (its hash is its address: no int made a step), any other task by id()
+        # (a subclass may hash itself: the capture calls none of the program's code).
+        self._task_lanes: dict[Any, int] = {}
         self._due: dict[Any, tuple] = {}  # task -> (ready since, why) when its loop stopped, had it not run
         self._sleep_due: dict[int, float] = {}  # id(task) -> when its asyncio.sleep is due
         self._internal: list[Any] = []
@@ -166,11 +171,14 @@ class AsyncioCapture(Capture):
 
     def forget(self, kids: list) -> None:
         super().forget(kids)
-        pop_each(self._task_lanes, kids)
+        # (in C, no Python line a lane: see records.pop_each; the lanes still hold the keys)
+        keys = list(map(self._lanes.get, kids))
+        pop_each(self._task_lanes, kids)  # (tasks by id)
+        pop_each(self._task_lanes, list(compress(keys, map(is_, map(type, keys), repeat(asyncio.Task)))))
         pop_each(self._sleep_due, kids)
         # asyncio's own tasks are the hub's lane, never a key: let go of those that are done too
         for task in [task for task in self._internal if task.done()]:
-            self._task_lanes.pop(id(task), None)  # (first: the list keeps it alive, its id its own)
+            self._task_lanes.pop(self._task_key(task), None)  # (first: while the list keeps it, an id is its own)
             self._internal.remove(task)  # (in place: the loop's thread may be appending)
 
     def lane_name(self, key: Any) -> str:
@@ -222,7 +230,13 @@ class AsyncioCapture(Capture):
         put, take = collections.deque.append, collections.deque.popleft
         timer_handle, now, c_task = asyncio.TimerHandle, clock, asyncio.Task
         tasks, task_lanes, sleep_due, names = self._tasks, self._task_lanes, self._sleep_due, self.names
-        records, lanes, task_lane, left = self.records, self._lanes, self._task_lane, self._left
+        records, lanes, task_lane, task_key, left = (
+            self.records,
+            self._lanes,
+            self._task_lane,
+            self._task_key,
+            self._left,
+        )
         file_lane, note_timer, drop = records.lane, records.timer, records.drop
         sw, room = records.switch_log()
         c_done = c_task.done
@@ -246,10 +260,15 @@ class AsyncioCapture(Capture):
                 return handle
             cb = handle._callback
             owner = getattr(cb, "__self__", None)
-            if owner.__class__ is c_task or isinstance(owner, tasks):  # a step (or wakeup) of a task
-                kid = task_lanes.get(id(owner))  # (the lane's own id object: the log keeps no new int a step)
-                if kid is None:
-                    kid = task_lane(owner)
+            # A step (or wakeup) of a task: its lane id (the lane's own int: the log keeps no new int a
+            # step), found by _task_key, inline (an id is never 0).
+            if type(owner) is c_task:
+                kid = task_lanes.get(owner) or task_lane(owner)
+            elif isinstance(owner, tasks):
+                kid = task_lanes.get(id(owner)) or task_lane(owner)
+            else:
+                kid = None
+            if kid is not None:
                 key = HUB if kid is HUB_ID else owner
                 self.mark = None
             elif getattr(cb, "__module__", None) is None or cb.__module__.startswith("asyncio"):
@@ -271,7 +290,7 @@ class AsyncioCapture(Capture):
                 since, cause = None, SPAWN
                 kid = file_lane(key)
                 if key is owner:  # a task: from now on its lane id is the very int the lanes are keyed by,
-                    task_lanes[kid] = kid  # ... so that ``kid in lanes`` matches it by identity, no compare
+                    task_lanes[task_key(owner)] = kid  # ... so that ``kid in lanes`` matches it by identity, no compare
             else:
                 due = sleep_due.pop(kid, None) if sleep_due else None
                 if due is not None and cause is not _TIMER and due < since:
@@ -312,13 +331,17 @@ class AsyncioCapture(Capture):
         coro = task.get_coro()
         code = getattr(coro, "cr_code", None)
         if code is not None and code.co_filename.startswith(self._asyncio_dir):
-            self._task_lanes[kid] = HUB_ID
+            self._task_lanes[self._task_key(task)] = HUB_ID
             self._internal.append(task)  # (alive while recording, so that its id stays its own)
             return HUB_ID
         name = task.get_name()
         self.names[kid] = func_name(coro) or name if name.startswith("Task-") else name
-        self._task_lanes[kid] = kid
+        self._task_lanes[self._task_key(task)] = kid
         return kid
+
+    @staticmethod
+    def _task_key(task: Any) -> Any:
+        return task if type(task) is asyncio.Task else id(task)
 
     def _left(self, lane: Any) -> Any:
         if lane is HUB or isinstance(lane, _Main):
