@@ -163,3 +163,36 @@ def test_the_chart_draws_every_ratio_on_one_scale(tmp_path, monkeypatch):
     for ratio in ("(0.80)", "(1.33)", "(0.12)", "(6.67)", "(25.00)", "(2500.00), off the axis"):
         assert ratio in texts, texts
     assert "minievent 800" in texts
+
+
+@pytest.mark.timeout(120)
+def test_the_hook_floor_times_every_mode_against_no_hook():
+    # Each mode's hook really runs at every switch: its log holds a record a park (or a switch).
+    from benchmarks import hook_floor
+
+    parked_log: list = []
+    for hook in hook_floor._parked(parked_log).values():
+        hook(None, "a greenlet", "why")
+    traced_log: list = []
+    for tracer in hook_floor._tracers(traced_log).values():
+        tracer("switch", ("origin", "target"))
+    # ints and stamp keep two values each (the time, then the id or the greenlet), empty and clock nothing
+    assert [len(parked_log), len(traced_log)] == [4, 4]
+    assert parked_log[1] == id("a greenlet") and parked_log[3] == "a greenlet" and traced_log[3] == "target"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.hook_floor", "minievent", "gevent", "--runs", "1", "--n", "2000"],
+        capture_output=True,
+        text=True,
+        timeout=110,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines if not line.startswith(" ")] == ["minievent", "gevent"]
+    ratios = [line.split() for line in lines if line.startswith(" ")]
+    assert [r[0] for r in ratios] == [*hook_floor.MODES[1:]] * 2, proc.stdout
+    assert all(float(r[2].rstrip("x")) > 0 for r in ratios), proc.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "benchmarks.hook_floor", "twisted"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert bad.returncode == 2 and "unknown libraries ['twisted']" in bad.stderr
