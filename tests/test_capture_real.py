@@ -167,6 +167,35 @@ def test_the_eventlet_hub_is_left_as_compact_as_it_was():
     assert got == [False, False, True, "add_timer"]
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("loop", ["eventlet", "gevent"])
+def test_the_greenlets_the_tracer_finds_lanes_by_are_let_go_of_with_their_lanes(loop):
+    # The tracer finds a switch's lane id from the greenlet itself (its own table, greenlet -> the id the
+    # records are keyed by): the lanes over that the flight recorder lets go of leave that table too, or a
+    # service that starts greenthreads for ever would keep every one alive there.
+    need_installed(loop)
+    got = run_child(f"""
+        import json, {loop}, minievent
+        def body():
+            {loop}.sleep(0)
+        with minievent.record(loop="{loop}") as tl:
+            for _ in range(50):
+                g = {loop}.spawn(body)
+                g.{"wait" if loop == "eventlet" else "join"}()
+        cap, records = tl.capture, tl.records
+        before = len(cap.lane_of)
+        records.trim(float("inf"))  # (past the window: only the last switch is kept)
+        gone = records.finished_lanes(cap.over_among)
+        cap.forget(gone)  # (what the flight recorder does, the records' own forget after)
+        records.forget(gone)
+        print(json.dumps([before, len(gone), len(cap.lane_of), tl.dropped]))
+    """)
+    before, gone, after, dropped = got
+    assert before >= 50 and gone >= 49, got
+    assert after == before - gone, got
+    assert dropped == 0, got
+
+
 # ---------------------------------------------------------------- the real oslo.service
 def _trace_nova(tmp_path, backend: str) -> tuple[trace.Recording, str]:
     need_installed("oslo_service", "pip install 'oslo.service[threading]', or the test extra")

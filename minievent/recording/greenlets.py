@@ -159,6 +159,10 @@ class GreenletCapture(Capture, GreenletTracer):
         self.unnamed: set[int] = set()
         self.io_pend: dict[int, tuple] = {}  # id(greenlet) -> (fd, READ or WRITE) it parked on, where known
         self.armed: dict[int, list] = {}  # id(greenlet) -> [(due, its timer or Timeout)] that will wake it
+        # greenlet -> its lane id, the very int the records' lanes are keyed by: the tracer's lookup of a
+        # switch's target (hashed by address, found by identity) makes no int and compares none, and every
+        # switch kept holds that one int, not a fresh id() of its own (greenlets filed otherwise: by id())
+        self.lane_of: dict[Any, int] = {}
         self._install_hub_hooks()
         self.install_tracer()
 
@@ -167,6 +171,8 @@ class GreenletCapture(Capture, GreenletTracer):
         self._remove_hub_hooks()
 
     def forget(self, kids: list) -> None:
+        # (before the records let go of these ids: they still say which greenlet; in C, as pop_each)
+        pop_each(self.lane_of, list(map(self.records.lane_ids().get, kids)))  # type: ignore[union-attr]
         super().forget(kids)
         pop_each(self.pend, kids)
         pop_each(self.io_pend, kids)
@@ -262,7 +268,7 @@ class GreenletCapture(Capture, GreenletTracer):
         add = sw.extend
         pend, unnamed, left, names, main_g = self.pend, self.unnamed, self._left, self.names, self.main_g
         now = clock
-        io_pend, armed = self.io_pend, self.armed
+        io_pend, armed, lane_of = self.io_pend, self.armed, self.lane_of
         yield_code, yield_at = self._yield_code, self._yield_at
 
         def trace(event: str, args: Any) -> None:
@@ -290,8 +296,8 @@ class GreenletCapture(Capture, GreenletTracer):
                     why = left(origin, t)
                 if target is hub_g:
                     kid = HUB_ID
-                elif (kid := id(target)) not in lanes:
-                    file_lane(target)  # (keeps it alive, so that the id stays its own)
+                elif (kid := lane_of.get(target)) is None and (kid := id(target)) not in lanes:
+                    lane_of[target] = kid = file_lane(target)  # (keeps it alive, so that the id stays its own)
                     if target is not main_g:  # new: just spawned (or older than the recording)
                         name = self._hint(target, origin)
                         if name is None:
