@@ -286,14 +286,15 @@ class Hub(HubCompat):
             overriding = (i for i in self.instruments if getattr(type(i), name) is not getattr(Instrument, name))
             return [getattr(i, name) for i in overriding] or False
 
+        def direct(name: str) -> Any:  # (a hook called at every switch: the one hook itself, no loop,
+            found = hooks(name)  # or one that calls each of several)
+            return found and (found[0] if len(found) == 1 else functools.partial(self._call_hooks, name, found))
+
         self._on_scheduled = hooks("scheduled")
         self._on_before_poll = hooks("before_poll")
         self._on_after_poll = hooks("after_poll")
-        parked = hooks("parked")  # (park calls it directly: the one hook, or one that calls each of several)
-        self._on_parked = parked and (
-            parked[0] if len(parked) == 1 else functools.partial(self._call_hooks, "parked", parked)
-        )
-        self._on_resumed = hooks("resumed")
+        self._on_parked = direct("parked")
+        self._on_resumed = direct("resumed")
 
     def _call_hooks(self, name: str, hooks: Any, *args: Any) -> None:
         """Call each of ``hooks(*args)``; one that raises is removed (its instrument with it), with a warning."""
@@ -472,11 +473,7 @@ class Hub(HubCompat):
                     events = poll(timeout)
                     if self._on_after_poll:
                         self._call_hooks("after_poll", self._on_after_poll, events)
-                    for fd, bits in events:
-                        if bits & READ and fd in readers:
-                            self.schedule(readers[fd])
-                        if bits & WRITE and fd in writers:
-                            self.schedule(writers[fd])
+                    self._schedule_listeners(events)
 
             # ---- phase 2: due timers, to the front of the ready queue -----------
             ndue = self._move_due_timers(timers) if timers and timers[0][0] <= clock() else 0
@@ -490,7 +487,11 @@ class Hub(HubCompat):
                 left -= 1
                 entry = popleft()
                 if self._on_resumed and type(entry) is not _SWITCH:  # (a yield's resume: its park says it)
-                    self._call_hooks("resumed", self._on_resumed, entry)
+                    hook = self._on_resumed  # (kept: a failing hook's removal rebuilds the attribute)
+                    try:
+                        hook(entry)
+                    except Exception:
+                        self._hook_failed("resumed", hook)
                 try:
                     entry()  # <- the one place greenthreads are resumed and callbacks called
                 except (KeyboardInterrupt, SystemExit) as e:
@@ -500,6 +501,16 @@ class Hub(HubCompat):
                 # (never while this batch's due timers still wait: timers due later would go in front)
                 if not left & _SLICE_MASK and left <= rest and timers and timers[0][0] <= clock():
                     break
+
+    def _schedule_listeners(self, events: list[tuple[int, int]]) -> None:
+        """Make ready the listeners of the fds the poll reported: for each fd, its reader, then its writer."""
+        readers = self.readers
+        writers = self.writers
+        for fd, bits in events:
+            if bits & READ and fd in readers:
+                self.schedule(readers[fd])
+            if bits & WRITE and fd in writers:
+                self.schedule(writers[fd])
 
     def _move_due_timers(self, timers: list[tuple[float, int, Timer]]) -> int:
         """Move the due timers to the front of the ready queue, in deadline order; how many.

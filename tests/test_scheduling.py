@@ -269,22 +269,23 @@ def test_a_failing_hook_removes_its_instrument_and_the_others_keep_going(hub, pa
     assert later.calls == healthy.calls and later.why == healthy.why, "the one after the failing one missed hooks"
 
 
-def test_a_parked_hook_failing_under_a_warnings_error_filter_raises_that_warning(hub):
-    # Park calls one hook directly; with several, one that calls each. Warnings made errors, the
-    # warning of a failing hook is what gets out of park -- the same with one instrument or several.
-    class Broken(Counting):
-        def parked(self, g, why):
-            raise ZeroDivisionError("broken instrument")
+@pytest.mark.parametrize("hook", ["parked", "resumed"])
+def test_a_switch_hook_failing_under_a_warnings_error_filter_raises_that_warning(hub, hook):
+    # Park and the run phase call one hook directly; with several, one that calls each. Warnings made
+    # errors, the warning of a failing hook is what gets out -- the same with one instrument or several.
+    def boom(self, *args):
+        raise ZeroDivisionError("broken instrument")
 
+    broken = type("Broken", (Counting,), {hook: boom})
     for others in (0, 1):
-        installed = [Counting() for _ in range(others)] + [Broken()]
+        installed = [Counting() for _ in range(others)] + [broken()]
         for inst in installed:
             hub.add_instrument(inst)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", RuntimeWarning)
                 gt = minievent.spawn(minievent.sleep, 0.001)
-                with pytest.raises(RuntimeWarning, match="raised in parked"):
+                with pytest.raises(RuntimeWarning, match=f"raised in {hook}"):
                     gt.wait()
             assert hub.instruments == tuple(installed[:-1]), "the failing instrument was not removed"
         finally:
