@@ -56,7 +56,7 @@ def sleep(seconds: float = 0) -> None:
         return
     timer = hub.schedule_call(seconds, cur.switch)
     try:
-        hub.park(("sleep", seconds))
+        hub.park(("sleep", seconds), cur)
     finally:
         timer.cancel()  # no-op when it fired; killed, we mark it cancelled (it leaves the heap later, unfired)
 

@@ -247,8 +247,8 @@ class Records:
         lanes = self._keys.copy()  # (one C call: the loop's thread may file a lane meanwhile)
         kids, keys = list(lanes), list(lanes.values())
         over_now: list[int] = []
-        for i in range(0, len(kids), CHUNK):
-            over_now += compress(kids[i : i + CHUNK], over_among(keys[i : i + CHUNK]))
+        for kid_part, key_part in zip(_chunks(kids), _chunks(keys), strict=True):
+            over_now += compress(kid_part, over_among(key_part))
         sw = self._sw
         n = len(sw) // SLOTS
         keep = {HUB_ID, id(self.first_key)}
